@@ -1,0 +1,195 @@
+"""Text of .docx and .odt files, read from their XML without resolving entities.
+
+Only the one member holding the text is unpacked, with a size cap against
+zip bombs. Paragraphs become lines; a table row becomes one line with its
+cells separated by tabs (so ``Interviewer | How are you?`` tables keep their
+speaker labels).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Callable
+
+from lxml import etree
+
+from ..errors import ImportRejected
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _unpack(data: bytes, member: str, source: str, kind: str, limit: int) -> bytes:
+    """Read ``member`` from the zip in ``data``, refusing more than ``limit`` bytes."""
+    if data.startswith(_OLE_MAGIC):
+        raise ImportRejected(
+            f"not a valid {kind} (this looks like an old binary .doc file or an "
+            "encrypted document); save it as .docx or .odt without a password and import that",
+            source=source,
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ImportRejected(
+            f"not a valid {kind} (not a zip archive: {exc}); open it in a word "
+            "processor and save it again",
+            source=source,
+        ) from None
+    with archive:
+        try:
+            info = archive.getinfo(member)
+        except KeyError:
+            raise ImportRejected(
+                f"not a valid {kind} ({member} is missing); open it in a word "
+                "processor and save it again",
+                source=source,
+            ) from None
+        too_big = ImportRejected(
+            f"the {kind}'s text part {member} unpacks to more than {limit:,} bytes "
+            "(a damaged file or a zip bomb); if the document is genuine, raise the "
+            "limit with --max-size",
+            source=source,
+            location=member,
+        )
+        if info.file_size > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            with archive.open(info) as stream:
+                while chunk := stream.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise too_big
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise ImportRejected(
+                f"not a valid {kind} ({member} cannot be unpacked: {exc})", source=source
+            ) from None
+    return b"".join(chunks)
+
+
+def _parse(xml: bytes, member: str, source: str, kind: str) -> etree._Element:
+    try:
+        return etree.fromstring(xml, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise ImportRejected(
+            f"not a valid {kind} ({member} is damaged: {exc})", source=source, location=member
+        ) from None
+
+
+def docx_text(data: bytes, source: str, limit: int) -> str:
+    """The text of a Word document: paragraphs and table rows, one per line."""
+    kind = "Word document"
+    root = _parse(_unpack(data, "word/document.xml", source, kind, limit), "word/document.xml", source, kind)
+    w = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+    for fallback in list(root.iter(_MC_FALLBACK)):
+        fallback.getparent().remove(fallback)
+    p, t, tab, br, cr = (w + "p", w + "t", w + "tab", w + "br", w + "cr")
+    breaks = {br, cr}
+
+    def paragraph(element: etree._Element) -> str:
+        parts: list[str] = []
+        for node in element.iter(t, tab, br, cr):
+            if node.tag == t:
+                parts.append(node.text or "")
+            elif node.tag in breaks:
+                parts.append("\n")
+            else:
+                parts.append("\t")
+        return "".join(parts)
+
+    body = root.find(w + "body")
+    return _walk_lines(body if body is not None else root, {p}, w + "tbl", w + "tr", w + "tc", paragraph, {w + "sectPr"})
+
+
+def odt_text(data: bytes, source: str, limit: int) -> str:
+    """The text of an OpenDocument text file: text:p and text:h, one per line."""
+    kind = "OpenDocument text document"
+    root = _parse(_unpack(data, "content.xml", source, kind, limit), "content.xml", source, kind)
+    skip = {_TEXT + "note", _OFFICE + "annotation", _TEXT + "tracked-changes"}
+
+    def collect(element: etree._Element, parts: list[str]) -> None:
+        if element.text:
+            parts.append(element.text)
+        for child in element:
+            tag = child.tag
+            if tag == _TEXT + "s":
+                try:
+                    count = int(child.get(_TEXT + "c", "1"))
+                except ValueError:
+                    count = 1
+                parts.append(" " * max(1, min(count, 1000)))
+            elif tag == _TEXT + "tab":
+                parts.append("\t")
+            elif tag == _TEXT + "line-break":
+                parts.append("\n")
+            elif tag not in skip:
+                collect(child, parts)
+            if child.tail:
+                parts.append(child.tail)
+
+    def paragraph(element: etree._Element) -> str:
+        parts: list[str] = []
+        collect(element, parts)
+        return "".join(parts)
+
+    body = root.find(f"{_OFFICE}body/{_OFFICE}text")
+    return _walk_lines(
+        body if body is not None else root,
+        {_TEXT + "p", _TEXT + "h"},
+        _TABLE + "table",
+        _TABLE + "table-row",
+        _TABLE + "table-cell",
+        paragraph,
+        skip | {_TEXT + "sequence-decls", _OFFICE + "forms"},
+    )
+
+
+def _walk_lines(
+    body: etree._Element,
+    paragraph_tags: set[str],
+    table_tag: str,
+    row_tag: str,
+    cell_tag: str,
+    paragraph: Callable[[etree._Element], str],
+    skip: set[str],
+) -> str:
+    lines: list[str] = []
+
+    def walk(element: etree._Element) -> None:
+        for child in element:
+            tag = child.tag
+            if tag in paragraph_tags:
+                lines.append(paragraph(child))
+            elif tag == table_tag:
+                for row in child.iter(row_tag):
+                    cells = [
+                        " ".join(
+                            paragraph(p) for p in cell.iter(*paragraph_tags)
+                        ).strip()
+                        for cell in row
+                        if cell.tag == cell_tag
+                    ]
+                    lines.append("\t".join(cells))
+            elif tag not in skip and isinstance(tag, str):
+                walk(child)
+
+    walk(body)
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""Reading transcript files: input expansion and one reader per format."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..errors import ImportRejected, InvalidInput
+from ..model import ParsedDocument
+from .build import build_document, parse_transcript_text
+from .normalise import decode_bytes, normalise_text, rejected_empty
+from .office import docx_text, odt_text
+from .timed import apply_label_prefixes, assemble, cue_utterances, json_utterances
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".txt", ".md", ".docx", ".odt", ".vtt", ".srt", ".json"}
+)
+_GLOB_CHARS = set("*?[")
+# Unpacked text parts of .docx/.odt may be this many times larger than max_bytes.
+UNPACK_FACTOR = 4
+
+
+def _supported(path: Path) -> bool:
+    return (
+        path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not path.name.startswith((".", "~$"))
+        and path.is_file()
+    )
+
+
+def _in_folder(folder: Path) -> list[Path]:
+    found = []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative[:-1]):
+            continue
+        if _supported(path):
+            found.append(path)
+    return sorted(found)
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files, folders and glob patterns into a list of transcript files.
+
+    Folders are searched recursively for supported files (hidden files and
+    Word lock files ``~$...`` skipped), sorted by path. A named file must have
+    a supported suffix. Duplicates are dropped, first occurrence kept. A
+    missing path, or a folder or glob without transcripts, raises
+    :class:`InvalidInput` naming it.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    result: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(paths: Iterable[Path]) -> None:
+        for path in paths:
+            if path not in seen:
+                seen.add(path)
+                result.append(path)
+
+    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    for item in inputs:
+        name = str(item)
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = _in_folder(path)
+            if not found:
+                raise InvalidInput(f"no transcript files ({supported}) in this folder", source=name)
+            add(found)
+        elif path.is_file():
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise InvalidInput(
+                    f"unsupported file type {path.suffix or '(none)'!r}; supported: {supported}",
+                    source=name,
+                )
+            add([path])
+        elif _GLOB_CHARS & set(name):
+            matched: list[Path] = []
+            for hit in sorted(glob.glob(str(path), recursive=True)):
+                hit_path = Path(hit)
+                if hit_path.is_dir():
+                    matched.extend(_in_folder(hit_path))
+                elif _supported(hit_path):
+                    matched.append(hit_path)
+            if not matched:
+                raise InvalidInput(
+                    f"the pattern matches no transcript files ({supported})", source=name
+                )
+            add(matched)
+        else:
+            raise InvalidInput("no such file or folder", source=name)
+    return result
+
+
+def _read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
+    too_big = "the file is {size:,} bytes, more than the limit of {limit:,} bytes; split the transcript, or raise the limit with --max-size"
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImportRejected(too_big.format(size=size, limit=max_bytes), source=source)
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise ImportRejected("file not found", source=source) from None
+    except IsADirectoryError:
+        raise ImportRejected("this is a folder, not a file", source=source) from None
+    except OSError as exc:
+        raise ImportRejected(f"cannot read the file ({exc.strerror or exc})", source=source) from None
+    if len(data) > max_bytes:
+        raise ImportRejected(too_big.format(size=len(data), limit=max_bytes), source=source)
+    return data
+
+
+def _decode(data: bytes, source: str) -> tuple[str, str]:
+    text, encoding = decode_bytes(data, source)
+    if not text.strip():
+        raise rejected_empty(source)
+    return text, encoding
+
+
+Reader = Callable[..., ParsedDocument]
+
+
+def _read_plain(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
+    text, encoding = _decode(data, name)
+    doc = parse_transcript_text(text, name, interviewer_labels=labels, language=language, source_format=fmt, sha256=sha)
+    return _with_metadata(doc, encoding=encoding)
+
+
+def _read_office(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
+    extract = docx_text if fmt == "docx" else odt_text
+    text = extract(data, name, max_bytes * UNPACK_FACTOR)
+    if not text.strip():
+        raise ImportRejected("the document contains no text", source=name)
+    return parse_transcript_text(text, name, interviewer_labels=labels, language=language, source_format=fmt, sha256=sha)
+
+
+def _read_cues(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
+    raw, encoding = _decode(data, name)
+    utterances = cue_utterances(normalise_text(raw), name, "WebVTT" if fmt == "vtt" else "SubRip (.srt)")
+    apply_label_prefixes(utterances)
+    text, turns = assemble(utterances)
+    return build_document(
+        name, text, turns, source_format=fmt, sha256=sha, interviewer_labels=labels,
+        language=language, metadata={"encoding": encoding, "cues": len(utterances)},
+    )
+
+
+def _read_json(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
+    raw, encoding = _decode(data, name)
+    utterances, hint = json_utterances(raw, name)
+    if not utterances:
+        raise ImportRejected("the JSON has no segments with text", source=name)
+    text, turns = assemble(utterances)
+    return build_document(
+        name, text, turns, source_format=fmt, sha256=sha, interviewer_labels=labels,
+        language=language, language_hint=hint, guess_roles=True,
+        metadata={"encoding": encoding, "cues": len(utterances)},
+    )
+
+
+_READERS: dict[str, Reader] = {
+    ".txt": _read_plain,
+    ".md": _read_plain,
+    ".docx": _read_office,
+    ".odt": _read_office,
+    ".vtt": _read_cues,
+    ".srt": _read_cues,
+    ".json": _read_json,
+}
+
+
+def _with_metadata(doc: ParsedDocument, **extra: object) -> ParsedDocument:
+    from dataclasses import replace
+
+    return replace(doc, metadata={**doc.metadata, **extra})
+
+
+def read_document(
+    path: Path,
+    *,
+    interviewer_labels: Iterable[str] = (),
+    language: str | None = None,
+    max_bytes: int = 25_000_000,
+) -> ParsedDocument:
+    """Read one transcript file into a :class:`ParsedDocument`.
+
+    The format follows the suffix (see ``SUPPORTED_SUFFIXES``). ``name`` is
+    the file name, ``sha256`` the hash of the file's bytes. Files over
+    ``max_bytes`` are refused; the text part of a .docx/.odt may unpack to
+    ``4 * max_bytes``. Any problem with the file raises
+    :class:`ImportRejected` naming it.
+    """
+    path = Path(path)
+    name = path.name
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise ImportRejected(
+            f"unsupported file type {suffix or '(none)'!r}; supported: "
+            + ", ".join(sorted(SUPPORTED_SUFFIXES)),
+            source=name,
+        )
+    data = _read_bytes(path, name, max_bytes)
+    if not data:
+        raise rejected_empty(name)
+    sha = hashlib.sha256(data).hexdigest()
+    return reader(data, name, suffix[1:], sha, interviewer_labels, language, max_bytes)

@@ -1,0 +1,167 @@
+"""Timed transcripts: WebVTT, SubRip and Whisper-style JSON.
+
+Cues become utterances; consecutive utterances of the same speaker merge
+into one turn. The document text reads as a transcript, one turn per line:
+``Name: utterance`` (or just the utterance when the speaker is unknown).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..errors import ImportRejected
+from .normalise import normalise_text
+from .speakers import LABEL_RE, RawTurn, is_known_label, is_label_shaped, label_key
+
+_TIMING = re.compile(
+    r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*(?:\d+:)?\d{1,2}:\d{2}"
+)
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+([^>]*)>")
+_TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")
+_BLOCK_SEP = re.compile(r"\n[ \t]*\n")
+
+
+@dataclass
+class Utterance:
+    speaker: str | None
+    time: float | None
+    text: str
+
+
+def _seconds(stamp: str) -> float:
+    seconds = 0.0
+    for part in stamp.replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _clean(text: str) -> str:
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
+def cue_utterances(text: str, source: str, kind: str) -> list[Utterance]:
+    """Utterances of the cues of a VTT or SRT text (already normalised)."""
+    utterances: list[Utterance] = []
+    for block in _BLOCK_SEP.split(text):
+        lines = block.strip("\n").split("\n")
+        first = lines[0].strip()
+        if first.startswith(("NOTE", "STYLE", "REGION")):
+            continue
+        for position, line in enumerate(lines):
+            timing = _TIMING.match(line)
+            if timing:
+                break
+        else:
+            continue
+        start = _seconds(timing.group(1))
+        for line in lines[position + 1 :]:
+            voice = _VOICE.search(line)
+            spoken = _clean(line)
+            if spoken:
+                speaker = " ".join(voice.group(1).split()) if voice else None
+                utterances.append(Utterance(speaker or None, start, spoken))
+    if not utterances:
+        raise ImportRejected(
+            f"no {kind} cues found (expected timings like 00:00:01.000 --> 00:00:04.000 "
+            "followed by text)",
+            source=source,
+        )
+    return utterances
+
+
+def apply_label_prefixes(utterances: list[Utterance]) -> None:
+    """Take speakers from ``Name:`` prefixes where no voice tag gave one.
+
+    A prefix counts when it is a known role label or occurs at least twice;
+    an utterance without a speaker continues the previous speaker.
+    """
+    found: list[tuple[Utterance, str, int]] = []
+    counts: Counter[str] = Counter()
+    for utterance in utterances:
+        if utterance.speaker is None:
+            match = LABEL_RE.match(utterance.text)
+            if match and is_label_shaped(match.group("label").strip()):
+                found.append((utterance, match.group("label").strip(), match.end()))
+                counts[label_key(match.group("label"))] += 1
+    for utterance, label, end in found:
+        key = label_key(label)
+        if (counts[key] >= 2 or is_known_label(key)) and utterance.text[end:].strip():
+            utterance.speaker = label
+            utterance.text = utterance.text[end:].strip()
+    previous: str | None = None
+    for utterance in utterances:
+        if utterance.speaker is None:
+            utterance.speaker = previous
+        previous = utterance.speaker
+
+
+def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn]]:
+    """Merge same-speaker runs into turns and write the document text."""
+    lines: list[str] = []
+    turns: list[RawTurn] = []
+    position = 0
+    index = 0
+    while index < len(utterances):
+        first = utterances[index]
+        parts = [first.text]
+        index += 1
+        while index < len(utterances) and utterances[index].speaker == first.speaker:
+            parts.append(utterances[index].text)
+            index += 1
+        prefix = f"{first.speaker}: " if first.speaker else ""
+        line = prefix + " ".join(parts)
+        turns.append(
+            RawTurn(position, position + len(line), position + len(prefix), first.speaker, None, first.time)
+        )
+        lines.append(line)
+        position += len(line) + 1
+    return "\n".join(lines), turns
+
+
+def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
+    """Utterances of Whisper-style JSON and its ``language`` value (or None)."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImportRejected(
+            f"not valid JSON ({exc.msg})", source=source, location=f"line {exc.lineno}, column {exc.colno}"
+        ) from None
+    example = '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
+    language: object = None
+    if isinstance(data, dict):
+        if "segments" not in data:
+            raise ImportRejected(
+                f"the JSON has no 'segments' key; expected Whisper output like {example}",
+                source=source,
+            )
+        segments = data["segments"]
+        language = data.get("language")
+    else:
+        segments = data
+    if not isinstance(segments, list):
+        raise ImportRejected(
+            f"'segments' must be a list of segments like {example}", source=source, location="segments"
+        )
+    utterances: list[Utterance] = []
+    for number, segment in enumerate(segments):
+        where = f"segments[{number}]"
+        if not isinstance(segment, dict):
+            raise ImportRejected("a segment must be an object with a 'text' key", source=source, location=where)
+        if "text" not in segment:
+            raise ImportRejected(f"segment {number} has no 'text' key", source=source, location=where)
+        text = segment["text"]
+        if not isinstance(text, str):
+            raise ImportRejected(f"segment {number}: 'text' must be a string", source=source, location=where)
+        start = segment.get("start")
+        if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))):
+            raise ImportRejected(f"segment {number}: 'start' must be a number of seconds", source=source, location=where)
+        speaker = segment.get("speaker")
+        speaker = " ".join(normalise_text(str(speaker)).split()) or None if speaker is not None else None
+        spoken = " ".join(normalise_text(text).split())
+        if spoken:
+            utterances.append(Utterance(speaker, float(start) if start is not None else None, spoken))
+    return utterances, language
