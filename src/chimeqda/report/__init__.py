@@ -1,0 +1,13 @@
+"""The results report: one self-contained HTML file and a CSV per table.
+
+>>> report = build_report(codings, codebook, participants, window=1)  # doctest: +SKIP
+>>> write_report(report, Path("out"))                                 # doctest: +SKIP
+PosixPath('out/report.html')
+"""
+
+from __future__ import annotations
+
+from .builder import Report, build_report
+from .html import render_html, write_report
+
+__all__ = ["Report", "build_report", "render_html", "write_report"]
