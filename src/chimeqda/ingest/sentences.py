@@ -23,7 +23,9 @@ _ALL_ABBREVIATIONS = frozenset().union(*ABBREVIATIONS.values()) - {"no."}
 # These may end a sentence: they split when a capital follows.
 _MAY_END = frozenset({"etc.", "enz.", "e.d.", "a.s.", "jl."})
 
-_ENDER = re.compile("[.!?\u2026]+[\"'\u201d\u2019\u00bb)\\]]*(?=\\s|$)")
+_ENDER = re.compile(
+    "(?<![.!?\u2026])[.!?\u2026]++[\"'\u201d\u2019\u00bb)\\]]*+(?=\\s|$)"
+)
 _OPENERS = "\"'(\u201c\u2018\u201e\u00ab[\u00bf\u00a1"
 
 _WORD = re.compile(r"[^\W\d_]+")

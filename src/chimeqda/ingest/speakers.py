@@ -19,15 +19,16 @@ from ..model import Role
 
 _TIME = r"\d{1,2}(?::\d{2}){1,2}(?:[.,]\d{1,3})?"
 _STAMP = rf"(?:\[{_TIME}\]|\({_TIME}\)|{_TIME})"
+_WORDCHARS = r"[\w'\u2019.\-]"
+# Possessive quantifiers keep matching linear even on lines of 1 MB of spaces.
 LABEL_RE = re.compile(
-    rf"[ \t]*(?:(?P<ts>{_STAMP})[ \t]*(?:[-\u2013][ \t]*)?)?"
+    rf"[ \t]*+(?:(?P<ts>{_STAMP})[ \t]*+(?:[-\u2013][ \t]*+)?)?"
     r"(?P<b1>\*\*|__)?"
-    r"(?P<label>[^\W\d_][\w'\u2019.\- ]{0,29}?)"
-    rf"(?:[ \t]+(?P<ts2>{_STAMP}))?"
-    r"[ \t]*(?:\*\*|__)?"
-    r"(?::[ \t]*(?:\*\*|__)?|(?=\t))"
-    r"(?:[ \t]+|$)"
-    rf"(?:(?P<ts3>{_STAMP})(?:[ \t]+|$))?"
+    rf"(?P<label>[^\W\d_]{_WORDCHARS}{{0,29}}+(?: {_WORDCHARS}{{1,29}}+){{0,4}}+)"
+    rf"(?:[ \t]++(?P<ts2>{_STAMP}))?"
+    r"[ \t]*+(?:\*\*|__)?"
+    r"(?::(?:\*\*|__)?(?:[ \t]++|$)|(?<=\t))"
+    rf"(?:(?P<ts3>{_STAMP})(?:[ \t]++|$))?"
 )
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]+|$)")
 

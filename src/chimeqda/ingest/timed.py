@@ -20,8 +20,8 @@ from .speakers import LABEL_RE, RawTurn, is_known_label, is_label_shaped, label_
 _TIMING = re.compile(
     r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*(?:\d+:)?\d{1,2}:\d{2}"
 )
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+([^>]*)>")
-_TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")
+_VOICE = re.compile(r"<v(?:\.[^\s<>]*)?[ \t]+([^<>]*)>")
+_TAG = re.compile(r"<[^<>\n]*>|\{\\[^{}\n]*\}")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 
 
