@@ -1,0 +1,316 @@
+"""Coding use-cases: machine suggestions, human decisions, manual codings.
+
+Every action appends rows to ``coding_events``; nothing is updated or deleted.
+The current state is derived:
+
+- a *pending suggestion* is a ``suggested`` event that no event decides;
+- an *accepted coding* is an ``accepted`` event that no ``removed`` event decides;
+- a suggestion's status is that of its latest deciding event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from chimeqda.coders import DEFAULT_CODER, get_coder
+from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.model import CoderInfo, LabelledText, Segment
+from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
+from chimeqda.store import tables as t
+
+
+@dataclass(frozen=True)
+class CodingRun:
+    run_id: str
+    coder: CoderInfo
+    segments: int
+    suggestions: int
+    skipped_existing: int
+
+
+@dataclass(frozen=True)
+class PendingSuggestion:
+    event_id: int
+    document: str
+    participant: str | None
+    segment_id: int | None
+    start: int
+    end: int
+    text: str
+    code: str
+    score: float | None
+    evidence: str
+    coder: str
+
+
+def _decided():
+    decision = aliased(t.CodingEvent)
+    return exists().where(decision.decides_id == t.CodingEvent.id)
+
+
+def _removed(accepted):
+    removal = aliased(t.CodingEvent)
+    return exists().where(and_(removal.decides_id == accepted.id, removal.action == "removed"))
+
+
+def project_segments(
+    session: Session, project_id: int, *, documents: Sequence[str] | None = None, include_interviewer: bool = False,
+    context: int = 1,
+) -> list[Segment]:
+    """Segments of the project's current documents as ``model.Segment`` (key = segment id).
+
+    ``context`` neighbouring sentences of the same turn on each side go into
+    ``Segment.context`` (before, then after).
+    """
+    query = (
+        select(t.Segment, t.Document.language)
+        .join(t.Document, t.Document.id == t.Segment.document_id)
+        .where(t.Document.project_id == project_id, t.Document.is_current.is_(True))
+        .order_by(t.Segment.document_id, t.Segment.index)
+    )
+    if documents:
+        query = query.where(t.Document.name.in_(list(documents)))
+    rows = session.execute(query).all()
+    if documents and not rows:
+        raise UnknownObject(f"no document named {', '.join(documents)} in the project")
+    result: list[Segment] = []
+    for i, (seg, lang) in enumerate(rows):
+        same_turn = lambda j: 0 <= j < len(rows) and rows[j][0].document_id == seg.document_id and rows[j][0].turn == seg.turn  # noqa: E731
+        before = [rows[j][0].text for j in range(i - context, i) if same_turn(j)]
+        after = [rows[j][0].text for j in range(i + 1, i + 1 + context) if same_turn(j)]
+        if seg.role == "interviewer" and not include_interviewer:
+            continue
+        result.append(
+            Segment(
+                text=seg.text, start=seg.start, end=seg.end, index=seg.index, turn=seg.turn,
+                speaker=seg.speaker, role=seg.role, lang=lang, context=tuple(before + after), key=seg.id,
+            )
+        )
+    return result
+
+
+def project_decisions(session: Session, project_id: int) -> list[LabelledText]:
+    """Human decisions in this project as training data (``complete=False``).
+
+    Accepted codings (not removed) give labels; rejected suggestions give
+    ``rejected`` codes. Codings on spans count for every segment they cover.
+    Only this project's rows are read.
+    """
+    _, book = project_codebook(session, project_id)
+    accepted = aliased(t.CodingEvent)
+    coded = session.execute(
+        select(t.Segment.id, t.Segment.text, t.Document.language, t.Code.key, accepted.action)
+        .join(t.Document, t.Document.id == t.Segment.document_id)
+        .join(accepted, and_(accepted.document_id == t.Segment.document_id,
+                             accepted.start < t.Segment.end, accepted.end > t.Segment.start))
+        .join(t.Code, t.Code.id == accepted.code_id)
+        .join(t.Coder, t.Coder.id == accepted.coder_id)
+        .where(accepted.project_id == project_id, t.Coder.kind == "human",
+               accepted.action.in_(("accepted", "rejected")), ~_removed(accepted))
+    ).all()
+    items: dict[int, dict] = {}
+    for seg_id, text, lang, key, action in coded:
+        root = book.root_of(key) if key in book else key
+        item = items.setdefault(seg_id, {"text": text, "lang": lang, "labels": set(), "rejected": set()})
+        (item["labels"] if action == "accepted" else item["rejected"]).add(root)
+    return [
+        LabelledText(text=v["text"], labels=frozenset(v["labels"]), lang=v["lang"], complete=False,
+                     rejected=frozenset(v["rejected"] - v["labels"]), source=f"segment:{k}")
+        for k, v in sorted(items.items())
+    ]
+
+
+def run_coder(
+    ws: Workspace,
+    coder_name: str | None = None,
+    *,
+    params: dict | None = None,
+    documents: Sequence[str] | None = None,
+    include_interviewer: bool = False,
+    learn_from_decisions: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CodingRun:
+    """Let a machine coder suggest codes for the project's segments; store them with provenance.
+
+    Segments that already have a suggestion or a human decision for a code
+    are not suggested that code again.
+    """
+    name = coder_name or DEFAULT_CODER
+    coder = get_coder(name, **(params or {}))
+    with ws.session() as session:
+        book_row, book = project_codebook(session, ws.project_id)
+        labelled = project_decisions(session, ws.project_id) if learn_from_decisions else []
+        segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
+    if progress:
+        progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
+    coder.fit(book, labelled)
+    if progress:
+        progress(f"coding {len(segments)} segments")
+    suggestions = coder.suggest(segments)
+    info = coder.info()
+    run_id = uuid.uuid4().hex
+    by_key = {s.key: s for s in segments}
+    with ws.session() as session:
+        ids = code_ids(session, book_row.id)
+        coder_id = coder_row(session, info).id
+        existing = set(
+            session.execute(
+                select(t.CodingEvent.segment_id, t.CodingEvent.code_id).where(
+                    t.CodingEvent.project_id == ws.project_id, t.CodingEvent.segment_id.is_not(None)
+                )
+            ).all()
+        )
+        document_of = dict(
+            session.execute(
+                select(t.Segment.id, t.Segment.document_id)
+                .join(t.Document, t.Document.id == t.Segment.document_id)
+                .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
+            ).all()
+        )
+        rows, skipped = [], 0
+        for suggestion in suggestions:
+            segment = by_key[suggestion.segment_key]
+            code_id = ids.get(suggestion.code_id)
+            if code_id is None:
+                continue
+            if (segment.key, code_id) in existing:
+                skipped += 1
+                continue
+            rows.append(
+                {
+                    "project_id": ws.project_id, "document_id": document_of[segment.key],
+                    "segment_id": segment.key, "start": segment.start, "end": segment.end,
+                    "code_id": code_id, "coder_id": coder_id, "action": "suggested",
+                    "score": float(suggestion.score), "evidence": suggestion.evidence[:2000], "run_id": run_id,
+                }
+            )
+        if rows:
+            session.execute(t.CodingEvent.__table__.insert(), rows)
+    return CodingRun(run_id, info, len(segments), len(rows), skipped)
+
+
+def pending_suggestions(
+    ws: Workspace,
+    *,
+    code: str | None = None,
+    document: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    limit: int | None = None,
+) -> list[PendingSuggestion]:
+    """Suggestions nobody has decided yet, filtered; highest score first."""
+    with ws.session() as session:
+        book_row, book = project_codebook(session, ws.project_id)
+        query = (
+            select(t.CodingEvent, t.Document.name, t.Document.text, t.Participant.label, t.Code.key, t.Coder.name)
+            .join(t.Document, t.Document.id == t.CodingEvent.document_id)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
+            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
+                   t.Document.is_current.is_(True), ~_decided())
+            .order_by(t.CodingEvent.score.desc(), t.CodingEvent.id)
+        )
+        if code:
+            if code not in book:
+                raise UnknownObject(f"no code {code!r} in the codebook; codes: {', '.join(c.id for c in book.top_level)}")
+            query = query.where(t.Code.key.in_([code, *book.descendants(code)]))
+        if document:
+            query = query.where(t.Document.name == document)
+        if min_score is not None:
+            query = query.where(t.CodingEvent.score >= min_score)
+        if max_score is not None:
+            query = query.where(t.CodingEvent.score <= max_score)
+        if limit:
+            query = query.limit(limit)
+        return [
+            PendingSuggestion(e.id, name, label, e.segment_id, e.start, e.end, text[e.start:e.end], key, e.score,
+                              e.evidence, coder)
+            for e, name, text, label, key, coder in session.execute(query).all()
+        ]
+
+
+def decide(ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, note: str = "") -> int:
+    """Accept or reject suggestions (appends one event each); returns how many were decided.
+
+    Re-deciding is allowed and appends: rejecting an accepted suggestion also
+    records the removal of the accepted coding.
+    """
+    if action not in ("accepted", "rejected"):
+        raise ValueError("action must be 'accepted' or 'rejected'")
+    ids = sorted(set(event_ids))
+    with ws.session() as session:
+        person = coder_row(session, human(by)).id
+        events = {
+            e.id: e
+            for e in session.scalars(
+                select(t.CodingEvent).where(t.CodingEvent.id.in_(ids), t.CodingEvent.project_id == ws.project_id)
+            )
+        }
+        missing = [i for i in ids if i not in events or events[i].action != "suggested"]
+        if missing:
+            raise UnknownObject(f"no suggestion with id {missing[0]} in this project (see `chimeqda review`)")
+        for event in events.values():
+            latest = session.scalars(
+                select(t.CodingEvent).where(t.CodingEvent.decides_id == event.id).order_by(t.CodingEvent.id.desc())
+            ).first()
+            if latest is not None and latest.action == action:
+                continue
+            if latest is not None and latest.action == "accepted":
+                session.add(_event_like(event, person, "removed", decides=latest.id, evidence=note))
+            session.add(_event_like(event, person, action, decides=event.id, evidence=note))
+        session.flush()
+    return len(ids)
+
+
+def _event_like(event: t.CodingEvent, coder_id: int, action: str, *, decides: int, evidence: str = "") -> t.CodingEvent:
+    return t.CodingEvent(
+        project_id=event.project_id, document_id=event.document_id, segment_id=event.segment_id,
+        start=event.start, end=event.end, code_id=event.code_id, coder_id=coder_id, action=action,
+        decides_id=decides, score=event.score, evidence=evidence,
+    )
+
+
+def add_coding(ws: Workspace, document_id: int, start: int, end: int, code: str, *, by: str) -> int:
+    """A person codes the span ``[start, end)`` of a document; returns the event id."""
+    with ws.session() as session:
+        doc = session.get(t.Document, document_id)
+        if doc is None or doc.project_id != ws.project_id:
+            raise UnknownObject(f"no document {document_id} in this project")
+        if not (0 <= start < end <= len(doc.text)):
+            raise InvalidInput(
+                f"span {start}–{end} is outside the document (it has {len(doc.text)} characters)",
+                source=doc.name,
+            )
+        book_row, book = project_codebook(session, ws.project_id)
+        ids = code_ids(session, book_row.id)
+        if code not in ids:
+            raise UnknownObject(f"no code {code!r} in the codebook")
+        segment_id = session.scalar(
+            select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start,
+                                       t.Segment.end == end)
+        )
+        event = t.CodingEvent(
+            project_id=ws.project_id, document_id=document_id, segment_id=segment_id, start=start, end=end,
+            code_id=ids[code], coder_id=coder_row(session, human(by)).id, action="accepted",
+        )
+        session.add(event)
+        session.flush()
+        return event.id
+
+
+def remove_coding(ws: Workspace, event_id: int, *, by: str) -> int:
+    """Withdraw an accepted coding (appends a ``removed`` event); returns its id."""
+    with ws.session() as session:
+        event = session.get(t.CodingEvent, event_id)
+        if event is None or event.project_id != ws.project_id or event.action != "accepted":
+            raise UnknownObject(f"no accepted coding {event_id} in this project")
+        removal = _event_like(event, coder_row(session, human(by)).id, "removed", decides=event.id)
+        session.add(removal)
+        session.flush()
+        return removal.id

@@ -1,0 +1,111 @@
+"""Read a project into the DataFrames that ``chimeqda.analysis`` works on.
+
+``codings_frame`` gives one row per (segment, code, status): accepted codings
+(made or accepted by a person, not removed) and, on request, pending
+suggestions. A coding on a span counts for every segment it overlaps.
+Only current document versions are read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import aliased
+
+from chimeqda.services.project import Workspace
+from chimeqda.store import tables as t
+
+CODING_COLUMNS = [
+    "document_id", "document", "participant", "segment_id", "segment_index", "turn", "text",
+    "code", "status", "score", "coder", "event_id",
+]
+
+
+def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str | None = None) -> pd.DataFrame:
+    """Coded segments of the project (see module docstring).
+
+    ``coder`` keeps only codings made by that coder (a person's name, or a
+    machine coder's name for its suggestions).
+    """
+    event = aliased(t.CodingEvent)
+    other = aliased(t.CodingEvent)
+    removed = exists().where(and_(other.decides_id == event.id, other.action == "removed"))
+    decided = exists().where(other.decides_id == event.id)
+    wanted = and_(event.action == "accepted", ~removed)
+    if include_suggested:
+        wanted = wanted | and_(event.action == "suggested", ~decided)
+    query = (
+        select(
+            t.Document.id, t.Document.name, t.Participant.label, t.Segment.id, t.Segment.index, t.Segment.turn,
+            t.Segment.text, t.Code.key, event.action, event.score, t.Coder.name, event.id,
+        )
+        .select_from(event)
+        .join(t.Document, t.Document.id == event.document_id)
+        .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+        .join(t.Segment, and_(t.Segment.document_id == event.document_id,
+                              t.Segment.start < event.end, t.Segment.end > event.start))
+        .join(t.Code, t.Code.id == event.code_id)
+        .join(t.Coder, t.Coder.id == event.coder_id)
+        .where(event.project_id == ws.project_id, t.Document.is_current.is_(True), wanted)
+        .order_by(t.Document.id, t.Segment.index, event.id)
+    )
+    if coder:
+        query = query.where(t.Coder.name == coder)
+    with ws.session() as session:
+        rows = session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=CODING_COLUMNS)
+    frame["status"] = frame["status"].replace({"suggested": "suggested", "accepted": "accepted"})
+    frame["score"] = frame["score"].astype(float) if len(frame) else pd.Series(dtype=float)
+    # one row per segment, code and status: the strongest one
+    frame = frame.sort_values("score", ascending=False, na_position="last").drop_duplicates(
+        ["segment_id", "code", "status"]
+    )
+    return frame.sort_values(["document_id", "segment_index", "code"]).reset_index(drop=True)
+
+
+def segments_frame(ws: Workspace, *, include_interviewer: bool = True) -> pd.DataFrame:
+    """Every segment of the current documents: ids, order, turn, role, participant."""
+    query = (
+        select(t.Segment.document_id, t.Segment.id, t.Segment.index, t.Segment.turn, t.Segment.role,
+               t.Participant.label, t.Segment.speaker)
+        .join(t.Document, t.Document.id == t.Segment.document_id)
+        .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+        .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
+        .order_by(t.Segment.document_id, t.Segment.index)
+    )
+    if not include_interviewer:
+        query = query.where(t.Segment.role != "interviewer")
+    with ws.session() as session:
+        rows = session.execute(query).all()
+    return pd.DataFrame(
+        rows, columns=["document_id", "segment_id", "segment_index", "turn", "role", "participant", "speaker"]
+    )
+
+
+def participants_frame(ws: Workspace) -> pd.DataFrame:
+    """One row per participant: ``participant`` plus one column per attribute."""
+    with ws.session() as session:
+        rows = session.execute(
+            select(t.Participant.label, t.Participant.attributes)
+            .where(t.Participant.project_id == ws.project_id)
+            .order_by(t.Participant.label)
+        ).all()
+    records = [{"participant": label, **(attrs or {})} for label, attrs in rows]
+    frame = pd.DataFrame(records) if records else pd.DataFrame(columns=["participant"])
+    return frame.replace({None: np.nan})
+
+
+def documents_frame(ws: Workspace) -> pd.DataFrame:
+    """The project's documents with version, language, participant and counts."""
+    with ws.session() as session:
+        rows = session.execute(
+            select(t.Document.id, t.Document.name, t.Document.version, t.Document.is_current,
+                   t.Document.language, t.Document.source_format, t.Participant.label, t.Document.imported_at)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .where(t.Document.project_id == ws.project_id)
+            .order_by(t.Document.name, t.Document.version)
+        ).all()
+    return pd.DataFrame(
+        rows, columns=["document_id", "document", "version", "current", "language", "format", "participant", "imported_at"]
+    )

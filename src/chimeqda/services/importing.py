@@ -1,0 +1,242 @@
+"""Importing transcripts and participant attributes into a project.
+
+All files of one import are read and checked first; only when every file is
+good are they written, in one transaction. A file whose content is unchanged
+is skipped; a changed file becomes a new version of its document, and the old
+version — with every coding on it — is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chimeqda.errors import InvalidInput
+from chimeqda.ingest import expand_inputs, read_document
+from chimeqda.model import ParsedDocument
+from chimeqda.services.project import Workspace
+from chimeqda.store import tables as t
+
+_PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one file."""
+
+    name: str
+    status: str  # imported | unchanged | new version
+    document_id: int
+    segments: int
+    language: str
+    participant: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    label: str
+    files: tuple[str, ...]
+    attributes: dict[str, object]
+
+
+def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
+    """Read a participant attribute CSV: a ``participant`` column, optional ``file``, attributes.
+
+    Numbers become numbers; empty cells are left out. Errors name the file and row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput("no such file", source=str(path))
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise InvalidInput("this is not a CSV text file (binary data)", source=path.name)
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "participant" not in header:
+        raise InvalidInput(
+            "the first row must name a 'participant' column (the pseudonymous ID, e.g. P03)",
+            source=path.name,
+            location="row 1",
+        )
+    rows: list[ParticipantRow] = []
+    seen: dict[str, int] = {}
+    for number, raw_row in enumerate(reader, start=2):
+        row = {str(k).strip().lower(): (v or "").strip() for k, v in raw_row.items() if k is not None}
+        label = row.pop("participant", "")
+        if not label:
+            raise InvalidInput("the participant ID is empty", source=path.name, location=f"row {number}")
+        if label in seen:
+            raise InvalidInput(
+                f"participant {label!r} appears twice (also in row {seen[label]})",
+                source=path.name,
+                location=f"row {number}",
+            )
+        seen[label] = number
+        files = tuple(f.strip() for f in row.pop("file", "").split(";") if f.strip())
+        attributes = {key: _number_or_text(value) for key, value in row.items() if value != ""}
+        rows.append(ParticipantRow(label=label, files=files, attributes=attributes))
+    return rows
+
+
+def _number_or_text(value: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(value.replace(",", ".") if kind is float else value)
+        except ValueError:
+            continue
+    return value
+
+
+def import_files(
+    ws: Workspace,
+    inputs: Iterable[str | Path],
+    *,
+    participants_csv: Path | str | None = None,
+    participant: str | None = None,
+    interviewer_labels: Iterable[str] = (),
+    language: str | None = None,
+    max_bytes: int = 25_000_000,
+    progress: Callable[[str], None] | None = None,
+) -> list[ImportOutcome]:
+    """Import transcripts (files, folders, globs) and participant attributes, all or nothing."""
+    paths = expand_inputs(inputs)
+    people = read_participants_csv(participants_csv) if participants_csv else []
+    parsed: list[ParsedDocument] = []
+    for path in paths:
+        if progress:
+            progress(f"reading {path.name}")
+        parsed.append(
+            read_document(path, interviewer_labels=tuple(interviewer_labels), language=language, max_bytes=max_bytes)
+        )
+    names = [doc.name for doc in parsed]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise InvalidInput(
+            f"two files share the name {sorted(duplicates)[0]!r}; documents are identified by file name, rename one"
+        )
+    outcomes: list[ImportOutcome] = []
+    with ws.session() as session:
+        by_label = upsert_participants(session, ws.project_id, people)
+        file_owner = {name: row.label for row in people for name in row.files}
+        for doc in parsed:
+            label = participant or _participant_for(doc.name, file_owner, by_label)
+            participant_row = by_label.get(label) if label else None
+            if label and participant_row is None:
+                participant_row = _participant(session, ws.project_id, label)
+                by_label[label] = participant_row
+            outcomes.append(_store_document(session, ws.project_id, doc, participant_row))
+    return outcomes
+
+
+def upsert_participants(session: Session, project_id: int, people: list[ParticipantRow]) -> dict[str, t.Participant]:
+    """Create or update participants; attributes merge (a new value replaces the old)."""
+    existing = {
+        p.label: p for p in session.scalars(select(t.Participant).where(t.Participant.project_id == project_id))
+    }
+    for person in people:
+        row = existing.get(person.label)
+        if row is None:
+            row = t.Participant(project_id=project_id, label=person.label, attributes=dict(person.attributes))
+            session.add(row)
+            existing[person.label] = row
+        else:
+            row.attributes = {**(row.attributes or {}), **person.attributes}
+    session.flush()
+    return existing
+
+
+def _participant(session: Session, project_id: int, label: str) -> t.Participant:
+    row = t.Participant(project_id=project_id, label=label, attributes={})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _participant_for(name: str, file_owner: dict[str, str], known: dict[str, t.Participant]) -> str | None:
+    stem = Path(name).stem
+    for candidate in (name, stem):
+        if candidate in file_owner:
+            return file_owner[candidate]
+    for label in sorted(known, key=len, reverse=True):
+        if re.search(rf"(?<![A-Za-z0-9]){re.escape(label)}(?![A-Za-z0-9])", stem, re.I):
+            return label
+    match = _PARTICIPANT_IN_NAME.search(stem)
+    return match.group(1).upper() if match else None
+
+
+def _store_document(
+    session: Session, project_id: int, doc: ParsedDocument, participant: t.Participant | None
+) -> ImportOutcome:
+    current = session.scalar(
+        select(t.Document).where(
+            t.Document.project_id == project_id, t.Document.name == doc.name, t.Document.is_current.is_(True)
+        )
+    )
+    label = participant.label if participant else None
+    if current is not None and current.sha256 == doc.sha256:
+        count = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == current.id))
+        return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label)
+    version, note = 1, ""
+    if current is not None:
+        current.is_current = False
+        version = current.version + 1
+        codings = session.scalar(
+            select(func.count()).select_from(t.CodingEvent).where(t.CodingEvent.document_id == current.id)
+        )
+        note = (
+            f"the file changed since version {current.version}; imported as version {version}. "
+            f"Version {current.version} and its {codings} coding events are kept unchanged."
+        )
+    row = t.Document(
+        project_id=project_id,
+        participant_id=participant.id if participant else None,
+        name=doc.name,
+        version=version,
+        supersedes_id=current.id if current else None,
+        is_current=True,
+        source_format=doc.source_format,
+        sha256=doc.sha256,
+        language=doc.language,
+        text=doc.text,
+        meta=dict(doc.metadata),
+    )
+    session.add(row)
+    session.flush()
+    if doc.turns:
+        session.execute(
+            t.Turn.__table__.insert(),
+            [
+                {"document_id": row.id, "index": turn.index, "start": turn.start, "end": turn.end,
+                 "speaker": turn.speaker, "role": turn.role, "time": turn.time}
+                for turn in doc.turns
+            ],
+        )
+    if doc.segments:
+        session.execute(
+            t.Segment.__table__.insert(),
+            [
+                {"document_id": row.id, "index": s.index, "turn": s.turn, "speaker": s.speaker,
+                 "role": s.role, "start": s.start, "end": s.end, "text": s.text}
+                for s in doc.segments
+            ],
+        )
+    status = "new version" if current is not None else "imported"
+    return ImportOutcome(doc.name, status, row.id, len(doc.segments), doc.language, label, note)
