@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..model import Codebook
 
@@ -49,6 +50,7 @@ def participants_bar_chart(frequencies: pd.DataFrame, codebook: Codebook) -> byt
         ax.text(n + max(total, 1) * 0.01, y, f"{n} of {total}", va="center", fontsize=9)
     if total:
         ax.axvline(total, color="#999999", linewidth=0.8, linestyle="--")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
@@ -110,7 +112,10 @@ def code_network(
                 linewidth=width, alpha=0.8 if central else 0.5, zorder=1,
                 solid_capstyle="round")
         if central:
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, f"c={row.c_coefficient:.2f}", fontsize=8,
+            if (x1, y1) == positions[centre]:  # label nearer the outer node, clear of the centre
+                (x1, y1), (x2, y2) = (x2, y2), (x1, y1)
+            ax.text(0.6 * x1 + 0.4 * x2, 0.6 * y1 + 0.4 * y2, f"c={row.c_coefficient:.2f}",
+                    fontsize=8,
                     ha="center", va="center", zorder=3,
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
     for code in codes:
@@ -119,9 +124,12 @@ def code_network(
         ax.scatter([x], [y], s=area, color=colours[code], edgecolors="white", linewidths=1.5,
                    zorder=2)
         label = f"{frequencies.loc[code, 'name']}\n({int(segments[code])})"
-        ax.text(x * 1.22 if code != centre else 0, y * 1.22 - (0.0 if code != centre else 0.28),
-                label, ha="center", va="center", fontsize=9, zorder=4,
-                fontweight="bold" if code == centre else "normal")
+        if code == centre:
+            ax.text(0, 0, label, ha="center", va="center", fontsize=9, zorder=4,
+                    fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})
+        else:
+            ax.text(x * 1.25, y * 1.25, label, ha="center", va="center", fontsize=9, zorder=4)
     ax.set_xlim(-1.55, 1.55)
     ax.set_ylim(-1.5, 1.5)
     ax.set_aspect("equal")
