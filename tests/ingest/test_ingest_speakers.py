@@ -1,0 +1,161 @@
+"""Speaker labels, turns and roles in plain-text transcripts."""
+
+import pytest
+
+from chimeqda.ingest import parse_transcript_text
+
+
+def turns_of(doc):
+    return [(t.speaker, t.role) for t in doc.turns]
+
+
+def check_offsets(doc):
+    for segment in doc.segments:
+        assert doc.text[segment.start : segment.end] == segment.text
+        assert segment.text == segment.text.strip() and segment.start < segment.end
+    assert [s.index for s in doc.segments] == list(range(len(doc.segments)))
+
+
+@pytest.mark.parametrize(
+    "first, second, roles",
+    [
+        ("I", "R", ("interviewer", "participant")),
+        ("Q", "A", ("interviewer", "participant")),
+        ("Interviewer", "Respondent", ("interviewer", "participant")),
+        ("INT", "Participant", ("interviewer", "participant")),
+        ("Int.", "P03", ("interviewer", "participant")),
+        ("Interviewer 1", "P3", ("interviewer", "participant")),
+        ("Onderzoeker", "Deelnemer", ("interviewer", "participant")),
+        ("Interviewster", "Geïnterviewde", ("interviewer", "participant")),
+        ("Moderator", "Sam", ("interviewer", "participant")),
+        ("SPEAKER_00", "SPEAKER_01", ("participant", "participant")),
+        ("Facilitator", "Dr. Peeters", ("interviewer", "participant")),
+    ],
+)
+def test_label_conventions(first, second, roles):
+    text = f"{first}: How are you?\n{second}: Fine, thanks.\n{first}: Good.\n{second}: Yes.\n"
+    doc = parse_transcript_text(text, "t.txt")
+    assert turns_of(doc) == [(first, roles[0]), (second, roles[1])] * 2
+    assert [s.text for s in doc.segments] == ["How are you?", "Fine, thanks.", "Good.", "Yes."]
+    assert doc.segments[1].speaker == second and doc.segments[1].role == roles[1]
+    check_offsets(doc)
+
+
+@pytest.mark.parametrize(
+    "line, time",
+    [
+        ("[00:01:02] Sam: Hello there.", 62.0),
+        ("00:01:02 Sam: Hello there.", 62.0),
+        ("(01:02) Sam: Hello there.", 62.0),
+        ("Sam (00:01:02): Hello there.", 62.0),
+        ("Sam: [00:01:02] Hello there.", 62.0),
+        ("**Sam:** Hello there.", None),
+        ("**Sam**: Hello there.", None),
+        ("Sam\tHello there.", None),
+    ],
+)
+def test_timestamps_and_markup_around_labels(line, time):
+    doc = parse_transcript_text(f"{line}\nKim: Hi.\n{line}\n", "t.md", source_format="md")
+    assert doc.turns[0].speaker == "Sam" and doc.turns[0].time == time
+    assert doc.segments[0].text == "Hello there."
+    check_offsets(doc)
+
+
+def test_sentence_with_colon_is_not_a_label():
+    text = (
+        "I: What did you learn?\n"
+        "R: A lot.\n"
+        "What I learned was this: you need people.\n"
+        "Note: this line appears once.\n"
+        "I: Thanks.\n"
+    )
+    doc = parse_transcript_text(text, "t.txt")
+    assert turns_of(doc) == [("I", "interviewer"), ("R", "participant"), ("I", "interviewer")]
+    assert [s.text for s in doc.segments if s.turn == 1] == [
+        "A lot.",
+        "What I learned was this: you need people.",
+        "Note: this line appears once.",
+    ]
+
+
+def test_name_label_needs_two_occurrences():
+    once = parse_transcript_text("Sam: hello there.\nMore text.\n", "t.txt")
+    assert turns_of(once) == [(None, "participant")]
+    twice = parse_transcript_text("Sam: hello.\nKim: hi.\nSam: bye.\nKim: bye.\n", "t.txt")
+    assert turns_of(twice) == [("Sam", "participant"), ("Kim", "participant")] * 2
+
+
+def test_multiline_turns_and_preamble():
+    text = (
+        "# Interview P03\n"
+        "Date: 12 May 2024\n"
+        "\n"
+        "I: First question?\n"
+        "R: First line.\n"
+        "Second line of the same answer\n"
+        "\n"
+        "and a new paragraph.\n"
+        "I:\n"
+        "R: Last.\n"
+    )
+    doc = parse_transcript_text(text, "t.txt")
+    assert turns_of(doc) == [
+        (None, "other"),
+        ("I", "interviewer"),
+        ("R", "participant"),
+        ("I", "interviewer"),
+        ("R", "participant"),
+    ]
+    assert doc.text[doc.turns[0].start : doc.turns[0].end] == "# Interview P03\nDate: 12 May 2024"
+    answer = [s.text for s in doc.segments if s.turn == 2]
+    assert answer == ["First line.", "Second line of the same answer", "and a new paragraph."]
+    assert not [s for s in doc.segments if s.turn == 3]  # an empty turn has no segments
+    assert doc.text[doc.turns[2].start : doc.turns[2].end].endswith("new paragraph.")
+    check_offsets(doc)
+
+
+def test_markdown_headings_are_other_turns():
+    text = "# Interview\n\nI: Hello?\nR: Hi.\n\n## Part two\n\nI: Next?\nR: Yes.\n"
+    doc = parse_transcript_text(text, "t.md", source_format="md")
+    assert turns_of(doc)[3] == (None, "other")
+    assert doc.segments[0].text == "Interview"
+    assert [s.text for s in doc.segments if s.role == "other"] == ["Interview", "Part two"]
+    plain = parse_transcript_text(text, "t.txt")
+    assert turns_of(plain)[0] == (None, "other") and len(plain.turns) == 5
+
+
+def test_no_labels_gives_participant_paragraphs():
+    doc = parse_transcript_text("First paragraph. Two.\nStill first.\n\nSecond one.\n", "t.txt")
+    assert turns_of(doc) == [(None, "participant"), (None, "participant")]
+    assert [s.turn for s in doc.segments] == [0, 0, 0, 1]
+
+
+def test_interviewer_labels_argument():
+    text = "Sam: Why?\nKim: Because.\nSam: Ok?\nKim: Yes.\n"
+    doc = parse_transcript_text(text, "t.txt", interviewer_labels=["sam"])
+    assert turns_of(doc)[:2] == [("Sam", "interviewer"), ("Kim", "participant")]
+    whisper = "SPEAKER_00: Why?\nSPEAKER_01: Because.\n"
+    doc = parse_transcript_text(whisper, "t.txt", interviewer_labels=("SPEAKER_00",))
+    assert turns_of(doc) == [("SPEAKER_00", "interviewer"), ("SPEAKER_01", "participant")]
+
+
+def test_language_argument_and_detection():
+    english = "I: How did you feel about that?\nR: I think it was really hard for me.\n"
+    dutch = "I: Hoe voelde je je daarbij?\nR: Ik denk dat het echt heel moeilijk was voor mij.\n"
+    assert parse_transcript_text(english, "e").language == "en"
+    doc = parse_transcript_text(dutch, "d")
+    assert doc.language == "nl" and {s.lang for s in doc.segments} == {"nl"}
+    assert parse_transcript_text(dutch, "d", language="en").language == "en"
+
+
+def test_normalisation_and_stability():
+    text = "\ufeffI: Cafe\u0301?\r\nR: Yes\x00 and\x07 no.\rI: Ok.\r\n"
+    doc = parse_transcript_text(text, "t.txt")
+    assert doc.text == "I: Café?\nR: Yes  and  no.\nI: Ok.\n"
+    assert doc.sha256 and doc.sha256 == parse_transcript_text(text, "t.txt").sha256
+    assert parse_transcript_text(text, "t.txt", sha256="abc").sha256 == "abc"
+
+
+def test_empty_text():
+    doc = parse_transcript_text("  \n\n ", "t.txt")
+    assert doc.turns == () and doc.segments == ()
