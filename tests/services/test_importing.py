@@ -1,0 +1,88 @@
+"""Importing transcripts into a real project database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from chimeqda.errors import ImportRejected, InvalidInput
+from chimeqda.services import documents_frame, import_files, participants_frame
+from chimeqda.store import tables as t
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def _count(ws, table):
+    with ws.session() as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_import_folder_with_participants(workspace, transcripts):
+    outcomes = import_files(workspace, [transcripts], participants_csv=DATA / "participants.csv")
+    assert [o.status for o in outcomes] == ["imported", "imported"]
+    by_name = {o.name: o for o in outcomes}
+    assert by_name["P01-interview.txt"].participant == "P01"
+    assert by_name["P01-interview.txt"].language == "en"
+    assert by_name["P02-interview.txt"].language == "nl"
+    people = participants_frame(workspace).set_index("participant")
+    assert list(people.index) == ["P01", "P02", "P03"]  # P03 has no transcript yet but counts
+    assert people.loc["P02", "age"] == 51 and people.loc["P01", "years_in_recovery"] == 2.5
+    with workspace.session() as session:
+        doc = session.scalar(select(t.Document).where(t.Document.name == "P01-interview.txt"))
+        segments = session.scalars(select(t.Segment).where(t.Segment.document_id == doc.id)).all()
+        roles = {s.role for s in segments}
+        assert roles == {"interviewer", "participant", "other"} or roles == {"interviewer", "participant"}
+        for s in segments:
+            assert doc.text[s.start:s.end] == s.text
+
+
+def test_reimporting_an_unchanged_file_does_nothing(workspace, transcripts):
+    import_files(workspace, [transcripts])
+    before = _count(workspace, t.Segment)
+    again = import_files(workspace, [transcripts])
+    assert {o.status for o in again} == {"unchanged"}
+    assert _count(workspace, t.Segment) == before
+
+
+def test_a_changed_file_becomes_a_new_version_and_keeps_the_old(workspace, transcripts):
+    from chimeqda.services import add_coding
+
+    first = import_files(workspace, [transcripts / "P01-interview.txt"])[0]
+    coding = add_coding(workspace, first.document_id, 0, 10, "connectedness", by="ann")
+    path = transcripts / "P01-interview.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "R: One more thing: I chair a meeting now.\n", encoding="utf-8")
+    second = import_files(workspace, [path])[0]
+    assert second.status == "new version" and second.document_id != first.document_id
+    assert "kept" in second.note
+    docs = documents_frame(workspace)
+    assert sorted(docs["version"]) == [1, 2] and docs["current"].sum() == 1
+    with workspace.session() as session:
+        old = session.get(t.CodingEvent, coding)
+        assert old.document_id == first.document_id  # the coding stays on its text
+
+
+def test_a_bad_file_in_a_batch_imports_nothing(workspace, transcripts):
+    (transcripts / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(ImportRejected) as caught:
+        import_files(workspace, [transcripts])
+    assert "broken.txt" in str(caught.value)
+    assert _count(workspace, t.Document) == 0 and _count(workspace, t.Segment) == 0
+
+
+def test_participant_csv_errors_name_the_row(workspace, transcripts, tmp_path):
+    bad = tmp_path / "people.csv"
+    bad.write_text("participant,age\nP01,30\nP01,31\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"people.csv, row 3: participant 'P01' appears twice"):
+        import_files(workspace, [transcripts], participants_csv=bad)
+    missing = tmp_path / "nocol.csv"
+    missing.write_text("id,age\nP01,30\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="participant"):
+        import_files(workspace, [transcripts], participants_csv=missing)
+    assert _count(workspace, t.Document) == 0
+
+
+def test_missing_input_is_named(workspace, tmp_path):
+    with pytest.raises(InvalidInput, match="nowhere"):
+        import_files(workspace, [tmp_path / "nowhere"])
