@@ -169,3 +169,34 @@ def test_bin_attribute_quartiles_and_small_numeric():
     assert list(few.cat.categories) == ["1", "2"]
     with pytest.raises(ValueError):
         bin_attribute(pd.Series(["a", "b"]), [1, 2])
+
+
+def test_bin_attribute_booleans_are_categories():
+    groups = bin_attribute(pd.Series([True, False, True]))
+    assert list(groups.cat.categories) == ["False", "True"]
+
+
+def test_hundred_thousand_codings_are_quick(codebook):
+    import time
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    segment = rng.integers(0, 50_000, n)
+    codings = pd.DataFrame(
+        {
+            "document_id": segment // 500,
+            "participant": [f"P{s // 5000}" for s in segment],
+            "segment_id": segment,
+            "segment_index": segment % 500,
+            "code": rng.choice([code.id for code in codebook.codes], n),
+            "status": "accepted",
+            "text": "a few words in a sentence",
+        }
+    ).drop_duplicates(["segment_id", "code"])
+    from chimeqda.analysis import cooccurrence, exemplar_quotes
+
+    start = time.perf_counter()
+    code_frequencies(codings, codebook, level="all")
+    cooccurrence(codings, codebook, window=2, level="code")
+    exemplar_quotes(codings, codebook)
+    assert time.perf_counter() - start < 20  # a few seconds in practice

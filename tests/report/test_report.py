@@ -7,7 +7,7 @@ import pytest
 
 from chimeqda.report import Report, build_report, render_html, write_report
 
-from conftest import EVIL  # noqa: E402  (tests/report is on sys.path under pytest)
+EVIL = '<script>alert("x")</script>'  # as in conftest.py
 
 
 @pytest.fixture

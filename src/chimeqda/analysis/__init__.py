@@ -8,8 +8,8 @@ Input frames
 ------------
 ``codings``
     One row per (segment, code) pair: ``document_id`` (int), ``document``
-    (name), ``participant`` (str or missing), ``segment_id`` (int),
-    ``segment_index`` (int, position in the document), ``turn`` (int),
+    (name), ``participant`` (str or missing), ``segment_id`` (int, unique
+    in the project), ``segment_index`` (int, position in the document), ``turn`` (int),
     ``text``, ``code`` (the code id as coded, possibly a sub-code),
     ``status`` (``"accepted"`` or ``"suggested"``; other statuses are
     ignored), ``score`` (float, NaN for human codings) and ``coder``.

@@ -157,8 +157,14 @@ def bin_attribute(
     Series
         An ordered categorical of group labels; missing values stay missing.
     """
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(object)
     numeric = pd.to_numeric(values, errors="coerce")
-    is_numeric = values.notna().sum() > 0 and numeric.notna().sum() == values.notna().sum()
+    is_numeric = (
+        not values.map(lambda v: isinstance(v, bool)).any()
+        and values.notna().sum() > 0
+        and numeric.notna().sum() == values.notna().sum()
+    )
     if bins is None and (not is_numeric or numeric.nunique() <= 5):
         if is_numeric:
             order = sorted(numeric.dropna().unique())
