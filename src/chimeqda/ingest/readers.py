@@ -116,7 +116,7 @@ def _read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
 
 def _decode(data: bytes, source: str) -> tuple[str, str]:
     text, encoding = decode_bytes(data, source)
-    if not text.strip():
+    if not text.replace("\ufeff", "").strip():
         raise rejected_empty(source)
     return text, encoding
 
