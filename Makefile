@@ -1,0 +1,26 @@
+# chimeqda tasks. `make demo` and `make test` install everything first.
+.PHONY: setup demo test test-sqlite test-postgres lint bench docs clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/chimeqda demo $(if $(OUT),--out $(OUT),)
+
+test: setup
+	@bash scripts/test.sh
+
+test-sqlite: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+docs: setup
+	$(BIN)/python -m chimeqda.docs_cli > docs/cli.md
+
+clean:
+	rm -rf $(VENV) chimeqda-demo*

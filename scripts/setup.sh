@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv and install chimeqda with everything it needs, offline-model included.
+# Idempotent: a second run only checks. Reuses pip's cache (~/.cache/pip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=.venv
+stamp="$VENV/.installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+"$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+rm -f "$VENV"/.installed-*
+touch "$stamp"
+echo "chimeqda installed in $VENV"

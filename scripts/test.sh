@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: on SQLite, then again on a throwaway PostgreSQL cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+echo "== tests on SQLite =="
+.venv/bin/python -m pytest -q -p no:cacheprovider
+if [ "${CHIMEQDA_SKIP_POSTGRES:-0}" = 1 ]; then
+  echo "CHIMEQDA_SKIP_POSTGRES=1: PostgreSQL run skipped"; exit 0
+fi
+pgdir=$(mktemp -d /tmp/chimeqda-pg.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+url=$(bash scripts/postgres.sh start "$pgdir")
+echo "== tests on PostgreSQL ($url) =="
+CHIMEQDA_TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider tests/store tests/services tests/test_cli.py
