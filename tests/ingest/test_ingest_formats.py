@@ -41,7 +41,15 @@ def test_txt_utf8_and_sha(tmp_path):
 
 @pytest.mark.parametrize(
     "encoding, prefix",
-    [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b""), ("cp1252", b""), ("latin-1", b"")],
+    [
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-8", b""),
+        ("utf-16", b""),
+        ("utf-16-le", b""),
+        ("utf-16-be", b"\xfe\xff"),
+        ("cp1252", b""),
+        ("latin-1", b""),
+    ],
 )
 def test_encodings(tmp_path, encoding, prefix):
     text = (

@@ -61,6 +61,11 @@ def test_timestamps_and_markup_around_labels(line, time):
     check_offsets(doc)
 
 
+def test_time_of_day_after_label_stays_in_the_text():
+    doc = parse_transcript_text("I: When?\nR: 10:30 was the time.\n", "t.txt")
+    assert doc.segments[1].text == "10:30 was the time." and doc.turns[1].time is None
+
+
 def test_sentence_with_colon_is_not_a_label():
     text = (
         "I: What did you learn?\n"

@@ -50,7 +50,8 @@ def rejected_empty(source: str) -> ImportRejected:
 def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
     """Decode ``data`` and return ``(text, encoding)``.
 
-    UTF-8 (with or without BOM), UTF-16/32 with a BOM and, when UTF-8 fails,
+    UTF-8 (with or without BOM), UTF-16/32 with a BOM, UTF-16 without BOM
+    when every other byte is NUL and, when UTF-8 fails,
     legacy single-byte encodings guessed by charset-normalizer (Windows-1252
     preferred when it fits as well as the best guess). Raises
     :class:`ImportRejected` for empty or binary data.
@@ -63,6 +64,12 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
                 return data[len(bom) :].decode(encoding), encoding
             except UnicodeDecodeError as exc:
                 raise rejected_binary(source, len(bom) + exc.start) from None
+    bomless = _bomless_utf16(data)
+    if bomless:
+        try:
+            return data.decode(bomless), bomless
+        except UnicodeDecodeError:
+            pass
     nul = data.find(b"\x00")
     if nul != -1:
         raise rejected_binary(source, nul)
@@ -76,6 +83,19 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         bad_at = exc.start
     return _decode_legacy(data, source, bad_at)
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when every other byte of mostly-ASCII text is NUL."""
+    sample = data[:4000]
+    if len(sample) < 4 or len(data) % 2:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _decode_legacy(data: bytes, source: str, bad_at: int) -> tuple[str, str]:

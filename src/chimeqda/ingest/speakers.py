@@ -18,7 +18,8 @@ from typing import Iterable
 from ..model import Role
 
 _TIME = r"\d{1,2}(?::\d{2}){1,2}(?:[.,]\d{1,3})?"
-_STAMP = rf"(?:\[{_TIME}\]|\({_TIME}\)|{_TIME})"
+_BRACKETED = rf"(?:\[{_TIME}\]|\({_TIME}\))"
+_STAMP = rf"(?:{_BRACKETED}|{_TIME})"
 _WORDCHARS = r"[\w'\u2019.\-]"
 # Possessive quantifiers keep matching linear even on lines of 1 MB of spaces.
 LABEL_RE = re.compile(
@@ -28,7 +29,7 @@ LABEL_RE = re.compile(
     rf"(?:[ \t]++(?P<ts2>{_STAMP}))?"
     r"[ \t]*+(?:\*\*|__)?"
     r"(?::(?:\*\*|__)?(?:[ \t]++|$)|(?<=\t))"
-    rf"(?:(?P<ts3>{_STAMP})(?:[ \t]++|$))?"
+    rf"(?:(?P<ts3>{_BRACKETED})(?:[ \t]++|$))?"
 )
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]+|$)")
 
