@@ -39,6 +39,8 @@ class ReferenceOutcome:
 
 def read_reference(path: Path) -> list[ReferenceCoding]:
     """Read ``file,code,quote`` rows (other columns ignored); errors name the row."""
+    if not path.is_file():
+        raise InvalidInput("no such reference file", source=str(path))
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"file", "code", "quote"} - set(reader.fieldnames or [])
