@@ -1,0 +1,181 @@
+"""The default coder: supervised, similarity and lexicon coders combined.
+
+Each part's score is first put on a common footing (its own calibrated
+threshold maps to 0.5; the lexicon gives ``1 - 0.5**hits``). The ensemble
+takes a weighted mean and calibrates one more threshold per code and encoder
+on the parts' out-of-fold scores over the training rows (the bank and any
+labelled passages), again folded into the score so 0.5 is the decision point.
+All parts share one embedding per segment (the encoders cache by text).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from chimeqda.coders.base import Coder
+from chimeqda.coders.lexicon import LexiconCoder, hits_to_score, keyword_counts, segment_language, target_codes
+from chimeqda.coders.similarity import SimilarityCoder, best_thresholds, rescale
+from chimeqda.coders.supervised import SupervisedCoder
+from chimeqda.model import Codebook, LabelledText, Segment
+
+
+class EnsembleCoder(Coder):
+    """Weighted mean of the supervised, similarity and lexicon coders, thresholds calibrated.
+
+    Parameters
+    ----------
+    encoder, nl_encoder:
+        Encoders for English (and other) segments and for Dutch ones, shared by the parts.
+    supervised_weight, similarity_weight, lexicon_weight:
+        Weights of the parts' (calibrated) scores.
+    C, labelled_weight, context_weight:
+        Passed to the supervised coder (``labelled_weight`` and ``context_weight`` also to similarity).
+    k:
+        Neighbours of the similarity coder.
+    cv_folds, random_state:
+        Cross-validation used for calibration.
+    level:
+        ``"top"`` or ``"all"`` codes.
+    """
+
+    coder_id = "ensemble"
+
+    def __init__(
+        self,
+        encoder: str = "minilm",
+        nl_encoder: str | None = "e5",
+        supervised_weight: float = 0.6,
+        similarity_weight: float = 0.3,
+        lexicon_weight: float = 0.1,
+        C: float = 1.0,
+        labelled_weight: float = 3.0,
+        context_weight: float = 0.0,
+        k: int = 25,
+        cv_folds: int = 5,
+        random_state: int = 0,
+        level: str = "top",
+    ):
+        self.encoder = encoder
+        self.nl_encoder = nl_encoder
+        self.supervised_weight = supervised_weight
+        self.similarity_weight = similarity_weight
+        self.lexicon_weight = lexicon_weight
+        self.C = C
+        self.labelled_weight = labelled_weight
+        self.context_weight = context_weight
+        self.k = k
+        self.cv_folds = cv_folds
+        self.random_state = random_state
+        self.level = level
+
+    def _weights(self) -> np.ndarray:
+        w = np.array([self.supervised_weight, self.similarity_weight, self.lexicon_weight], dtype=float)
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("part weights must be non-negative and not all zero")
+        return w / w.sum()
+
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "EnsembleCoder":
+        w = self._weights()
+        self.codes_ = target_codes(codebook, self.level)
+        common = dict(encoder=self.encoder, nl_encoder=self.nl_encoder, level=self.level)
+        self.supervised_ = SupervisedCoder(
+            C=self.C,
+            labelled_weight=self.labelled_weight,
+            context_weight=self.context_weight,
+            cv_folds=self.cv_folds,
+            random_state=self.random_state,
+            **common,
+        ).fit(codebook, labelled)
+        self.similarity_ = SimilarityCoder(
+            k=self.k, labelled_weight=self.labelled_weight, context_weight=self.context_weight, **common
+        ).fit(codebook, labelled)
+        self.lexicon_ = LexiconCoder(level=self.level).fit(codebook)
+        self.routing_ = self.supervised_.routing_
+        refs = self.supervised_.refs_
+        self.raw_thresholds_: dict[str, np.ndarray] = {}
+        for name in self.routing_.names:
+            idx = np.flatnonzero(self.supervised_.masks_[name])
+            sub = [refs[i] for i in idx]
+            sup = rescale(np.nan_to_num(self.supervised_.oof_[name], nan=0.0), self.supervised_.raw_thresholds_[name])
+            sim = rescale(self.similarity_.oof_[name], self.similarity_.raw_thresholds_[name])
+            counts = keyword_counts(self.lexicon_.lexicon_, [Segment(r.text, lang=r.lang) for r in sub])
+            lex = np.array([[hits_to_score(c.get(code, 0)) for code in self.codes_] for c in counts]).reshape(
+                len(sub), len(self.codes_)
+            )
+            combined = w[0] * sup + w[1] * sim + w[2] * lex
+            y, known = self.supervised_.y_[idx], self.similarity_.known_[idx]
+            kinds = np.array([r.kind for r in sub])
+            has_oof = ~np.isnan(self.supervised_.oof_[name]).any(axis=1)
+            limits = np.full(len(self.codes_), 0.5)
+            for j, code in enumerate(self.codes_):
+                labelled_rows = (kinds == "labelled") & known[:, j] & has_oof
+                use = (
+                    labelled_rows
+                    if y[labelled_rows, j].sum() >= 8
+                    else np.isin(kinds, ["bank", "labelled"]) & known[:, j] & has_oof
+                )
+                if use.sum() >= 5:
+                    chosen = best_thresholds(combined[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
+                    limits[j] = chosen[code]
+            self.raw_thresholds_[name] = limits
+        self.thresholds_ = {code: 0.5 for code in self.codes_}
+        self.training_size_ = self.supervised_.training_size_
+        self.provenance_ = {
+            "codebook": f"{codebook.id}@{codebook.version}",
+            "encoders": self.routing_.names,
+            "bank_size": len(codebook.bank),
+            "parts": {
+                "supervised": self.supervised_.provenance_["raw_thresholds"],
+                "similarity": self.similarity_.provenance_["raw_thresholds"],
+                "lexicon_patterns": self.lexicon_.provenance_["patterns"],
+            },
+            "raw_thresholds": {
+                name: {c: round(float(t), 3) for c, t in zip(self.codes_, limits)}
+                for name, limits in self.raw_thresholds_.items()
+            },
+        }
+        return self
+
+    def part_scores(self, segments: Sequence[Segment]) -> dict[str, np.ndarray]:
+        """Each part's calibrated scores (rows follow ``segments``)."""
+        self._check_fitted()
+        lex = np.array(
+            [[s[c] for c in self.codes_] for s in self.lexicon_.predict_proba(segments)]
+        ).reshape(len(segments), len(self.codes_))
+        return {
+            "supervised": self.supervised_.scores(segments),
+            "similarity": self.similarity_.scores(segments),
+            "lexicon": lex,
+        }
+
+    def scores(self, segments: Sequence[Segment]) -> np.ndarray:
+        parts = self.part_scores(segments)
+        w = self._weights()
+        combined = w[0] * parts["supervised"] + w[1] * parts["similarity"] + w[2] * parts["lexicon"]
+        out = np.zeros_like(combined)
+        for name, rows in self.routing_.groups(segments).items():
+            out[rows] = rescale(combined[rows], self.raw_thresholds_[name])
+        return out
+
+    def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        self._check_fitted()
+        return [{c: float(s) for c, s in zip(self.codes_, row)} for row in self.scores(segments)]
+
+    def explain(self, segment: Segment, code_id: str) -> str:
+        self._check_fitted()
+        j = self.codes_.index(code_id)
+        parts = self.part_scores([segment])
+        score = self.scores([segment])[0, j]
+        pieces = [f"ensemble score {score:.2f} (supervised {parts['supervised'][0, j]:.2f}, "
+                  f"similarity {parts['similarity'][0, j]:.2f}, lexicon {parts['lexicon'][0, j]:.2f})"]
+        terms = self.lexicon_.lexicon_.matches(segment.text, segment_language(segment), True).get(code_id, [])
+        if terms:
+            pieces.append("matched " + ", ".join(repr(t) for t in terms))
+        ref, sim = self.supervised_.nearest(segment, code_id)
+        if ref is not None:
+            from chimeqda.coders.similarity import _short
+
+            pieces.append(f'most like {ref.kind} "{_short(ref.text)}" (cos {sim:.2f})')
+        return "; ".join(pieces)

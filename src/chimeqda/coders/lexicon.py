@@ -1,0 +1,213 @@
+"""A transparent rule coder: bilingual keyword patterns from the codebook.
+
+Patterns come from each code's ``keywords`` (per language) and roll up to the
+coder's target codes (top-level by default). Pattern syntax, as in
+``docs/codebook-format.md``: ``*`` matches any word ending (``meeting*``), a
+pattern of several words is a phrase (``higher power``); matching ignores case
+and accents-as-typed. The evidence is the list of matched terms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Mapping, Sequence
+
+from chimeqda.coders.base import Coder
+from chimeqda.model import Codebook, LabelledText, Segment
+
+# Short, frequent function words: enough to tell English from Dutch when a
+# segment does not say which language it is in.
+_EN = frozenset(
+    "the and i was my to of it that is in with me have had not what this but they for you "
+    "be when he she so were would could been about there their just because".split()
+)
+_NL = frozenset(
+    "de het een en ik was mijn niet van dat is in met me heb had wat dit maar ze voor je "
+    "zijn toen hij zij dus waren zou kon geweest over daar hun gewoon omdat ook nog wel".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def guess_language(text: str, default: str = "en") -> str:
+    """``"nl"`` or ``"en"`` by counting common function words (ties give ``default``)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    en = sum(w in _EN for w in words)
+    nl = sum(w in _NL for w in words)
+    if nl > en:
+        return "nl"
+    if en > nl:
+        return "en"
+    return default
+
+
+def segment_language(segment: Segment, default: str = "en") -> str:
+    """The segment's language, guessed from its text when not given."""
+    return segment.lang or guess_language(segment.text, default)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A case-insensitive regex for one keyword pattern (``*`` = any word ending)."""
+    words = [w for w in pattern.strip().split() if w]
+    if not words:
+        raise ValueError("empty keyword pattern")
+    parts = []
+    for word in words:
+        pieces = [re.escape(piece) for piece in word.split("*")]
+        parts.append(r"\w*".join(pieces))
+    body = r"[\s\-]+".join(parts)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE | re.UNICODE)
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def target_codes(codebook: Codebook, level: str = "top") -> tuple[str, ...]:
+    """The code ids a coder scores: top-level codes (``level="top"``) or all codes."""
+    if level == "top":
+        return tuple(code.id for code in codebook.top_level)
+    if level == "all":
+        return tuple(code.id for code in codebook.codes)
+    raise ValueError(f"level must be 'top' or 'all', not {level!r}")
+
+
+def roll_up(codebook: Codebook, code_id: str, codes: Sequence[str]) -> str | None:
+    """``code_id`` or its nearest ancestor among ``codes`` (None when outside the codebook)."""
+    if code_id not in codebook:
+        return None
+    current = codebook[code_id]
+    while current.id not in codes:
+        if current.parent is None:
+            return None
+        current = codebook[current.parent]
+    return current.id
+
+
+def rolled_labels(codebook: Codebook, item: LabelledText, codes: Sequence[str]) -> tuple[set[str], set[str]]:
+    """(positive, known-negative) target codes of a labelled passage.
+
+    Labels given as sub-codes count for their ancestor among ``codes``. For a
+    complete passage every other code is negative; otherwise only ``rejected``
+    codes (rolled up) that are not also positive.
+    """
+    positive = {r for r in (roll_up(codebook, c, codes) for c in item.labels) if r}
+    if item.complete:
+        negative = set(codes) - positive
+    else:
+        # A rejected sub-code says nothing about its parent: only exact targets count.
+        negative = {c for c in item.rejected if c in codes} - positive
+    return positive, negative
+
+
+class Lexicon:
+    """Compiled keyword patterns of a codebook, per target code and language."""
+
+    def __init__(self, codebook: Codebook, codes: Sequence[str]):
+        self.codes = tuple(codes)
+        self.patterns: dict[str, dict[str, list[tuple[str, re.Pattern[str]]]]] = {c: {} for c in codes}
+        for code in codebook.codes:
+            target = roll_up(codebook, code.id, codes)
+            if target is None:
+                continue
+            for lang, words in code.keywords.items():
+                bucket = self.patterns[target].setdefault(lang, [])
+                for word in words:
+                    if word.strip() and word not in {w for w, _ in bucket}:
+                        bucket.append((word, compile_pattern(_norm(word))))
+        self.languages = sorted({lang for per in self.patterns.values() for lang in per})
+
+    @property
+    def size(self) -> int:
+        return sum(len(v) for per in self.patterns.values() for v in per.values())
+
+    def _langs_for(self, lang: str | None, cross: bool) -> Iterable[str]:
+        if lang is None or lang not in self.languages:
+            return self.languages
+        if cross:
+            return [lang] + [x for x in self.languages if x != lang]
+        return [lang]
+
+    def matches(self, text: str, lang: str | None, cross: bool = False) -> dict[str, list[str]]:
+        """Matched surface terms per code (codes without a match are absent)."""
+        text = _norm(text)
+        found: dict[str, list[str]] = {}
+        for code in self.codes:
+            terms: list[str] = []
+            for language in self._langs_for(lang, cross):
+                for _word, pattern in self.patterns[code].get(language, ()):
+                    for m in pattern.finditer(text):
+                        term = m.group(0).lower()
+                        if term not in terms:
+                            terms.append(term)
+            if terms:
+                found[code] = terms
+        return found
+
+    def hit_matrix(self, segments: Sequence[Segment], cross: bool = False) -> list[dict[str, list[str]]]:
+        return [self.matches(s.text, segment_language(s), cross) for s in segments]
+
+
+def hits_to_score(hits: int) -> float:
+    """0 hits → 0, 1 → 0.5, 2 → 0.75, …: more distinct terms, more confidence."""
+    return 1.0 - 0.5**hits
+
+
+class LexiconCoder(Coder):
+    """Keyword/rule coder over the codebook's bilingual patterns.
+
+    Parameters
+    ----------
+    min_hits:
+        Distinct matched terms needed to suggest a code (score ``1 - 0.5**hits``).
+    cross_language:
+        Also apply the other languages' patterns (Dutch speakers often use
+        English recovery words such as "sponsor" or "clean").
+    level:
+        ``"top"`` scores the top-level codes, ``"all"`` every code.
+    """
+
+    coder_id = "lexicon"
+
+    def __init__(self, min_hits: int = 1, cross_language: bool = True, level: str = "top"):
+        self.min_hits = min_hits
+        self.cross_language = cross_language
+        self.level = level
+
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "LexiconCoder":
+        if int(self.min_hits) < 1:
+            raise ValueError("min_hits must be at least 1")
+        self.codes_ = target_codes(codebook, self.level)
+        self.lexicon_ = Lexicon(codebook, self.codes_)
+        limit = hits_to_score(int(self.min_hits))
+        self.thresholds_ = {code: limit for code in self.codes_}
+        self.training_size_ = 0
+        self.provenance_ = {
+            "codebook": f"{codebook.id}@{codebook.version}",
+            "patterns": self.lexicon_.size,
+            "languages": self.lexicon_.languages,
+        }
+        return self
+
+    def matches(self, segments: Sequence[Segment]) -> list[dict[str, list[str]]]:
+        self._check_fitted()
+        return self.lexicon_.hit_matrix(segments, bool(self.cross_language))
+
+    def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        self._check_fitted()
+        out = []
+        for hits in self.matches(segments):
+            out.append({code: hits_to_score(len(hits.get(code, ()))) for code in self.codes_})
+        return out
+
+    def explain(self, segment: Segment, code_id: str) -> str:
+        terms = self.matches([segment])[0].get(code_id, [])
+        score = hits_to_score(len(terms))
+        if not terms:
+            return f"lexicon: no {code_id} terms matched (score {score:.2f})"
+        return f"lexicon: matched {', '.join(repr(t) for t in terms)} (score {score:.2f})"
+
+
+def keyword_counts(lexicon: Lexicon, segments: Sequence[Segment], cross: bool = True) -> list[Mapping[str, int]]:
+    """Number of distinct matched terms per code, per segment (features for learning coders)."""
+    return [{c: len(t) for c, t in hits.items()} for hits in lexicon.hit_matrix(segments, cross)]
