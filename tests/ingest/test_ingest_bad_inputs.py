@@ -116,11 +116,20 @@ def test_external_entities_are_not_resolved(tmp_path):
     path = tmp_path / "xxe.docx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("word/document.xml", xml)
-    try:
-        doc = read_document(path)
-    except ImportRejected:
-        return
-    assert "TOP SECRET" not in doc.text
+    error = rejected(path)
+    assert "TOP SECRET" not in str(error) and "entities" in error.reason
+
+
+def test_billion_laughs_in_odt(tmp_path):
+    xml = (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        "<d>&c;</d>"
+    )
+    path = tmp_path / "laughs.odt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("content.xml", xml)
+    assert "entities" in rejected(path).reason
 
 
 def test_invalid_json(tmp_path):

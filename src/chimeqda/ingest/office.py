@@ -1,4 +1,4 @@
-"""Text of .docx and .odt files, read from their XML without resolving entities.
+"""Text of .docx and .odt files, read from their XML with defusedxml.
 
 Only the one member holding the text is unpacked, with a size cap against
 zip bombs. Paragraphs become lines; a table row becomes one line with its
@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import zipfile
 from typing import Callable
+from xml.etree.ElementTree import Element, ParseError
 
-from lxml import etree
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from ..errors import ImportRejected
 
@@ -21,18 +23,6 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def _unpack(data: bytes, member: str, source: str, kind: str, limit: int) -> bytes:
@@ -85,47 +75,59 @@ def _unpack(data: bytes, member: str, source: str, kind: str, limit: int) -> byt
     return b"".join(chunks)
 
 
-def _parse(xml: bytes, member: str, source: str, kind: str) -> etree._Element:
+def _parse(xml: bytes, member: str, source: str, kind: str) -> Element:
+    """Parse with DTDs, entities and external references forbidden."""
     try:
-        return etree.fromstring(xml, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise ImportRejected(
-            f"not a valid {kind} ({member} is damaged: {exc})", source=source, location=member
-        ) from None
+        return fromstring(xml, forbid_dtd=True)
+    except DefusedXmlException:
+        reason = "it declares a DTD or entities, which documents never need"
+    except ParseError as exc:
+        reason = f"damaged XML: {exc}"
+    raise ImportRejected(f"not a valid {kind} ({member}: {reason})", source=source, location=member)
 
 
 def docx_text(data: bytes, source: str, limit: int) -> str:
     """The text of a Word document: paragraphs and table rows, one per line."""
     kind = "Word document"
-    root = _parse(_unpack(data, "word/document.xml", source, kind, limit), "word/document.xml", source, kind)
+    member = "word/document.xml"
+    root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
     w = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
-    for fallback in list(root.iter(_MC_FALLBACK)):
-        fallback.getparent().remove(fallback)
-    p, t, tab, br, cr = (w + "p", w + "t", w + "tab", w + "br", w + "cr")
-    breaks = {br, cr}
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.tag == _MC_FALLBACK:  # a copy of the mc:Choice content
+                parent.remove(child)
+    p, t = w + "p", w + "t"
+    others = {w + "tab": "\t", w + "br": "\n", w + "cr": "\n", w + "noBreakHyphen": "-"}
 
-    def paragraph(element: etree._Element) -> str:
+    def paragraph(element: Element) -> str:
         parts: list[str] = []
-        for node in element.iter(t, tab, br, cr):
+        for node in element.iter():
             if node.tag == t:
                 parts.append(node.text or "")
-            elif node.tag in breaks:
-                parts.append("\n")
-            else:
-                parts.append("\t")
+            elif node.tag in others:
+                parts.append(others[node.tag])
         return "".join(parts)
 
     body = root.find(w + "body")
-    return _walk_lines(body if body is not None else root, {p}, w + "tbl", w + "tr", w + "tc", paragraph, {w + "sectPr"})
+    return _walk_lines(
+        body if body is not None else root,
+        {p},
+        w + "tbl",
+        w + "tr",
+        w + "tc",
+        paragraph,
+        {w + "sectPr"},
+    )
 
 
 def odt_text(data: bytes, source: str, limit: int) -> str:
     """The text of an OpenDocument text file: text:p and text:h, one per line."""
     kind = "OpenDocument text document"
-    root = _parse(_unpack(data, "content.xml", source, kind, limit), "content.xml", source, kind)
+    member = "content.xml"
+    root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
     skip = {_TEXT + "note", _OFFICE + "annotation", _TEXT + "tracked-changes"}
 
-    def collect(element: etree._Element, parts: list[str]) -> None:
+    def collect(element: Element, parts: list[str]) -> None:
         if element.text:
             parts.append(element.text)
         for child in element:
@@ -145,7 +147,7 @@ def odt_text(data: bytes, source: str, limit: int) -> str:
             if child.tail:
                 parts.append(child.tail)
 
-    def paragraph(element: etree._Element) -> str:
+    def paragraph(element: Element) -> str:
         parts: list[str] = []
         collect(element, parts)
         return "".join(parts)
@@ -163,17 +165,17 @@ def odt_text(data: bytes, source: str, limit: int) -> str:
 
 
 def _walk_lines(
-    body: etree._Element,
+    body: Element,
     paragraph_tags: set[str],
     table_tag: str,
     row_tag: str,
     cell_tag: str,
-    paragraph: Callable[[etree._Element], str],
+    paragraph: Callable[[Element], str],
     skip: set[str],
 ) -> str:
     lines: list[str] = []
 
-    def walk(element: etree._Element) -> None:
+    def walk(element: Element) -> None:
         for child in element:
             tag = child.tag
             if tag in paragraph_tags:
@@ -182,7 +184,7 @@ def _walk_lines(
                 for row in child.iter(row_tag):
                     cells = [
                         " ".join(
-                            paragraph(p) for p in cell.iter(*paragraph_tags)
+                            paragraph(p) for p in cell.iter() if p.tag in paragraph_tags
                         ).strip()
                         for cell in row
                         if cell.tag == cell_tag
