@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -12,7 +13,7 @@ from ..model import ParsedDocument
 from .build import build_document, parse_transcript_text
 from .normalise import decode_bytes, normalise_text, rejected_empty
 from .office import docx_text, odt_text
-from .timed import apply_label_prefixes, assemble, cue_utterances, json_utterances
+from .timed import Utterance, apply_label_prefixes, assemble, cue_utterances, json_utterances
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".docx", ".odt", ".vtt", ".srt", ".json"}
@@ -96,7 +97,10 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def _read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
-    too_big = "the file is {size:,} bytes, more than the limit of {limit:,} bytes; split the transcript, or raise the limit with --max-size"
+    too_big = (
+        "the file is {size:,} bytes, more than the limit of {limit:,} bytes; "
+        "split the transcript, or raise the limit with --max-size"
+    )
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -108,7 +112,8 @@ def _read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
     except IsADirectoryError:
         raise ImportRejected("this is a folder, not a file", source=source) from None
     except OSError as exc:
-        raise ImportRejected(f"cannot read the file ({exc.strerror or exc})", source=source) from None
+        reason = exc.strerror or exc
+        raise ImportRejected(f"cannot read the file ({reason})", source=source) from None
     if len(data) > max_bytes:
         raise ImportRejected(too_big.format(size=len(data), limit=max_bytes), source=source)
     return data
@@ -121,48 +126,82 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
     return text, encoding
 
 
-Reader = Callable[..., ParsedDocument]
+@dataclass(frozen=True)
+class _Job:
+    """What every reader gets: the file's bytes, its name and the options."""
+
+    data: bytes
+    name: str
+    fmt: str
+    sha256: str
+    labels: Iterable[str]
+    language: str | None
+    max_bytes: int
 
 
-def _read_plain(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
-    text, encoding = _decode(data, name)
-    doc = parse_transcript_text(text, name, interviewer_labels=labels, language=language, source_format=fmt, sha256=sha)
-    return _with_metadata(doc, encoding=encoding)
+def _read_plain(job: _Job) -> ParsedDocument:
+    text, encoding = _decode(job.data, job.name)
+    doc = parse_transcript_text(
+        text,
+        job.name,
+        interviewer_labels=job.labels,
+        language=job.language,
+        source_format=job.fmt,
+        sha256=job.sha256,
+    )
+    return replace(doc, metadata={**doc.metadata, "encoding": encoding})
 
 
-def _read_office(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
-    extract = docx_text if fmt == "docx" else odt_text
-    text = extract(data, name, max_bytes * UNPACK_FACTOR)
+def _read_office(job: _Job) -> ParsedDocument:
+    extract = docx_text if job.fmt == "docx" else odt_text
+    text = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
     if not text.strip():
-        raise ImportRejected("the document contains no text", source=name)
-    return parse_transcript_text(text, name, interviewer_labels=labels, language=language, source_format=fmt, sha256=sha)
-
-
-def _read_cues(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
-    raw, encoding = _decode(data, name)
-    utterances = cue_utterances(normalise_text(raw), name, "WebVTT" if fmt == "vtt" else "SubRip (.srt)")
-    apply_label_prefixes(utterances)
-    text, turns = assemble(utterances)
-    return build_document(
-        name, text, turns, source_format=fmt, sha256=sha, interviewer_labels=labels,
-        language=language, metadata={"encoding": encoding, "cues": len(utterances)},
+        raise ImportRejected("the document contains no text", source=job.name)
+    return parse_transcript_text(
+        text,
+        job.name,
+        interviewer_labels=job.labels,
+        language=job.language,
+        source_format=job.fmt,
+        sha256=job.sha256,
     )
 
 
-def _read_json(data: bytes, name: str, fmt: str, sha: str, labels, language, max_bytes) -> ParsedDocument:
-    raw, encoding = _decode(data, name)
-    utterances, hint = json_utterances(raw, name)
+def _read_cues(job: _Job) -> ParsedDocument:
+    raw, encoding = _decode(job.data, job.name)
+    kind = "WebVTT" if job.fmt == "vtt" else "SubRip (.srt)"
+    utterances = cue_utterances(normalise_text(raw), job.name, kind)
+    apply_label_prefixes(utterances)
+    return _timed_document(job, utterances, encoding)
+
+
+def _read_json(job: _Job) -> ParsedDocument:
+    raw, encoding = _decode(job.data, job.name)
+    utterances, hint = json_utterances(raw, job.name)
     if not utterances:
-        raise ImportRejected("the JSON has no segments with text", source=name)
+        raise ImportRejected("the JSON has no segments with text", source=job.name)
+    return _timed_document(job, utterances, encoding, hint=hint, guess_roles=True)
+
+
+def _timed_document(
+    job: _Job, utterances: list[Utterance], encoding: str, hint: object = None, guess_roles=False
+) -> ParsedDocument:
     text, turns = assemble(utterances)
     return build_document(
-        name, text, turns, source_format=fmt, sha256=sha, interviewer_labels=labels,
-        language=language, language_hint=hint, guess_roles=True,
+        job.name,
+        text,
+        turns,
+        source_format=job.fmt,
+        sha256=job.sha256,
+        interviewer_labels=job.labels,
+        language=job.language,
+        language_hint=hint,
+        guess_roles=guess_roles,
         metadata={"encoding": encoding, "cues": len(utterances)},
     )
 
 
-_READERS: dict[str, Reader] = {
+_READERS: dict[str, Callable[[_Job], ParsedDocument]] = {
     ".txt": _read_plain,
     ".md": _read_plain,
     ".docx": _read_office,
@@ -171,12 +210,6 @@ _READERS: dict[str, Reader] = {
     ".srt": _read_cues,
     ".json": _read_json,
 }
-
-
-def _with_metadata(doc: ParsedDocument, **extra: object) -> ParsedDocument:
-    from dataclasses import replace
-
-    return replace(doc, metadata={**doc.metadata, **extra})
 
 
 def read_document(
@@ -208,4 +241,7 @@ def read_document(
     if not data:
         raise rejected_empty(name)
     sha = hashlib.sha256(data).hexdigest()
-    return reader(data, name, suffix[1:], sha, interviewer_labels, language, max_bytes)
+    if isinstance(interviewer_labels, str):
+        interviewer_labels = [interviewer_labels]
+    labels = tuple(interviewer_labels)
+    return reader(_Job(data, name, suffix[1:], sha, labels, language, max_bytes))

@@ -114,9 +114,9 @@ def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn]]:
             index += 1
         prefix = f"{first.speaker}: " if first.speaker else ""
         line = prefix + " ".join(parts)
-        turns.append(
-            RawTurn(position, position + len(line), position + len(prefix), first.speaker, None, first.time)
-        )
+        end = position + len(line)
+        body = position + len(prefix)
+        turns.append(RawTurn(position, end, body, first.speaker, None, first.time))
         lines.append(line)
         position += len(line) + 1
     return "\n".join(lines), turns
@@ -127,10 +127,11 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ImportRejected(
-            f"not valid JSON ({exc.msg})", source=source, location=f"line {exc.lineno}, column {exc.colno}"
-        ) from None
-    example = '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ImportRejected(f"not valid JSON ({exc.msg})", source=source, location=where) from None
+    example = (
+        '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
+    )
     language: object = None
     if isinstance(data, dict):
         if "segments" not in data:
@@ -144,24 +145,30 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
         segments = data
     if not isinstance(segments, list):
         raise ImportRejected(
-            f"'segments' must be a list of segments like {example}", source=source, location="segments"
+            f"'segments' must be a list of segments like {example}",
+            source=source,
+            location="segments",
         )
     utterances: list[Utterance] = []
     for number, segment in enumerate(segments):
-        where = f"segments[{number}]"
+        def fail(message: str, number: int = number) -> ImportRejected:
+            return ImportRejected(message, source=source, location=f"segments[{number}]")
+
         if not isinstance(segment, dict):
-            raise ImportRejected("a segment must be an object with a 'text' key", source=source, location=where)
+            raise fail("a segment must be an object with a 'text' key")
         if "text" not in segment:
-            raise ImportRejected(f"segment {number} has no 'text' key", source=source, location=where)
+            raise fail(f"segment {number} has no 'text' key")
         text = segment["text"]
         if not isinstance(text, str):
-            raise ImportRejected(f"segment {number}: 'text' must be a string", source=source, location=where)
+            raise fail(f"segment {number}: 'text' must be a string")
         start = segment.get("start")
         if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))):
-            raise ImportRejected(f"segment {number}: 'start' must be a number of seconds", source=source, location=where)
+            raise fail(f"segment {number}: 'start' must be a number of seconds")
         speaker = segment.get("speaker")
-        speaker = " ".join(normalise_text(str(speaker)).split()) or None if speaker is not None else None
+        if speaker is not None:
+            speaker = " ".join(normalise_text(str(speaker)).split()) or None
         spoken = " ".join(normalise_text(text).split())
         if spoken:
-            utterances.append(Utterance(speaker, float(start) if start is not None else None, spoken))
+            time = float(start) if start is not None else None
+            utterances.append(Utterance(speaker, time, spoken))
     return utterances, language
