@@ -191,5 +191,8 @@ def test_member_with_understated_size(tmp_path):
 def test_odt_zip_bomb(tmp_path):
     path = tmp_path / "bomb.odt"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("content.xml", b"<office:document-content>" + b" " * 500_000 + b"</office:document-content>")
+        archive.writestr(
+            "content.xml",
+            b"<office:document-content>" + b" " * 500_000 + b"</office:document-content>",
+        )
     assert "zip bomb" in rejected(path, max_bytes=20_000).reason

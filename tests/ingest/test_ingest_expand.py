@@ -8,7 +8,16 @@ from chimeqda.ingest import SUPPORTED_SUFFIXES, expand_inputs
 
 @pytest.fixture
 def tree(tmp_path):
-    for name in ["b.txt", "a.md", "sub/c.vtt", "sub/deep/d.DOCX", "notes.pdf", ".hidden.txt", "~$lock.docx", ".git/x.txt"]:
+    for name in [
+        "b.txt",
+        "a.md",
+        "sub/c.vtt",
+        "sub/deep/d.DOCX",
+        "notes.pdf",
+        ".hidden.txt",
+        "~$lock.docx",
+        ".git/x.txt",
+    ]:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
@@ -16,16 +25,25 @@ def tree(tmp_path):
 
 
 def test_supported_suffixes():
-    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".docx", ".odt", ".vtt", ".srt", ".json"})
+    assert SUPPORTED_SUFFIXES == frozenset(
+        {".txt", ".md", ".docx", ".odt", ".vtt", ".srt", ".json"}
+    )
 
 
 def test_folder_is_recursive_sorted_and_filtered(tree):
     found = expand_inputs([tree])
-    assert [p.relative_to(tree).as_posix() for p in found] == ["a.md", "b.txt", "sub/c.vtt", "sub/deep/d.DOCX"]
+    assert [p.relative_to(tree).as_posix() for p in found] == [
+        "a.md",
+        "b.txt",
+        "sub/c.vtt",
+        "sub/deep/d.DOCX",
+    ]
 
 
 def test_files_globs_and_duplicates(tree):
-    found = expand_inputs([str(tree / "b.txt"), str(tree / "*.md"), str(tree / "**" / "*.vtt"), tree / "b.txt"])
+    found = expand_inputs(
+        [str(tree / "b.txt"), str(tree / "*.md"), str(tree / "**" / "*.vtt"), tree / "b.txt"]
+    )
     assert [p.name for p in found] == ["b.txt", "a.md", "c.vtt"]
 
 

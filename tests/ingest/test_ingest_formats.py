@@ -17,7 +17,11 @@ def check(doc):
         assert segment.text == segment.text.strip() and segment.start < segment.end
         turn = doc.turns[segment.turn]
         assert turn.start <= segment.start < segment.end <= turn.end
-        assert (segment.speaker, segment.role, segment.lang) == (turn.speaker, turn.role, doc.language)
+        assert (segment.speaker, segment.role, segment.lang) == (
+            turn.speaker,
+            turn.role,
+            doc.language,
+        )
     assert [s.index for s in doc.segments] == list(range(len(doc.segments)))
     assert [t.index for t in doc.turns] == list(range(len(doc.turns)))
     return doc
@@ -28,7 +32,7 @@ def speakers(doc):
 
 
 def test_txt_utf8_and_sha(tmp_path):
-    data = "Interview P01\n\nI: How are you?\r\nR: Fine. Thanks.\r\n".encode()
+    data = b"Interview P01\n\nI: How are you?\r\nR: Fine. Thanks.\r\n"
     path = tmp_path / "P01.txt"
     path.write_bytes(data)
     doc = check(read_document(path))
@@ -68,7 +72,11 @@ def test_markdown(tmp_path):
     path = tmp_path / "P03.md"
     path.write_text("# Interview P03\n\n**Interviewer:** Hello?\n\n**Respondent:** Hi. Yes.\n")
     doc = check(read_document(path, language="en"))
-    assert speakers(doc) == [(None, "other"), ("Interviewer", "interviewer"), ("Respondent", "participant")]
+    assert speakers(doc) == [
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        ("Respondent", "participant"),
+    ]
     assert [s.text for s in doc.segments] == ["Interview P03", "Hello?", "Hi.", "Yes."]
 
 
@@ -117,8 +125,15 @@ def test_odt(tmp_path):
     document.save(str(path))
     doc = check(read_document(path))
     assert doc.source_format == "odt" and doc.language == "nl"
-    assert speakers(doc) == [(None, "other"), ("Onderzoeker", "interviewer"), ("Deelnemer", "participant")]
-    assert [s.text for s in doc.segments][-2:] == ["Goed, dank je.", "Het gaat bijv. beter dan vorig jaar."]
+    assert speakers(doc) == [
+        (None, "other"),
+        ("Onderzoeker", "interviewer"),
+        ("Deelnemer", "participant"),
+    ]
+    assert [s.text for s in doc.segments][-2:] == [
+        "Goed, dank je.",
+        "Het gaat bijv. beter dan vorig jaar.",
+    ]
 
 
 VTT = """WEBVTT
@@ -183,7 +198,9 @@ def test_srt(tmp_path):
 
 def test_srt_without_speakers(tmp_path):
     path = tmp_path / "plain.srt"
-    path.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n2\n00:00:02,000 --> 00:00:03,000\nBye now.\n")
+    path.write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n2\n00:00:02,000 --> 00:00:03,000\nBye now.\n"
+    )
     doc = check(read_document(path))
     assert speakers(doc) == [(None, "participant")]
     assert [s.text for s in doc.segments] == ["Hello there.", "Bye now."]
@@ -204,7 +221,11 @@ def test_whisper_json_guesses_interviewer(tmp_path):
     path.write_text(whisper(segments, language="nl"))
     doc = check(read_document(path))
     assert doc.language == "nl" and doc.source_format == "json"
-    assert speakers(doc) == [("SPEAKER_00", "interviewer"), ("SPEAKER_01", "participant"), ("SPEAKER_00", "interviewer")]
+    assert speakers(doc) == [
+        ("SPEAKER_00", "interviewer"),
+        ("SPEAKER_01", "participant"),
+        ("SPEAKER_00", "interviewer"),
+    ]
     assert doc.text.splitlines()[1] == "SPEAKER_01: Goed, dank je. Echt waar."
     assert [t.time for t in doc.turns] == [0.0, 2.0, 5.0]
     given = read_document(path, interviewer_labels=["SPEAKER_01"])
@@ -214,7 +235,11 @@ def test_whisper_json_guesses_interviewer(tmp_path):
 
 def test_whisper_json_list_without_speakers(tmp_path):
     path = tmp_path / "list.json"
-    path.write_text(json.dumps([{"start": 0, "end": 1, "text": "Hello there."}, {"start": 1, "end": 2, "text": "Bye."}]))
+    path.write_text(
+        json.dumps(
+            [{"start": 0, "end": 1, "text": "Hello there."}, {"start": 1, "end": 2, "text": "Bye."}]
+        )
+    )
     doc = check(read_document(path))
     assert doc.text == "Hello there. Bye."
     assert speakers(doc) == [(None, "participant")]

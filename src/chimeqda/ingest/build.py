@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..model import ParsedDocument, Segment, Turn
 from .normalise import normalise_text
@@ -47,9 +47,7 @@ def build_document(
     """
     lang = resolve_language(language, text, language_hint)
     keys = interviewer_keys(interviewer_labels)
-    roles = {
-        turn.speaker: role_for(turn.speaker, keys) for turn in raw_turns if turn.role is None
-    }
+    roles = {turn.speaker: role_for(turn.speaker, keys) for turn in raw_turns if turn.role is None}
     if guess_roles and not keys and "interviewer" not in roles.values():
         guessed = guess_interviewer(raw_turns, text)
         if guessed is not None:

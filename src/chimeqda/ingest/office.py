@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import Callable
+from collections.abc import Callable
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import glob
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ..errors import ImportRejected, InvalidInput
 from ..model import ParsedDocument

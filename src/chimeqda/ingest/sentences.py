@@ -23,9 +23,7 @@ _ALL_ABBREVIATIONS = frozenset().union(*ABBREVIATIONS.values()) - {"no."}
 # These may end a sentence: they split when a capital follows.
 _MAY_END = frozenset({"etc.", "enz.", "e.d.", "a.s.", "jl."})
 
-_ENDER = re.compile(
-    "(?<![.!?\u2026])[.!?\u2026]++[\"'\u201d\u2019\u00bb)\\]]*+(?=\\s|$)"
-)
+_ENDER = re.compile("(?<![.!?\u2026])[.!?\u2026]++[\"'\u201d\u2019\u00bb)\\]]*+(?=\\s|$)")
 _OPENERS = "\"'(\u201c\u2018\u201e\u00ab[\u00bf\u00a1"
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -109,9 +107,7 @@ def _boundary(text: str, match: re.Match[str], line_start: int, line_end: int) -
             token_start -= 1
         token = text[token_start : match.start()].lstrip(_OPENERS)
         abbreviation = token.lower() + "."
-        if abbreviation in _ALL_ABBREVIATIONS and not (
-            abbreviation in _MAY_END and char.isupper()
-        ):
+        if abbreviation in _ALL_ABBREVIATIONS and not (abbreviation in _MAY_END and char.isupper()):
             return None
         if len(token) == 1 and token.isupper() and token != "I" and char.isupper():
             return None  # an initial: J. Smith

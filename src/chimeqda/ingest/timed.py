@@ -129,9 +129,7 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise ImportRejected(f"not valid JSON ({exc.msg})", source=source, location=where) from None
-    example = (
-        '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
-    )
+    example = '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
     language: object = None
     if isinstance(data, dict):
         if "segments" not in data:
@@ -151,6 +149,7 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
         )
     utterances: list[Utterance] = []
     for number, segment in enumerate(segments):
+
         def fail(message: str, number: int = number) -> ImportRejected:
             return ImportRejected(message, source=source, location=f"segments[{number}]")
 
