@@ -149,6 +149,7 @@ def test_invalid_json(tmp_path):
         ({"segments": [{"text": "a", "start": "soon"}]}, "'start'"),
         ({"segments": []}, "no segments"),
         (42, "must be a list"),
+        ({"segments": [{"text": "a", "start": float("nan")}]}, "'start'"),
     ],
 )
 def test_json_wrong_shape(tmp_path, data, fragment):
@@ -196,3 +197,15 @@ def test_odt_zip_bomb(tmp_path):
             b"<office:document-content>" + b" " * 500_000 + b"</office:document-content>",
         )
     assert "zip bomb" in rejected(path, max_bytes=20_000).reason
+
+
+def test_deeply_nested_inputs(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in rejected(path).reason
+    xml = '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    xml += "<w:sdt>" * 5000 + "</w:sdt>" * 5000 + "</w:body></w:document>"
+    path = tmp_path / "deep.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("word/document.xml", xml)
+    assert "nested too deeply" in rejected(path).reason

@@ -199,7 +199,8 @@ def test_srt(tmp_path):
 def test_srt_without_speakers(tmp_path):
     path = tmp_path / "plain.srt"
     path.write_text(
-        "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n2\n00:00:02,000 --> 00:00:03,000\nBye now.\n"
+        "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n"
+        "2\n00:00:02,000 --> 00:00:03,000\nBye now.\n"
     )
     doc = check(read_document(path))
     assert speakers(doc) == [(None, "participant")]

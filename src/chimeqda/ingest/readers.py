@@ -154,7 +154,13 @@ def _read_plain(job: _Job) -> ParsedDocument:
 
 def _read_office(job: _Job) -> ParsedDocument:
     extract = docx_text if job.fmt == "docx" else odt_text
-    text = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
+    try:
+        text = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
+    except RecursionError:
+        kind = "Word document" if job.fmt == "docx" else "OpenDocument text document"
+        raise ImportRejected(
+            f"not a valid {kind} (its XML is nested too deeply)", source=job.name
+        ) from None
     if not text.strip():
         raise ImportRejected("the document contains no text", source=job.name)
     return parse_transcript_text(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -129,6 +130,8 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise ImportRejected(f"not valid JSON ({exc.msg})", source=source, location=where) from None
+    except RecursionError:
+        raise ImportRejected("not valid JSON (nested too deeply)", source=source) from None
     example = '{"segments": [{"start": 0.0, "end": 2.5, "text": "...", "speaker": "SPEAKER_00"}]}'
     language: object = None
     if isinstance(data, dict):
@@ -161,7 +164,11 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
         if not isinstance(text, str):
             raise fail(f"segment {number}: 'text' must be a string")
         start = segment.get("start")
-        if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))):
+        if start is not None and (
+            isinstance(start, bool)
+            or not isinstance(start, (int, float))
+            or not math.isfinite(start)
+        ):
             raise fail(f"segment {number}: 'start' must be a number of seconds")
         speaker = segment.get("speaker")
         if speaker is not None:
