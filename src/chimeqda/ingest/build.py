@@ -13,16 +13,19 @@ from .speakers import RawTurn, find_text_turns, guess_interviewer, interviewer_k
 _LANGUAGE_NAMES = {"english": "en", "dutch": "nl", "nederlands": "nl", "flemish": "nl"}
 
 
+def _language_code(value: str) -> str:
+    """``"nl"`` for ``"NL"``, ``"nl-BE"``, ``"dutch"``; other values lower-cased."""
+    value = value.strip().lower()
+    value = _LANGUAGE_NAMES.get(value, value)
+    return value.replace("_", "-").split("-")[0]
+
+
 def resolve_language(language: str | None, text: str, hint: object = None) -> str:
-    """``language`` if given, else a usable ``hint``, else detected from ``text``."""
-    for candidate in (language, hint):
-        if isinstance(candidate, str) and candidate.strip():
-            value = candidate.strip().lower()
-            value = _LANGUAGE_NAMES.get(value, value)
-            if candidate is language:
-                return value.split("-")[0].split("_")[0] if value[:2] in ("en", "nl") else value
-            if value[:2] in ("en", "nl"):
-                return value[:2]
+    """``language`` if given, else an English or Dutch ``hint``, else detected."""
+    if language and language.strip():
+        return _language_code(language)
+    if isinstance(hint, str) and _language_code(hint) in ("en", "nl"):
+        return _language_code(hint)
     return detect_language(text)
 
 
