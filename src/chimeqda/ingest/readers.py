@@ -232,6 +232,15 @@ def read_document(
     ``max_bytes`` are refused; the text part of a .docx/.odt may unpack to
     ``4 * max_bytes``. Any problem with the file raises
     :class:`ImportRejected` naming it.
+
+    Roles: known interviewer labels (``I``, ``Q``, ``Int``, ``Interviewer``,
+    ``Onderzoeker``, ``Interviewster``, ``Moderator``, ``Facilitator``, with an
+    optional number) and ``interviewer_labels`` (case-insensitive) are
+    ``interviewer``; other speakers are ``participant``; text before the first
+    label and markdown headings are ``other``. For Whisper JSON without
+    ``interviewer_labels`` and exactly two speakers, the one who speaks first
+    is the interviewer if they end at least one turn with ``?`` and no fewer
+    turns than the other speaker does.
     """
     path = Path(path)
     name = path.name
