@@ -250,6 +250,9 @@ def _summary(
         paragraphs.append(f"{_join(names)} {verb} not mentioned by any participant.")
     if linked is not None and len(linked):
         connected = linked[linked["n_other"] > 0]
+        connected = connected.assign(_share=connected["n_ab"] / connected["n_other"]).sort_values(
+            "_share", ascending=False, kind="stable"
+        )
         if len(connected):
             shares = [
                 f"{r['name']} {r['n_ab']} of {r['n_other']} ({r['n_ab'] / r['n_other']:.0%})"
@@ -329,6 +332,7 @@ def _methods(frequencies: pd.DataFrame, settings: Mapping[str, object]) -> list[
             "No table was made for participant attribute(s) "
             f"{', '.join(map(str, skipped))} (too many distinct values to group)."
         )
-    if settings["provenance"]:
-        notes.append(f"Machine coding: {settings['provenance']}")
+    provenance = str(settings["provenance"] or "").strip()
+    if provenance:  # a sentence is used as it is; a bare description gets a lead-in
+        notes.append(provenance if provenance.endswith(".") else f"Machine coding: {provenance}.")
     return notes

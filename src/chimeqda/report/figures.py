@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -59,20 +61,26 @@ def cooccurrence_heatmap(matrix: pd.DataFrame, names: list[str]) -> bytes:
     """A code x code heatmap of co-occurrence counts, every cell annotated."""
     values = matrix.to_numpy()
     size = len(names)
+    off_diagonal = values[~np.eye(size, dtype=bool)]
+    top = max(int(off_diagonal.max(initial=0)), 1)
+    # the diagonal (units with the code) would swamp the scale: grey it out
+    shown = np.ma.masked_array(values, mask=np.eye(size, dtype=bool))
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="#E6E6E6")
     fig = Figure(figsize=(1.0 * size + 2.5, 0.8 * size + 1.8))
     ax = fig.add_subplot()
-    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=max(int(values.max(initial=0)), 1))
-    ax.set_xticks(range(size), labels=names, rotation=35, ha="right")
-    ax.set_yticks(range(size), labels=names)
-    limit = values.max(initial=0) * 0.6
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=top)
+    labels = [textwrap.fill(name, 22) for name in names]
+    ax.set_xticks(range(size), labels=labels, rotation=35, ha="right")
+    ax.set_yticks(range(size), labels=labels)
+    limit = top * 0.6
     for i in range(size):
         for j in range(size):
             value = int(values[i, j])
-            colour = "white" if value > limit and value > 0 else "black"
+            colour = "white" if value > limit and value > 0 and i != j else "black"
             weight = "bold" if i == j else "normal"
             ax.text(j, i, str(value), ha="center", va="center", color=colour, fontsize=9,
                     fontweight=weight)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="Units with both codes (diagonal: with the code)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Units with both codes (grey diagonal: with the code)")
     return _png(fig)
 
 
@@ -123,15 +131,15 @@ def code_network(
         area = 300 + 2700 * int(segments[code]) / biggest
         ax.scatter([x], [y], s=area, color=colours[code], edgecolors="white", linewidths=1.5,
                    zorder=2)
-        label = f"{frequencies.loc[code, 'name']}\n({int(segments[code])})"
+        label = f"{textwrap.fill(str(frequencies.loc[code, 'name']), 20)}\n({int(segments[code])})"
         if code == centre:
             ax.text(0, 0, label, ha="center", va="center", fontsize=9, zorder=4,
                     fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})
         else:
-            ax.text(x * 1.25, y * 1.25, label, ha="center", va="center", fontsize=9, zorder=4)
-    ax.set_xlim(-1.55, 1.55)
-    ax.set_ylim(-1.5, 1.5)
+            ax.text(x * 1.36, y * 1.33, label, ha="center", va="center", fontsize=9, zorder=4)
+    ax.set_xlim(-1.75, 1.75)
+    ax.set_ylim(-1.6, 1.6)
     ax.set_aspect("equal")
     ax.axis("off")
     return _png(fig)
