@@ -471,5 +471,11 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
     click.echo(f"schema at revision {head_revision()}")
 
 
+# ---------------------------------------------------------------- feature commands
+# Each feature package defines its click commands in its own module; they are
+# added to the main group here, one line each.
+# (end of feature commands)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
