@@ -223,6 +223,8 @@ def _store_codes(session: Session, project_id: int, ex: Exchange, report: Import
             row, how = by_key[data["id"]], "same chimeqda id"
         if row is None and len(by_name.get(code.name.strip().lower(), [])) == 1:
             row, how = by_name[code.name.strip().lower()][0], "same name"
+        if row is None and code.name.strip().lower() in by_key:
+            row, how = by_key[code.name.strip().lower()], "same name"
         if row is not None:
             mapped[code.guid] = row.id
             key_of[code.guid] = row.key
