@@ -112,6 +112,12 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     from chimeqda.services import import_files
 
     ws = _open(project_dir, db)
+    if all(Path(item).suffix.lower() in (".qdpx", ".qdc", ".sqlite3") for item in inputs):
+        from chimeqda.interop import import_exchange
+
+        for item in inputs:
+            click.echo(str(import_exchange(ws, item)))
+        return
     outcomes = import_files(
         ws, inputs, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
@@ -474,6 +480,9 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
 # ---------------------------------------------------------------- feature commands
 # Each feature package defines its click commands in its own module; they are
 # added to the main group here, one line each.
+from chimeqda.interop.commands import export as _interop_export  # noqa: E402
+
+main.add_command(_interop_export)
 # (end of feature commands)
 
 

@@ -1,0 +1,66 @@
+"""``chimeqda export``: REFI-QDA, spreadsheets and Word (see docs/interop.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chimeqda.cli import _open, friendly_errors, project_options
+
+FORMATS = {
+    "qdpx": ".qdpx",
+    "qdc": ".qdc",
+    "xlsx": ".xlsx",
+    "docx": ".docx",
+    "csv-codebook": ".csv",
+    "xlsx-codebook": ".xlsx",
+    "presence-matrix": ".csv",
+}
+
+
+@click.command("export")
+@project_options
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
+              help="qdpx: REFI-QDA project; qdc: REFI-QDA codebook; xlsx: every analysis table; docx: the report "
+                   "for Word; csv-codebook/xlsx-codebook: the codebook; presence-matrix: participants × codes 0/1 "
+                   "(.csv or .xlsx).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file (default: the project name with the format's extension).")
+@click.option("--include-suggested", is_flag=True, help="Tables and report: count pending machine suggestions too.")
+@click.option("--window", type=int, default=1, show_default=True, help="Co-occurrence window in segments.")
+@friendly_errors
+def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, include_suggested: bool,
+           window: int) -> None:
+    """Export the project for other tools: REFI-QDA (.qdpx/.qdc), Excel, Word, codebook, presence matrix.
+
+    Example: chimeqda export -p my-study --format qdpx --out my-study.qdpx
+    """
+    from chimeqda.interop import refi_export, spreadsheets, word
+
+    ws = _open(project_dir, db)
+    if out is None:
+        stem = (ws.directory.resolve().name if ws.directory else "chimeqda") or "chimeqda"
+        suffix = "-codebook" if fmt.endswith("codebook") else "-presence" if fmt == "presence-matrix" else ""
+        out = Path(f"{stem}{suffix}{FORMATS[fmt]}")
+    if fmt == "qdpx":
+        refi_export.export_qdpx(ws, out)
+    elif fmt == "qdc":
+        refi_export.export_qdc(ws, out)
+    elif fmt == "xlsx":
+        spreadsheets.export_tables_xlsx(ws, out, include_suggested=include_suggested, window=window)
+    elif fmt == "docx":
+        word.export_docx(ws, out, include_suggested=include_suggested, window=window)
+    elif fmt == "presence-matrix":
+        spreadsheets.export_presence(ws, out, include_suggested=include_suggested)
+    else:
+        from chimeqda.codebook import write_codebook_csv
+        from chimeqda.services.project import project_codebook
+
+        with ws.session() as session:
+            _, book = project_codebook(session, ws.project_id)
+        if fmt == "csv-codebook":
+            write_codebook_csv(book, out)
+        else:
+            spreadsheets.write_codebook_xlsx(book, out)
+    click.echo(f"wrote {out}")

@@ -1,0 +1,166 @@
+"""Spreadsheets for R, SPSS and Excel: analysis tables, coded segments, code presence, codebooks.
+
+- :func:`export_tables_xlsx`: every table of the findings report on its own
+  sheet, a ``README`` sheet saying what each holds, and a ``coded_segments``
+  sheet with one row per coding and the participant's attributes;
+- :func:`presence_matrix`: participants × codes, 1 when a participant has at
+  least one coding of the code (or of a sub-code), else 0;
+- :func:`write_codebook_xlsx`: a codebook in the same columns as the CSV
+  layout, which :func:`chimeqda.codebook.load_codebook` reads back.
+
+Sheets are flat: one header row, no merged cells, and column names of
+letters, digits and underscores where chimeqda chooses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from chimeqda.codebook.loader import ROW_FIELDS, codebook_to_rows
+from chimeqda.model import Codebook
+
+TABLE_NOTES = {
+    "frequencies": "Per top-level code: coded segments, documents and participants (sub-codes rolled up).",
+    "frequencies_all_codes": "The same counts for every code and sub-code.",
+    "participant_matrix": "Participants × top-level codes: number of coded segments per participant.",
+    "cooccurrence": "Pairs of codes: how often they occur in the same segment (or window of segments).",
+    "cooccurrence_matrix": "The co-occurrence counts as a square code × code matrix.",
+    "most_linked": "The codes most often co-occurring with the most frequent code.",
+    "quotes": "Exemplar quotes per code.",
+    "coded_segments": "One row per coding: document, participant and attributes, segment, offsets, code, coder.",
+    "code_presence": "Participants × codes: 1 if the participant has a coding of the code or a sub-code, else 0.",
+}
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    base = "".join(ch for ch in name if ch not in "[]:*?/\\")[:31] or "sheet"
+    candidate, n = base, 2
+    while candidate.lower() in taken:
+        suffix = f"_{n}"
+        candidate = base[: 31 - len(suffix)] + suffix
+        n += 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def coded_segments_frame(ws, *, include_suggested: bool = False) -> pd.DataFrame:
+    """One row per coding with document, participant attributes, segment text, code names and coder."""
+    from chimeqda.services import codings_frame, participants_frame
+    from chimeqda.services.project import project_codebook
+
+    codings = codings_frame(ws, include_suggested=include_suggested)
+    people = participants_frame(ws)
+    with ws.session() as session:
+        _, book = project_codebook(session, ws.project_id)
+    frame = codings.copy()
+    frame["code_name"] = [book[c].name if c in book else c for c in frame["code"]]
+    frame["top_level_code"] = [book.root_of(c) if c in book else c for c in frame["code"]]
+    columns = ["document", "participant", "segment_index", "turn", "text", "code", "code_name", "top_level_code",
+               "status", "coder", "score", "event_id"]
+    frame = frame[columns]
+    attributes = people.rename(columns={c: f"attr_{c}" for c in people.columns if c != "participant"})
+    return frame.merge(attributes, on="participant", how="left")
+
+
+def presence_matrix(ws, *, include_suggested: bool = False) -> pd.DataFrame:
+    """Participants × codes (every code, parents counting their sub-codes): 1 present, 0 absent."""
+    from chimeqda.services import codings_frame, participants_frame
+    from chimeqda.services.project import project_codebook
+
+    codings = codings_frame(ws, include_suggested=include_suggested)
+    people = participants_frame(ws)
+    with ws.session() as session:
+        _, book = project_codebook(session, ws.project_id)
+    labels = sorted(set(people["participant"].dropna()) | set(codings["participant"].dropna()))
+    matrix = pd.DataFrame(0, index=pd.Index(labels, name="participant"), columns=[c.id for c in book.codes])
+    for label, code in zip(codings["participant"], codings["code"]):
+        if pd.isna(label) or code not in book:
+            continue
+        current = book[code]
+        matrix.loc[label, current.id] = 1
+        while current.parent is not None:
+            current = book[current.parent]
+            matrix.loc[label, current.id] = 1
+    return matrix.astype(int)
+
+
+def project_report_object(ws, *, include_suggested: bool = False, window: int = 1):
+    """The project's :class:`~chimeqda.report.Report`, built as ``chimeqda report`` builds it."""
+    from chimeqda.report import build_report
+    from chimeqda.services import codings_frame, participants_frame, segments_frame
+    from chimeqda.services.project import project_codebook
+    from chimeqda.services.reporting import machine_provenance
+    from chimeqda.store import tables as t
+
+    with ws.session() as session:
+        project_name = session.get(t.Project, ws.project_id).name
+        _, book = project_codebook(session, ws.project_id)
+    return build_report(
+        codings_frame(ws, include_suggested=include_suggested), book, participants_frame(ws),
+        segments=segments_frame(ws), title=f"{book.name}: findings", project_name=project_name,
+        include_suggested=include_suggested, window=window, provenance=machine_provenance(ws) or None,
+    )
+
+
+def _write_frame(writer, frame: pd.DataFrame, name: str, taken: set[str]) -> str:
+    sheet = _sheet_name(name, taken)
+    flat = frame.copy()
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = ["_".join(str(p) for p in col if str(p)) for col in flat.columns]
+    keep_index = not isinstance(flat.index, pd.RangeIndex)
+    for column in flat.columns:
+        if str(flat[column].dtype) == "category":
+            flat[column] = flat[column].astype(str)
+    flat.to_excel(writer, sheet_name=sheet, index=keep_index)
+    return sheet
+
+
+def export_tables_xlsx(ws, out: Path | str, *, include_suggested: bool = False, window: int = 1) -> Path:
+    """Write every analysis table, the coded segments and the code presence matrix to one workbook."""
+    out = Path(out)
+    report = project_report_object(ws, include_suggested=include_suggested, window=window)
+    tables = dict(report.tables())
+    tables["coded_segments"] = coded_segments_frame(ws, include_suggested=include_suggested)
+    tables["code_presence"] = presence_matrix(ws, include_suggested=include_suggested)
+    taken: set[str] = {"readme"}
+    readme = []
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        pd.DataFrame({"sheet": [], "contents": []}).to_excel(writer, sheet_name="README", index=False)
+        for name, frame in tables.items():
+            sheet = _write_frame(writer, frame, name, taken)
+            note = TABLE_NOTES.get(name) or (
+                f"Codes by the participant attribute {name[3:]!r}." if name.startswith("by_") else name)
+            readme.append({"sheet": sheet, "contents": note, "rows": len(frame)})
+        info = pd.DataFrame(readme)
+        settings = pd.DataFrame(
+            [{"sheet": "", "contents": f"Project {report.project_name!r}; include_suggested={include_suggested}; "
+              f"co-occurrence window={window}. Made by chimeqda.", "rows": ""}]
+        )
+        pd.concat([info, settings], ignore_index=True).to_excel(writer, sheet_name="README", index=False)
+    return out
+
+
+def export_presence(ws, out: Path | str, *, include_suggested: bool = False) -> Path:
+    """The code presence matrix as CSV (``.csv``) or a one-sheet workbook (``.xlsx``)."""
+    out = Path(out)
+    matrix = presence_matrix(ws, include_suggested=include_suggested)
+    if out.suffix.lower() == ".xlsx":
+        matrix.to_excel(out, sheet_name="code_presence")
+    else:
+        matrix.to_csv(out)
+    return out
+
+
+def write_codebook_xlsx(codebook: Codebook, path: Path | str) -> Path:
+    """Write a codebook to a workbook (sheet ``Codebook``, CSV column layout) that chimeqda reads back."""
+    path = Path(path)
+    frame = pd.DataFrame(codebook_to_rows(codebook), columns=list(ROW_FIELDS))
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="Codebook", index=False)
+        pd.DataFrame(
+            [{"field": "codebook", "value": f"{codebook.name} ({codebook.id} {codebook.version})"},
+             {"field": "list separator", "value": "examples, counter-examples and keywords are separated by ' | '"}]
+        ).to_excel(writer, sheet_name="About", index=False)
+    return path
