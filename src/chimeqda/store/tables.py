@@ -196,3 +196,5 @@ class Memo(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+from chimeqda.store import accounts  # noqa: E402,F401  (web accounts tables join Base.metadata)
