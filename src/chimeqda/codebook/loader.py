@@ -7,7 +7,6 @@ field, e.g. ``codebook.csv, row 14: code "hope" has no definition``.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from functools import lru_cache
@@ -244,19 +243,9 @@ ROW_FIELDS = (
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise CodebookError(f"cannot decode the file (byte {exc.start}); save it as UTF-8", source=path.name) from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return [dict(row) for row in csv.DictReader(io.StringIO(text), dialect=dialect)]
+    from chimeqda.tabular import read_csv_table
+
+    return read_csv_table(path)[1]
 
 
 def _read_xlsx(path: Path) -> list[dict[str, str]]:

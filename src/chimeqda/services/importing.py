@@ -8,8 +8,6 @@ version — with every coding on it — is kept.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from chimeqda.errors import InvalidInput
 from chimeqda.ingest import expand_inputs, read_document
 from chimeqda.model import ParsedDocument
 from chimeqda.services.project import Workspace
+from chimeqda.tabular import read_csv_table
 from chimeqda.store import tables as t
 
 _PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
@@ -53,23 +52,8 @@ def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
     Numbers become numbers; empty cells are left out. Errors name the file and row.
     """
     path = Path(path)
-    if not path.exists():
-        raise InvalidInput("no such file", source=str(path))
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise InvalidInput("this is not a CSV text file (binary data)", source=path.name)
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    columns, raw_rows = read_csv_table(path)
+    header = [h.strip().lower() for h in columns]
     if "participant" not in header:
         raise InvalidInput(
             "the first row must name a 'participant' column (the pseudonymous ID, e.g. P03)",
@@ -78,7 +62,7 @@ def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
         )
     rows: list[ParticipantRow] = []
     seen: dict[str, int] = {}
-    for number, raw_row in enumerate(reader, start=2):
+    for number, raw_row in enumerate(raw_rows, start=2):
         row = {str(k).strip().lower(): (v or "").strip() for k, v in raw_row.items() if k is not None}
         label = row.pop("participant", "")
         if not label:

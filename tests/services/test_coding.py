@@ -1,0 +1,126 @@
+"""Machine suggestions and human decisions on a real project database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.services import (
+    add_coding,
+    codings_frame,
+    decide,
+    import_files,
+    init_project,
+    pending_suggestions,
+    project_decisions,
+    remove_coding,
+    run_coder,
+)
+from chimeqda.store import tables as t
+
+
+@pytest.fixture
+def coded(workspace, transcripts):
+    import_files(workspace, [transcripts])
+    run = run_coder(workspace, "lexicon")
+    return workspace, run
+
+
+def _events(ws):
+    with ws.session() as session:
+        return session.scalars(select(t.CodingEvent).order_by(t.CodingEvent.id)).all()
+
+
+def test_suggestions_are_stored_with_provenance(coded):
+    ws, run = coded
+    assert run.suggestions > 0
+    pending = pending_suggestions(ws)
+    assert len(pending) == run.suggestions
+    assert all(p.evidence.startswith("lexicon") or "matched" in p.evidence for p in pending)
+    with ws.session() as session:
+        coder = session.scalar(select(t.Coder).where(t.Coder.kind == "machine"))
+        assert coder.name == "lexicon" and coder.version and "training_size" in coder.params
+        roles = session.execute(
+            select(t.Segment.role).join(t.CodingEvent, t.CodingEvent.segment_id == t.Segment.id)
+        ).scalars().all()
+    assert "interviewer" not in roles  # interviewer turns are not coded by default
+
+
+def test_a_rerun_does_not_suggest_again(coded):
+    ws, run = coded
+    again = run_coder(ws, "lexicon")
+    assert again.suggestions == 0 and again.skipped_existing == run.suggestions
+
+
+def test_decisions_are_appended_never_overwritten(coded):
+    ws, _ = coded
+    first, second = pending_suggestions(ws)[:2]
+    before = {e.id: (e.action, e.code_id, e.start, e.end) for e in _events(ws)}
+    decide(ws, [first.event_id], "accepted", by="ann")
+    decide(ws, [second.event_id], "rejected", by="ann")
+    decide(ws, [first.event_id], "rejected", by="ann")  # ann changes her mind
+    after = _events(ws)
+    for event in after:  # every earlier row is unchanged
+        if event.id in before:
+            assert before[event.id] == (event.action, event.code_id, event.start, event.end)
+    new = [e for e in after if e.id not in before]
+    assert [e.action for e in new] == ["accepted", "rejected", "removed", "rejected"]
+    assert {p.event_id for p in pending_suggestions(ws)}.isdisjoint({first.event_id, second.event_id})
+    frame = codings_frame(ws)
+    assert frame.empty  # the one accepted coding was withdrawn
+
+
+def test_manual_codings_and_removal(coded):
+    ws, _ = coded
+    with ws.session() as session:
+        doc = session.scalar(select(t.Document).where(t.Document.name == "P01-interview.txt"))
+        segs = session.scalars(
+            select(t.Segment).where(t.Segment.document_id == doc.id, t.Segment.role == "participant")
+            .order_by(t.Segment.index)
+        ).all()
+    span_start, span_end = segs[0].start, segs[1].end  # across two sentences
+    event = add_coding(ws, doc.id, span_start, span_end, "connectedness.peer_support", by="bo")
+    frame = codings_frame(ws)
+    assert set(frame["segment_id"]) == {segs[0].id, segs[1].id}
+    assert set(frame["code"]) == {"connectedness.peer_support"} and set(frame["coder"]) == {"bo"}
+    remove_coding(ws, event, by="bo")
+    assert codings_frame(ws).empty
+    with pytest.raises(InvalidInput, match="outside the document"):
+        add_coding(ws, doc.id, 0, len(doc.text) + 5, "hope", by="bo")
+    with pytest.raises(UnknownObject, match="no code"):
+        add_coding(ws, doc.id, 0, 5, "not-a-code", by="bo")
+
+
+def test_suggestions_can_be_included_in_analysis_frames(coded):
+    ws, run = coded
+    frame = codings_frame(ws, include_suggested=True)
+    assert set(frame["status"]) == {"suggested"}
+    assert frame["segment_id"].nunique() <= run.suggestions
+
+
+def test_filters_on_pending_suggestions(coded):
+    ws, _ = coded
+    hope = pending_suggestions(ws, code="connectedness")
+    assert hope and all(p.code.startswith("connectedness") for p in hope)
+    strong = pending_suggestions(ws, min_score=0.7)
+    assert all(p.score >= 0.7 for p in strong)
+    with pytest.raises(UnknownObject):
+        pending_suggestions(ws, code="nope")
+
+
+def test_training_data_never_crosses_projects(coded, tmp_path, db_url):
+    ws, _ = coded
+    other = init_project(tmp_path / "other", name="Other study", db=db_url)
+    assert other.project_id != ws.project_id
+    first = pending_suggestions(ws)[0]
+    decide(ws, [first.event_id], "accepted", by="ann")
+    mine = project_decisions(_session(ws), ws.project_id)
+    theirs = project_decisions(_session(other), other.project_id)
+    assert len(mine) == 1 and theirs == []
+
+
+def _session(ws):
+    from sqlalchemy.orm import Session
+
+    return Session(ws.engine)

@@ -1,0 +1,102 @@
+"""The chimeqda command, end to end on a real project (no mocks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chimeqda.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args: str, ok: bool = True):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def project(tmp_path, db_url, transcripts):
+    folder = tmp_path / "study"
+    run("init", folder, "--db", db_url)
+    run("import", "-p", folder, "--db", db_url, transcripts, "--participants", DATA / "participants.csv")
+    return folder, db_url
+
+
+def test_the_research_path(project, tmp_path):
+    folder, db = project
+    p = ["-p", folder, "--db", db]
+    out = run("code", *p, "--coder", "lexicon").output
+    assert "new suggestions" in out
+    listing = run("review", *p, "--limit", "3").output
+    first_id = int(listing.split("#", 1)[1].split()[0])
+    assert "accepted 1" in run("review", *p, "--accept", str(first_id), "--by", "ann").output
+    assert "rejected" in run("review", *p, "--reject-listed", "--code", "difficulties", "--by", "ann").output
+    freq = run("analyse", "frequencies", *p, "--include-suggested").output
+    assert "Connectedness" in freq and "of 3 participants" in freq
+    run("analyse", "cooccurrence", *p, "--window", "1", "--include-suggested")
+    run("analyse", "linked", *p, "--include-suggested")
+    by = run("analyse", "by-attribute", *p, "--attribute", "gender", "--include-suggested").output
+    assert "woman" in by
+    report = run("report", *p, "--out", tmp_path / "rep", "--include-suggested").output
+    assert (tmp_path / "rep" / "report.html").exists() and "report.html" in report
+    assert (tmp_path / "rep" / "tables" / "frequencies.csv").exists()
+
+
+def test_reimport_reports_unchanged(project, transcripts):
+    folder, db = project
+    out = run("import", "-p", folder, "--db", db, transcripts).output
+    assert "2 unchanged" in out
+
+
+def test_errors_are_one_clear_line(tmp_path, project):
+    folder, db = project
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"")
+    result = run("import", "-p", folder, "--db", db, bad, ok=False)
+    assert result.exit_code == 1 and "bad.txt" in result.output and "empty" in result.output
+    assert "Traceback" not in result.output
+    missing = run("documents", "-p", tmp_path / "nothing-here", ok=False)
+    assert missing.exit_code == 1 and "chimeqda init" in missing.output
+
+
+def test_classify_jsonl_without_a_project(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join(json.dumps({"id": i, "text": t}) for i, t in enumerate(
+            ["My sponsor picks up the phone whenever I call.", "It rained all week in Ghent."]
+        )) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    run("classify", "--coder", "lexicon", "--input", source, "--output", out)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [0, 1]
+    assert set(rows[0]["scores"]) == {"connectedness", "hope", "identity", "meaning", "empowerment", "difficulties"}
+    assert "connectedness" in rows[0]["labels"] and rows[1]["labels"] == []
+
+
+def test_codebook_commands(tmp_path):
+    shown = run("codebook", "show").output
+    assert "connectedness.peer_support.safety_net" in shown
+    exported = tmp_path / "chime-d.csv"
+    run("codebook", "export", "chime-d", "--out", exported)
+    assert "OK: 37 codes" in run("codebook", "validate", exported).output
+    broken = tmp_path / "broken.csv"
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    broken.write_text("id,name,definition,inclusion,exclusion,examples\nhope,Hope,,x,y,z\n", encoding="utf-8")
+    result = run("codebook", "validate", broken, ok=False)
+    assert "broken.csv, row 2" in result.output and "definition" in result.output
+    assert header[0] == "id"
+
+
+def test_demo_runs_the_whole_path(tmp_path):
+    out = run("demo", "--out", tmp_path / "demo", "--coder", "lexicon").output
+    assert (tmp_path / "demo" / "report" / "report.html").exists()
+    assert "Report:" in out
