@@ -73,12 +73,24 @@ def ornio_qdpx(tmp_path):
     return out
 
 
-def new_project(tmp_path: Path, db_url: str, name: str):
-    """A second project in the same database (or its own SQLite file)."""
+@pytest.fixture
+def new_project(tmp_path, db_url):
+    """Make another project: in its own SQLite file, or in the same PostgreSQL database."""
     from chimeqda.services import init_project
 
-    if db_url.startswith("sqlite"):
-        folder = tmp_path / name
-        shutil.rmtree(folder, ignore_errors=True)
-        return init_project(folder, name=name)
-    return init_project(tmp_path / name, name=name, db=db_url)
+    def make(name: str):
+        if db_url.startswith("sqlite"):
+            folder = tmp_path / name
+            shutil.rmtree(folder, ignore_errors=True)
+            return init_project(folder, name=name)
+        return init_project(tmp_path / name, name=name, db=db_url)
+
+    return make
+
+
+@pytest.fixture
+def refi_samples():
+    """shared/refi-qda (schemas and samples)."""
+    if not SHARED_REFI.is_dir():
+        pytest.skip(f"REFI-QDA reference files not found at {SHARED_REFI}")
+    return SHARED_REFI

@@ -329,12 +329,14 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
                     f"a coding in {src.name!r} at {coding.start}–{coding.end} refers to the unknown code {coding.code}"
                 )
                 continue
-            if (coding.start, coding.end, code_id) in existing:
+            span = (coding.start, coding.end, code_id)
+            if span in existing:
+                coding_ids[(src.guid, index)] = existing[span]
                 report.count("codings already present")
                 continue
-            existing.add((coding.start, coding.end, code_id))
             event_id = _store_coding(session, project_id, outcome.document_id, segment_at, coding, code_id,
                                      user_id(coding.user))
+            existing[span] = event_id
             coding_ids[(src.guid, index)] = event_id
             report.count("codings")
 
@@ -377,15 +379,15 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
     session.flush()
 
 
-def _accepted_spans(session: Session, document_id: int) -> set[tuple[int, int, int]]:
+def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, int], int]:
     other = aliased(t.CodingEvent)
     removed = exists().where(and_(other.decides_id == t.CodingEvent.id, other.action == "removed"))
     rows = session.execute(
-        select(t.CodingEvent.start, t.CodingEvent.end, t.CodingEvent.code_id).where(
+        select(t.CodingEvent.start, t.CodingEvent.end, t.CodingEvent.code_id, t.CodingEvent.id).where(
             t.CodingEvent.document_id == document_id, t.CodingEvent.action == "accepted", ~removed
         )
     ).all()
-    return {tuple(r) for r in rows}
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
 def _store_coding(session: Session, project_id: int, document_id: int, segment_at: dict, coding: XCoding,

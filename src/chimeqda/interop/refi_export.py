@@ -356,7 +356,7 @@ def project_package(session, project_id: int) -> tuple[bytes, dict[str, str]]:
         for memo in memos:
             author = coders.get(memo.author_id)
             note = _el(notes_el, "Note", PROJECT_NS, {
-                "guid": memo_guid[memo.id], "name": memo.title or "Memo",
+                "guid": memo_guid[memo.id], "name": memo.title or None,
                 "creatingUser": user_guid(author.kind, author.name) if author else None,
                 "creationDateTime": _when(memo.created_at),
             })

@@ -121,8 +121,9 @@ def position_schemes(decoded: Decoded, spans: list[tuple[int, int, str]]) -> Sch
 
     A counting is considered only when it differs for this text. It must
     keep every selection inside the text; among those, one wins over the
-    standard only if strictly more selection names match the text they
-    select (names are often, but not always, the selected text).
+    standard only if selection names match the text they select strictly
+    better (names are often, but not always, the selected text; an exact
+    match counts twice, a prefix once).
     """
     raw = decoded.raw
     n = len(raw)
@@ -146,7 +147,9 @@ def position_schemes(decoded: Decoded, spans: list[tuple[int, int, str]]) -> Sch
             inside += 1
             selected = raw[a:b].replace("\r\n", "\n").strip()
             label = name.replace("\r\n", "\n").strip()
-            if label and selected and (selected.startswith(label) or label.startswith(selected)):
+            if label and selected == label:
+                matches += 2
+            elif label and selected and (selected.startswith(label) or label.startswith(selected)):
                 matches += 1
         return inside, matches
 
