@@ -330,13 +330,12 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
                 )
                 continue
             span = (coding.start, coding.end, code_id)
-            if span in existing:
-                coding_ids[(src.guid, index)] = existing[span]
+            if existing.get(span):  # each coding already in the project matches one coding of the file
+                coding_ids[(src.guid, index)] = existing[span].pop(0)
                 report.count("codings already present")
                 continue
             event_id = _store_coding(session, project_id, outcome.document_id, segment_at, coding, code_id,
                                      user_id(coding.user))
-            existing[span] = event_id
             coding_ids[(src.guid, index)] = event_id
             report.count("codings")
 
@@ -379,7 +378,7 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
     session.flush()
 
 
-def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, int], int]:
+def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, int], list[int]]:
     other = aliased(t.CodingEvent)
     removed = exists().where(and_(other.decides_id == t.CodingEvent.id, other.action == "removed"))
     rows = session.execute(
@@ -387,7 +386,10 @@ def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, 
             t.CodingEvent.document_id == document_id, t.CodingEvent.action == "accepted", ~removed
         )
     ).all()
-    return {(r[0], r[1], r[2]): r[3] for r in rows}
+    spans: dict[tuple[int, int, int], list[int]] = {}
+    for start, end, code_id, event_id in rows:
+        spans.setdefault((start, end, code_id), []).append(event_id)
+    return spans
 
 
 def _store_coding(session: Session, project_id: int, document_id: int, segment_at: dict, coding: XCoding,
