@@ -399,18 +399,32 @@ def _runs(regions: pd.DataFrame, spans: pd.DataFrame, coders: Sequence[str]) -> 
     spans_by_doc = {doc: group for doc, group in spans.groupby("document", sort=False)}
     for doc, region in regions.groupby("document", sort=False):
         doc_spans = spans_by_doc.get(doc, spans.iloc[0:0])
-        for start, end in zip(region["start"], region["end"]):
-            inside = doc_spans[(doc_spans["start"] < end) & (doc_spans["end"] > start)]
-            cuts = sorted({int(start), int(end)} | {int(v) for v in inside["start"].clip(start, end)}
-                          | {int(v) for v in inside["end"].clip(start, end)})
-            for lo, hi in zip(cuts, cuts[1:]):
-                if hi <= lo:
-                    continue
-                covering = inside[(inside["start"] < hi) & (inside["end"] > lo)]["coder"]
-                marks.append([1 if coder in set(covering) else 0 for coder in coders])
-                lengths.append(hi - lo)
-                documents.append(doc)
-    return np.asarray(lengths, dtype=float), np.asarray(documents, dtype=object), np.asarray(marks, dtype=int)
+        starts, ends = region["start"].to_numpy(int), region["end"].to_numpy(int)
+        bounds = np.unique(np.concatenate([starts, ends, doc_spans["start"].to_numpy(int),
+                                           doc_spans["end"].to_numpy(int)]))
+        if len(bounds) < 2:
+            continue
+
+        def covered(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+            change = np.zeros(len(bounds) + 1)
+            np.add.at(change, np.searchsorted(bounds, lo), 1)
+            np.add.at(change, np.searchsorted(bounds, hi), -1)
+            return np.cumsum(change)[:-2] > 0  # one value per elementary interval
+
+        inside = covered(starts, ends)
+        pattern = np.stack([
+            covered(doc_spans.loc[doc_spans["coder"] == coder, "start"].to_numpy(int),
+                    doc_spans.loc[doc_spans["coder"] == coder, "end"].to_numpy(int))
+            for coder in coders
+        ], axis=1)
+        width = np.diff(bounds)
+        keep = inside & (width > 0)
+        lengths.append(width[keep])
+        marks.append(pattern[keep].astype(int))
+        documents.append(np.full(int(keep.sum()), doc, dtype=object))
+    if not lengths:
+        return np.zeros(0), np.zeros(0, dtype=object), np.zeros((0, len(coders)), dtype=int)
+    return np.concatenate(lengths).astype(float), np.concatenate(documents), np.concatenate(marks)
 
 
 def character_agreement(
