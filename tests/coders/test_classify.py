@@ -1,0 +1,96 @@
+"""classify: JSONL in, JSONL out; bad input names the file and line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chimeqda.classify import classify_file, classify_records, read_jsonl, to_labelled
+from chimeqda.errors import InvalidInput, UnknownCoder
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_round_trip(tmp_path, codebook):
+    source = _write(
+        tmp_path / "in.jsonl",
+        [
+            json.dumps({"id": "a", "text": "I relapsed and lost my job."}),
+            "",
+            json.dumps({"id": 7, "text": "Ik ben hervallen en voelde me alleen.", "lang": "nl"}),
+            json.dumps({"text": "My sponsor helps me.", "context": ["I go every week."]}),
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    assert classify_file(source, out, codebook, "lexicon") == 3
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", 7, 4]  # a missing id becomes the line number
+    top = [c.id for c in codebook.top_level]
+    for row in rows:
+        assert list(row["scores"]) == top
+        assert set(row["labels"]) <= set(top)
+        assert all(row["scores"][c] >= 0.5 for c in row["labels"])
+    assert rows[0]["labels"] == ["difficulties"] and rows[1]["labels"] == ["difficulties"]
+
+
+def test_train_file(tmp_path, codebook):
+    train = _write(
+        tmp_path / "train.jsonl",
+        [json.dumps({"text": f"Gardening gives my life meaning {i}.", "labels": ["meaning"], "doc": f"s{i % 3}"}) for i in range(6)]
+        + [json.dumps({"text": "We ate at six.", "labels": [], "doc": "s1"})],
+    )
+    rows = classify_records([{"id": 1, "text": "The garden gives my life meaning."}], codebook, "supervised", train=train, params={"cv_folds": 0})
+    assert rows[0]["scores"]["meaning"] > 0.5
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('["a list"]', "JSON object"),
+        ('{"id": 1}', '"text"'),
+        ('{"id": 1, "text": "  "}', '"text"'),
+        ('{"id": 1, "text": "x", "context": "one string"}', "context"),
+        ('{"id": 1, "text": "x", "role": "judge"}', "role"),
+    ],
+)
+def test_bad_lines_name_file_and_line(tmp_path, line, message):
+    path = _write(tmp_path / "bad.jsonl", [json.dumps({"id": 0, "text": "fine"}), line])
+    with pytest.raises(InvalidInput) as info:
+        read_jsonl(path)
+    assert info.value.source == "bad.jsonl" and info.value.location == "line 2"
+    assert message in str(info.value)
+
+
+def test_empty_and_missing_files(tmp_path):
+    with pytest.raises(InvalidInput, match="no passages"):
+        read_jsonl(_write(tmp_path / "empty.jsonl", [""]))
+    with pytest.raises(InvalidInput, match="no such file"):
+        read_jsonl(tmp_path / "nope.jsonl")
+    (tmp_path / "latin.jsonl").write_bytes(b'{"text": "caf\xe9"}\n')
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        read_jsonl(tmp_path / "latin.jsonl")
+
+
+def test_training_labels_are_checked(tmp_path, codebook):
+    path = _write(tmp_path / "train.jsonl", [json.dumps({"text": "x", "labels": ["hope"]}), json.dumps({"text": "y", "labels": ["joy"]})])
+    with pytest.raises(InvalidInput) as info:
+        to_labelled(read_jsonl(path), codebook, source="train.jsonl")
+    assert info.value.location == "line 2" and "joy" in str(info.value)
+    path = _write(tmp_path / "nolabels.jsonl", [json.dumps({"text": "x"})])
+    with pytest.raises(InvalidInput, match="labels"):
+        to_labelled(read_jsonl(path), codebook)
+
+
+def test_unknown_coder(codebook):
+    with pytest.raises(UnknownCoder):
+        classify_records([{"id": 1, "text": "x"}], codebook, "nope")
+
+
+def test_encoder_option_rejected_for_lexicon(codebook):
+    with pytest.raises(InvalidInput, match="encoder"):
+        classify_records([{"id": 1, "text": "x"}], codebook, "lexicon", encoder="e5")

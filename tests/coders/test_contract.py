@@ -1,0 +1,64 @@
+"""Every registered coder passes the shared contract (chimeqda.testing.check_coder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chimeqda.coders import CODERS, DEFAULT_CODER, available_coders, get_coder
+from chimeqda.errors import UnknownCoder
+from chimeqda.model import LabelledText, Segment
+from chimeqda.testing import DEFAULT_SEGMENTS, check_coder
+
+
+def test_registry_lists_builtin_coders():
+    assert {"lexicon", "similarity", "supervised", "ensemble"} <= set(available_coders())
+    assert DEFAULT_CODER in CODERS
+
+
+def test_unknown_coder_names_the_available_ones():
+    with pytest.raises(UnknownCoder) as info:
+        get_coder("oracle")
+    assert "lexicon" in str(info.value) and "oracle" in str(info.value)
+
+
+def test_unknown_parameter_is_a_value_error():
+    with pytest.raises(ValueError, match="min_hits"):
+        get_coder("lexicon", nonsense=1)
+
+
+@pytest.mark.parametrize("name", sorted(CODERS))
+def test_contract_on_synthetic_codebook(name, codebook):
+    check_coder(CODERS[name], codebook)
+
+
+@pytest.mark.parametrize("name", ["supervised", "ensemble", "similarity"])
+def test_contract_with_decisions(name, codebook):
+    decisions = [
+        LabelledText("My neighbour brings me soup.", frozenset({"connectedness"}), complete=False, source="d1"),
+        LabelledText("I bought a car.", frozenset(), complete=False, rejected=frozenset({"hope"}), source="d1"),
+    ]
+    check_coder(CODERS[name], codebook, labelled=decisions)
+
+
+@pytest.mark.parametrize("name", ["supervised", "ensemble"])
+def test_same_random_state_same_scores(name, codebook):
+    segments = list(DEFAULT_SEGMENTS)
+    a = get_coder(name, random_state=3).fit(codebook).predict_proba(segments)
+    b = get_coder(name, random_state=3).fit(codebook).predict_proba(segments)
+    assert a == b
+
+
+def test_info_records_provenance(codebook):
+    coder = get_coder("supervised").fit(codebook)
+    info = coder.info()
+    assert info.name == "supervised" and info.params["encoder"] == "minilm"
+    assert info.params["bank_size"] == len(codebook.bank)
+    assert info.training_size == 0
+
+
+def test_sub_code_level_all(codebook):
+    coder = get_coder("lexicon", level="all").fit(codebook)
+    assert "connectedness.peer_support" in coder.codes_
+    scores = coder.predict_proba([Segment("The fellowship carried me.", lang="en")])[0]
+    assert scores["connectedness.peer_support"] > 0
+    assert scores["connectedness"] == 0  # at level "all" sub-code patterns stay with the sub-code
