@@ -336,8 +336,11 @@ def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool
     Example: chimeqda report -p my-study --out my-study/report
     """
     from chimeqda.services import project_report
+    from chimeqda.services.rigour import rigour_sections
 
-    path = project_report(_open(project_dir, db), out, include_suggested=include_suggested, window=window)
+    ws = _open(project_dir, db)
+    path = project_report(ws, out, include_suggested=include_suggested, window=window,
+                          extra_sections=rigour_sections(ws, include_suggested=include_suggested))
     click.echo(f"Report: {path}")
 
 
@@ -483,6 +486,14 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
 from chimeqda.interop.commands import export as _interop_export  # noqa: E402
 
 main.add_command(_interop_export)
+from chimeqda import rigour_cli as _rigour  # noqa: E402
+
+for _command in _rigour.COMMANDS:
+    main.add_command(_command)
+from chimeqda.web.commands import serve as _web_serve, users as _web_users  # noqa: E402
+
+main.add_command(_web_serve)
+main.add_command(_web_users)
 # (end of feature commands)
 
 
