@@ -1,0 +1,163 @@
+"""Dependencies shared by the routes: who is asking, and may they?
+
+``CurrentUser`` is the logged-in user (401 otherwise). ``ProjectViewer``,
+``ProjectCoder`` and ``ProjectOwner`` check the role in the project named by
+the ``project_id`` path parameter; ``Document*`` and ``Coding*`` find the
+project through the document or coding event in the path. The ``*Write``
+variants also check the CSRF token. A user without the role gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine, select
+
+from chimeqda.services import accounts
+from chimeqda.services.project import Workspace
+from chimeqda.store import tables as t
+from chimeqda.store.accounts import User
+from chimeqda.store.db import transaction
+from chimeqda.web.security import SESSION_COOKIE, same, submitted_csrf
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in user of a request and their session's CSRF token."""
+
+    id: int
+    username: str
+    display_name: str
+    csrf: str
+
+
+@dataclass(frozen=True)
+class Access:
+    """A user's access to one project."""
+
+    user: Viewer
+    project_id: int
+    project_name: str
+    role: str
+    blind: bool
+    engine: Engine
+
+    @property
+    def ws(self) -> Workspace:
+        return Workspace(engine=self.engine, project_id=self.project_id)
+
+    @property
+    def can_code(self) -> bool:
+        return accounts.RANK[self.role] >= accounts.RANK["coder"]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @property
+    def hides_others(self) -> bool:
+        """Blind coding applies to coders; owners (who reconcile) and viewers see everything."""
+        return self.blind and self.role == "coder"
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def current_user(request: Request) -> Viewer:
+    cached = getattr(request.state, "viewer", None)
+    if cached is not None:
+        return cached
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with transaction(get_engine(request)) as session:
+        found = accounts.session_user(session, token)
+        if found is None:
+            raise HTTPException(401, "please log in")
+        user, web_session = found
+        viewer = Viewer(user.id, user.username, user.display_name or user.username, web_session.csrf_token)
+    request.state.viewer = viewer
+    return viewer
+
+
+async def check_csrf(request: Request, viewer: Viewer = Depends(current_user)) -> None:
+    if not same(await submitted_csrf(request), viewer.csrf):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+
+
+def _access(request: Request, viewer: Viewer, project_id: int, minimum: str) -> Access:
+    with transaction(get_engine(request)) as session:
+        row = session.execute(
+            select(t.Project.name, t.Project.settings, accounts.Membership.role)
+            .join(accounts.Membership, accounts.Membership.project_id == t.Project.id)
+            .where(t.Project.id == project_id, accounts.Membership.user_id == viewer.id)
+        ).first()
+    if row is None or accounts.RANK[row.role] < accounts.RANK[minimum]:
+        raise HTTPException(403, f"you need the {minimum} role in this project")
+    return Access(
+        user=viewer, project_id=project_id, project_name=row.name, role=row.role,
+        blind=bool((row.settings or {}).get("blind_coding")), engine=get_engine(request),
+    )
+
+
+def _project_of(request: Request, table, key: int) -> int:
+    with transaction(get_engine(request)) as session:
+        project_id = session.scalar(select(table.project_id).where(table.id == key))
+    if project_id is None:
+        raise HTTPException(404, "not found")
+    return project_id
+
+
+# Dependencies are plain functions (FastAPI runs them in its thread pool, so
+# database calls never block the event loop); only the CSRF check is async,
+# because it may have to read a form body.
+
+
+def _by_project(minimum: str, write: bool = False):
+    def dependency(request: Request, project_id: int, viewer: Viewer = Depends(current_user)) -> Access:
+        return _access(request, viewer, project_id, minimum)
+
+    def write_dependency(
+        request: Request, project_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
+    ) -> Access:
+        return _access(request, viewer, project_id, minimum)
+
+    return write_dependency if write else dependency
+
+
+def _by_document(minimum: str, write: bool = False):
+    def dependency(request: Request, document_id: int, viewer: Viewer = Depends(current_user)) -> Access:
+        return _access(request, viewer, _project_of(request, t.Document, document_id), minimum)
+
+    def write_dependency(
+        request: Request, document_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
+    ) -> Access:
+        return _access(request, viewer, _project_of(request, t.Document, document_id), minimum)
+
+    return write_dependency if write else dependency
+
+
+def _by_event(minimum: str, write: bool = True):
+    def write_dependency(
+        request: Request, event_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
+    ) -> Access:
+        return _access(request, viewer, _project_of(request, t.CodingEvent, event_id), minimum)
+
+    return write_dependency
+
+
+CurrentUser = Annotated[Viewer, Depends(current_user)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+Csrf = Depends(check_csrf)
+
+ProjectViewer = Annotated[Access, Depends(_by_project("viewer"))]
+ProjectCoder = Annotated[Access, Depends(_by_project("coder"))]
+ProjectOwner = Annotated[Access, Depends(_by_project("owner"))]
+ProjectCoderWrite = Annotated[Access, Depends(_by_project("coder", write=True))]
+ProjectOwnerWrite = Annotated[Access, Depends(_by_project("owner", write=True))]
+DocumentViewer = Annotated[Access, Depends(_by_document("viewer"))]
+DocumentCoderWrite = Annotated[Access, Depends(_by_document("coder", write=True))]
+CodingCoderWrite = Annotated[Access, Depends(_by_event("coder", write=True))]
+
+__all__ = ["Access", "CurrentUser", "EngineDep", "User", "Viewer"]
