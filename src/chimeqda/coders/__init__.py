@@ -36,10 +36,11 @@ def register_coders(register: Callable[[type[Coder]], Any]) -> None:
     """The built-in coders, registered through the plugin hook's callback."""
     from chimeqda.coders.ensemble import EnsembleCoder
     from chimeqda.coders.lexicon import LexiconCoder
+    from chimeqda.coders.llm import LLMCoder
     from chimeqda.coders.similarity import SimilarityCoder
     from chimeqda.coders.supervised import SupervisedCoder
 
-    for coder_cls in (LexiconCoder, SimilarityCoder, SupervisedCoder, EnsembleCoder):
+    for coder_cls in (LexiconCoder, SimilarityCoder, SupervisedCoder, EnsembleCoder, LLMCoder):
         register(coder_cls)
 
 
