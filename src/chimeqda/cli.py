@@ -494,6 +494,9 @@ from chimeqda.web.commands import serve as _web_serve, users as _web_users  # no
 
 main.add_command(_web_serve)
 main.add_command(_web_users)
+from chimeqda.llm_cli import teach as _llm_teach  # noqa: E402
+
+main.add_command(_llm_teach)
 # (end of feature commands)
 
 
