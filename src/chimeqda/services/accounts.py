@@ -154,7 +154,7 @@ def members(session: Session, project_id: int) -> list[tuple[User, str]]:
             .join(Membership, Membership.user_id == User.id)
             .where(Membership.project_id == project_id)
             .order_by(User.username)
-        ).tuples()
+        )
     )
 
 
@@ -165,7 +165,7 @@ def user_projects(session: Session, user_id: int) -> list[tuple[t.Project, str]]
             .join(Membership, Membership.project_id == t.Project.id)
             .where(Membership.user_id == user_id)
             .order_by(t.Project.name)
-        ).tuples()
+        )
     )
 
 
