@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 bash scripts/system-deps.sh
+bash scripts/setup-taguette.sh  # a real Taguette, in its own venv, for the exchange tests
 echo "== tests on SQLite =="
 .venv/bin/python -m pytest -q -p no:cacheprovider
 if [ "${CHIMEQDA_SKIP_POSTGRES:-0}" = 1 ]; then
