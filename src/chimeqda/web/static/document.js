@@ -497,7 +497,7 @@
     const position = list.findIndex((x) => x.id === e.id) + 1;
     const decidedAlready = !isPending(e);
     const excerpt = slice(e.start, e.end);
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("h2", { text: `Review · ${position || "–"} of ${list.length} open` }),
       el("div", { class: "review-code" }, el("span", { class: "dot" }), el("strong", { text: code.name }),
         el("span", { class: "score", text: e.score === null ? "" : ` score ${e.score.toFixed(2)}` })),
@@ -510,7 +510,7 @@
         el("button", { type: "button", "data-review": "rejected", text: "Reject (x)" }),
         el("button", { type: "button", "data-review": "skip", text: "Skip (s)" }),
         el("button", { type: "button", "data-review": "prev", text: "Previous (p)" }),
-        el("button", { type: "button", "data-review": "stop", text: "Stop (Esc)" })));
+        el("button", { type: "button", "data-review": "stop", text: "Stop (Esc)" }))].filter(Boolean));
     box.querySelector(".dot").style.backgroundColor = codeColor(code);
     drawHighlights();
   }
