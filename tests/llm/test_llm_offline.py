@@ -245,3 +245,13 @@ def test_default_cache_location_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("CHIMEQDA_LLM_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_path() == Path(tmp_path) / "chimeqda" / "llm-cache.sqlite3"
+
+
+def test_a_fitted_coder_pickles_without_its_connection(small_book, tmp_path):
+    import pickle
+
+    coder = LLMCoder(model="m", endpoint=f"http://127.0.0.1:{free_port()}/v1", cache=str(tmp_path / "c.sqlite3"))
+    coder.fit(small_book)
+    clone = pickle.loads(pickle.dumps(coder))
+    assert clone.get_params() == coder.get_params() and clone.stats()["requests"] == 0
+    assert clone.system_prompt_ == coder.system_prompt_

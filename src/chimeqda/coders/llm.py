@@ -865,6 +865,14 @@ class LLMCoder(Coder):
             state.pop(name, None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "codes_" in state:
+            from chimeqda.coders.llm_cache import open_cache
+
+            self._client, self._lock, self.run_ = None, threading.Lock(), _Run()
+            self.cache_ = open_cache(self.cache)
+
 
 def _segment_id(segment: Segment) -> tuple[str, str]:
     return repr(segment.key), segment.text
