@@ -86,27 +86,30 @@ async def check_csrf(request: Request, viewer: Viewer = Depends(current_user)) -
         raise HTTPException(403, "missing or wrong CSRF token; reload the page")
 
 
-def _access(request: Request, viewer: Viewer, project_id: int, minimum: str) -> Access:
+def _access(request: Request, viewer: Viewer, project_id: int, minimum: str, via=None) -> Access:
+    """The viewer's role in the project (found directly, or ``via`` a (table, id) that belongs to it)."""
+    query = (
+        select(t.Project.id, t.Project.name, t.Project.settings, accounts.Membership.role)
+        .join(accounts.Membership, accounts.Membership.project_id == t.Project.id)
+        .where(accounts.Membership.user_id == viewer.id)
+    )
+    if via is None:
+        query = query.where(t.Project.id == project_id)
+    else:
+        table, key = via
+        query = query.join(table, table.project_id == t.Project.id).where(table.id == key)
     with transaction(get_engine(request)) as session:
-        row = session.execute(
-            select(t.Project.name, t.Project.settings, accounts.Membership.role)
-            .join(accounts.Membership, accounts.Membership.project_id == t.Project.id)
-            .where(t.Project.id == project_id, accounts.Membership.user_id == viewer.id)
-        ).first()
+        row = session.execute(query).first()
+        if row is None and via is not None:
+            table, key = via
+            if session.scalar(select(table.id).where(table.id == key)) is None:
+                raise HTTPException(404, "not found")
     if row is None or accounts.RANK[row.role] < accounts.RANK[minimum]:
         raise HTTPException(403, f"you need the {minimum} role in this project")
     return Access(
-        user=viewer, project_id=project_id, project_name=row.name, role=row.role,
+        user=viewer, project_id=row.id, project_name=row.name, role=row.role,
         blind=bool((row.settings or {}).get("blind_coding")), engine=get_engine(request),
     )
-
-
-def _project_of(request: Request, table, key: int) -> int:
-    with transaction(get_engine(request)) as session:
-        project_id = session.scalar(select(table.project_id).where(table.id == key))
-    if project_id is None:
-        raise HTTPException(404, "not found")
-    return project_id
 
 
 # Dependencies are plain functions (FastAPI runs them in its thread pool, so
@@ -128,12 +131,12 @@ def _by_project(minimum: str, write: bool = False):
 
 def _by_document(minimum: str, write: bool = False):
     def dependency(request: Request, document_id: int, viewer: Viewer = Depends(current_user)) -> Access:
-        return _access(request, viewer, _project_of(request, t.Document, document_id), minimum)
+        return _access(request, viewer, 0, minimum, via=(t.Document, document_id))
 
     def write_dependency(
         request: Request, document_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
     ) -> Access:
-        return _access(request, viewer, _project_of(request, t.Document, document_id), minimum)
+        return _access(request, viewer, 0, minimum, via=(t.Document, document_id))
 
     return write_dependency if write else dependency
 
@@ -142,7 +145,7 @@ def _by_event(minimum: str, write: bool = True):
     def write_dependency(
         request: Request, event_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
     ) -> Access:
-        return _access(request, viewer, _project_of(request, t.CodingEvent, event_id), minimum)
+        return _access(request, viewer, 0, minimum, via=(t.CodingEvent, event_id))
 
     return write_dependency
 

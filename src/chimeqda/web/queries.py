@@ -16,6 +16,8 @@ keeps one decision per suggestion, which suits a single researcher).
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +25,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.services.project import coder_row, human, project_codebook
+from chimeqda.services.project import coder_row, human
 from chimeqda.store import tables as t
 from chimeqda.web.deps import Access
 
@@ -42,8 +44,72 @@ class Cursor:
     memo_cursor: int
 
 
+_coder_ids: dict[tuple[str, str], int] = {}
+_documents: dict[tuple[str, int], tuple[int, int]] = {}
+
+
 def my_coder_id(session: Session, username: str) -> int:
-    return coder_row(session, human(username)).id
+    """The coders row of a person (cached: coders rows are never changed or deleted)."""
+    key = (str(session.get_bind().url), username)
+    if key not in _coder_ids:
+        _coder_ids[key] = coder_row(session, human(username)).id
+    return _coder_ids[key]
+
+
+def _codebook_id(session: Session, project_id: int) -> int:
+    """The project's codebook (the first one, as ``services.project.project_codebook`` picks)."""
+    found = session.scalar(select(func.min(t.Codebook.id)).where(t.Codebook.project_id == project_id))
+    if found is None:
+        raise UnknownObject("the project has no codebook")
+    return found
+
+
+def _document(session: Session, document_id: int) -> tuple[int, int]:
+    """(project id, length) of a document (cached: documents are immutable)."""
+    key = (str(session.get_bind().url), document_id)
+    if key not in _documents:
+        row = session.execute(
+            select(t.Document.project_id, func.length(t.Document.text)).where(t.Document.id == document_id)
+        ).first()
+        if row is None:
+            raise UnknownObject(f"no document {document_id} in this project")
+        _documents[key] = (row[0], row[1])
+    return _documents[key]
+
+
+def apply_codes(access: Access, document_id: int, start: int, end: int, keys: list[str]) -> list[list]:
+    """A person codes the span ``[start, end)`` with one or more codes: one INSERT, one event per code.
+
+    The same rows as ``services.coding.add_coding`` writes, without loading the
+    codebook; returns the new events in the compact form of the document view.
+    """
+    keys = list(dict.fromkeys(keys))
+    with access.ws.session() as session:
+        project_id, length = _document(session, document_id)
+        if project_id != access.project_id:
+            raise UnknownObject(f"no document {document_id} in this project")
+        if not (0 <= start < end <= length):
+            raise InvalidInput(f"span {start}–{end} is outside the document (it has {length} characters)",
+                               source="span")
+        ids = dict(session.execute(
+            select(t.Code.key, t.Code.id).where(t.Code.codebook_id == _codebook_id(session, project_id),
+                                                t.Code.key.in_(keys))
+        ).all())
+        missing = [key for key in keys if key not in ids]
+        if missing:
+            raise UnknownObject(f"no code {missing[0]!r} in the codebook")
+        me = my_coder_id(session, access.user.username)
+        segment_id = session.scalar(
+            select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start,
+                                       t.Segment.end == end)
+        )
+        rows = [
+            {"project_id": project_id, "document_id": document_id, "segment_id": segment_id, "start": start,
+             "end": end, "code_id": ids[key], "coder_id": me, "action": "accepted", "evidence": ""}
+            for key in keys
+        ]
+        new_ids = session.scalars(t.CodingEvent.__table__.insert().returning(t.CodingEvent.id), rows).all()
+        return [[i, start, end, ids[key], me, "accepted", None, None, ""] for i, key in zip(new_ids, keys)]
 
 
 def _visible(access: Access, me: int):
@@ -72,9 +138,11 @@ def _event_rows(session: Session, access: Access, me: int, where, limit: int | N
 
 
 def _compact(row) -> list:
-    score = None if row.score is None else round(float(row.score), 3)
-    return [row.id, row.start, row.end, row.code_id, row.coder_id, row.action, row.decides_id, score,
-            (row.evidence or "")[:300] if row.action == "suggested" else ""]
+    event_id, start, end, code, coder, action, decides, score, evidence = row[:9]
+    if action == "suggested":
+        return [event_id, start, end, code, coder, action, decides,
+                None if score is None else round(score, 3), (evidence or "")[:300]]
+    return [event_id, start, end, code, coder, action, decides, None, ""]
 
 
 def _memo_rows(session: Session, access: Access, me: int, document_id: int, after: int = 0):
@@ -120,55 +188,72 @@ def _cursor(rows, after: int) -> int:
     return cursor
 
 
-def document_payload(access: Access, document_id: int) -> dict:
-    """Everything the document view needs, as compact JSON-ready data."""
+_static: dict[tuple[str, int], bytes] = {}
+_static_lock = threading.Lock()
+
+
+def _document_static(session: Session, document_id: int) -> bytes:
+    """The unchanging part of the document view as JSON members (documents are immutable; cached)."""
+    key = (str(session.get_bind().url), document_id)
+    cached = _static.get(key)
+    if cached is not None:
+        return cached
+    doc = session.execute(
+        select(t.Document.id, t.Document.name, t.Document.language, t.Document.text).where(t.Document.id == document_id)
+    ).one()
+    turns = session.execute(
+        select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role)
+        .where(t.Turn.document_id == document_id).order_by(t.Turn.index)
+    ).all()
+    segments = session.execute(
+        select(t.Segment.start, t.Segment.end).where(t.Segment.document_id == document_id).order_by(t.Segment.index)
+    ).all()
+    encoded = json.dumps({
+        "document": {"id": doc.id, "name": doc.name, "language": doc.language, "length": len(doc.text)},
+        "text": doc.text,
+        "turns": [[r.start, r.end, r.speaker or "", r.role] for r in turns],
+        "segments": [[r.start, r.end] for r in segments],
+    }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
+    with _static_lock:
+        if len(_static) >= 16:
+            _static.pop(next(iter(_static)))
+        _static[key] = encoded
+    return encoded
+
+
+def document_payload(access: Access, document_id: int) -> bytes:
+    """Everything the document view needs, as one compact JSON object (bytes)."""
     with access.ws.session() as session:
-        doc = session.get(t.Document, document_id)
-        if doc is None or doc.project_id != access.project_id:
+        project_id, _ = _document(session, document_id)
+        if project_id != access.project_id:
             raise UnknownObject(f"no document {document_id} in this project")
+        static = _document_static(session, document_id)
         me = my_coder_id(session, access.user.username)
-        participant = session.get(t.Participant, doc.participant_id) if doc.participant_id else None
-        turns = session.execute(
-            select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role)
-            .where(t.Turn.document_id == document_id).order_by(t.Turn.index)
-        ).all()
-        segments = session.execute(
-            select(t.Segment.start, t.Segment.end).where(t.Segment.document_id == document_id).order_by(t.Segment.index)
-        ).all()
-        book_row, _ = project_codebook(session, access.project_id)
+        participant = session.execute(
+            select(t.Participant.label, t.Participant.attributes)
+            .join(t.Document, t.Document.participant_id == t.Participant.id)
+            .where(t.Document.id == document_id)
+        ).first()
         codes = session.execute(
             select(t.Code.id, t.Code.key, t.Code.name, t.Code.color, t.Code.parent_key, t.Code.definition)
-            .where(t.Code.codebook_id == book_row.id).order_by(t.Code.position)
+            .where(t.Code.codebook_id == _codebook_id(session, access.project_id)).order_by(t.Code.position)
         ).all()
         rows = _event_rows(session, access, me, t.CodingEvent.document_id == document_id)
-        coders = session.execute(
-            select(t.Coder.id, t.Coder.name, t.Coder.kind).where(
-                t.Coder.id.in_({r.coder_id for r in rows} | {me})
-            )
-        ).all()
         memos = _memo_rows(session, access, me, document_id)
-        memo_authors = {m[3] for m in memos if m[3]} - {c.id for c in coders}
-        if memo_authors:
-            coders += session.execute(
-                select(t.Coder.id, t.Coder.name, t.Coder.kind).where(t.Coder.id.in_(memo_authors))
-            ).all()
-        return {
-            "document": {"id": doc.id, "name": doc.name, "language": doc.language, "length": len(doc.text)},
-            "participant": (
-                {"label": participant.label, "attributes": participant.attributes or {}} if participant else None
-            ),
-            "text": doc.text,
-            "turns": [[r.start, r.end, r.speaker or "", r.role] for r in turns],
-            "segments": [[r.start, r.end] for r in segments],
-            "codes": [[c.id, c.key, c.name, c.color or "", c.parent_key or "", c.definition] for c in codes],
-            "coders": {str(c.id): [c.name, c.kind] for c in coders},
-            "events": [_compact(r) for r in rows],
-            "memos": memos,
-            "cursor": _cursor(rows, 0),
-            "memo_cursor": memos[-1][0] if memos else 0,
-            "me": {"coder": me, "username": access.user.username, "role": access.role, "blind": access.blind,
-                   "hides_others": access.hides_others},
-        }
+        wanted = {r.coder_id for r in rows} | {me} | {m[3] for m in memos if m[3]}
+        coders = session.execute(select(t.Coder.id, t.Coder.name, t.Coder.kind).where(t.Coder.id.in_(wanted))).all()
+    dynamic = json.dumps({
+        "participant": {"label": participant.label, "attributes": participant.attributes or {}} if participant else None,
+        "codes": [[c.id, c.key, c.name, c.color or "", c.parent_key or "", c.definition] for c in codes],
+        "coders": {str(c.id): [c.name, c.kind] for c in coders},
+        "events": [_compact(r) for r in rows],
+        "memos": memos,
+        "cursor": _cursor(rows, 0),
+        "memo_cursor": memos[-1][0] if memos else 0,
+        "me": {"coder": me, "username": access.user.username, "role": access.role, "blind": access.blind,
+               "hides_others": access.hides_others},
+    }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return b"{" + static + b"," + dynamic[1:]
 
 
 def events_since(access: Access, document_id: int, after: int, memo_after: int) -> dict:

@@ -641,6 +641,7 @@
     renderAll(); renderPalette(); renderDocMemos();
     root.dataset.loaded = "1";
     root.dataset.loadMs = Math.round(performance.now() - started);
+    root.dataset.readyAt = Math.round(performance.now());  // since navigation start
     if (data.me.hides_others) status("Blind coding: you see your own codings and the machine's suggestions.");
     setTimeout(poll, pollMs);
   }

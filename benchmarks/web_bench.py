@@ -1,0 +1,355 @@
+"""Benchmark the browser workspace (not a test).
+
+On a synthetic 300,000-character transcript with 2,000 codings, on SQLite and
+(with ``--pg``) PostgreSQL, through real HTTP to uvicorn on 127.0.0.1:
+
+* applying a coding (``POST /api/documents/{id}/codings``): server time, median and p95;
+* opening the document view (the page plus its JSON payload): server time, and
+  the time until the page is usable in chromium (transcript rendered, codings drawn);
+* concurrency (PostgreSQL): N simulated coders, each with their own login,
+  apply M codings each at the same time; every acknowledged coding must be
+  in the database afterwards.
+
+Server time is measured by an ASGI wrapper around the app, from the request
+arriving to the last byte of the response leaving (thread-pool waits included).
+
+    .venv/bin/python benchmarks/web_bench.py --pg "$(bash scripts/postgres.sh start /tmp/pgbench)" \\
+        --output docs/benchmarks-web.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
+from live_server import chromium, have_chromium, running  # noqa: E402
+
+from chimeqda.model import CoderInfo  # noqa: E402
+from chimeqda.services import accounts, init_project  # noqa: E402
+from chimeqda.services.importing import import_files  # noqa: E402
+from chimeqda.services.project import coder_row, human  # noqa: E402
+from chimeqda.store import tables as t  # noqa: E402
+from chimeqda.web import create_app  # noqa: E402
+from chimeqda.web.security import SESSION_COOKIE  # noqa: E402
+
+WORDS = (
+    "meeting sponsor family work hope future craving group day week friends trust home clean sober "
+    "time help talk life job child mother father sister brother doctor therapy clinic relapse step "
+    "believe feel think know want start stop try remember learn change story people together alone"
+).split()
+
+
+class ServerTimer:
+    """ASGI wrapper recording server time per (method, route kind)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.state = app.state
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        kind = _kind(scope["method"], scope["path"])
+
+        async def timed_send(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.times[kind].append(time.perf_counter() - started)
+
+        await self.app(scope, receive, timed_send)
+
+
+def _kind(method: str, path: str) -> str:
+    if path.startswith("/api/documents/") and path.endswith("/codings"):
+        return "apply"
+    if path.startswith("/api/documents/") and path.count("/") == 3:
+        return "payload"
+    if "/documents/" in path and path.startswith("/projects/"):
+        return "page"
+    return "other"
+
+
+def synthetic_transcript(chars: int, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    lines, size, turn = ["SYNTHETIC BENCHMARK TRANSCRIPT (no real participant)", ""], 0, 0
+    while size < chars:
+        speaker = "I" if turn % 2 == 0 else "R"
+        sentences = []
+        for _ in range(rng.randint(1, 2) if speaker == "I" else rng.randint(2, 6)):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(6, 18))]
+            sentences.append(" ".join(words).capitalize() + rng.choice([".", ".", "?", "!"]))
+        line = f"{speaker}: " + " ".join(sentences)
+        lines.append(line)
+        size += len(line) + 1
+        turn += 1
+    return "\n".join(lines)[:chars].rsplit(" ", 1)[0] + ".\n"
+
+
+def _fresh_pg(base: str) -> tuple[str, callable]:
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"chimeqda_bench_{int(time.time())}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def build_project(folder: Path, db: str | None, chars: int, codings: int, coders: int):
+    ws = init_project(folder / "project", name="Web benchmark", db=db)
+    source = folder / "P01-benchmark.txt"
+    source.write_text(synthetic_transcript(chars), encoding="utf-8")
+    started = time.perf_counter()
+    import_files(ws, [source])
+    imported = time.perf_counter() - started
+    rng = random.Random(11)
+    with ws.session() as session:
+        doc = session.scalars(select(t.Document)).one()
+        segments = session.execute(select(t.Segment.id, t.Segment.start, t.Segment.end)
+                                   .where(t.Segment.document_id == doc.id)).all()
+        code_ids = session.scalars(select(t.Code.id)).all()
+        people = {}
+        for i in range(max(coders, 2)):
+            name = f"coder{i + 1:02d}"
+            user = accounts.add_user(session, name)
+            accounts.grant(session, ws.project_id, user.id, "owner" if i == 0 else "coder")
+            people[name] = (user.id, coder_row(session, human(name)).id)
+        machine = coder_row(session, CoderInfo(kind="machine", name="bench-machine", version="1")).id
+        rows = []
+        for i in range(codings):
+            a, b = sorted(rng.sample(range(len(segments)), 1) * 2)
+            seg = segments[a]
+            span_end = segments[min(b + rng.randint(0, 2), len(segments) - 1)].end
+            suggested = i % 4 == 3
+            rows.append({
+                "project_id": ws.project_id, "document_id": doc.id, "segment_id": seg.id if suggested else None,
+                "start": seg.start, "end": seg.end if suggested else span_end, "code_id": rng.choice(code_ids),
+                "coder_id": machine if suggested else people[f"coder{rng.randint(1, 2):02d}"][1],
+                "action": "suggested" if suggested else "accepted", "score": 0.5 if suggested else None,
+                "evidence": "benchmark" if suggested else "",
+            })
+        session.execute(t.CodingEvent.__table__.insert(), rows)
+        doc_id, length = doc.id, len(doc.text)
+        n_segments = len(segments)
+    return ws, doc_id, people, {"import_s": imported, "characters": length, "segments": n_segments}
+
+
+def _login(ws, user_id: int) -> tuple[str, str]:
+    with ws.session() as session:
+        return accounts.start_session(session, user_id)
+
+
+def _client(base: str, token: str, csrf: str) -> httpx.Client:
+    return httpx.Client(base_url=base, cookies={SESSION_COOKIE: token}, headers={"X-CSRF-Token": csrf}, timeout=60)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    ms = sorted(v * 1000 for v in values)
+    return {"median": statistics.median(ms), "p95": ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))],
+            "n": len(ms)}
+
+
+def bench_backend(label: str, db: str | None, args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws, doc_id, people, info = build_project(Path(tmp), db, args.chars, args.codings, args.coders)
+        app = ServerTimer(create_app(ws.engine, secure_cookies=False))
+        result = {"label": label, **info}
+        with running(app) as base:
+            token, csrf = _login(ws, people["coder01"][0])
+            client = _client(base, token, csrf)
+            with ws.session() as session:
+                segments = session.execute(select(t.Segment.start, t.Segment.end)
+                                           .where(t.Segment.document_id == doc_id)).all()
+                keys = session.scalars(select(t.Code.key)).all()
+            rng = random.Random(3)
+            for i in range(args.apply_n + 20):
+                seg = rng.choice(segments)
+                response = client.post(f"/api/documents/{doc_id}/codings",
+                                       json={"start": seg.start, "end": seg.end, "codes": [rng.choice(keys)]})
+                response.raise_for_status()
+            result["apply"] = _stats(app.times["apply"][20:])  # the first requests warm caches
+            for _ in range(args.open_n + 3):
+                client.get(f"/projects/{ws.project_id}/documents/{doc_id}").raise_for_status()
+                payload = client.get(f"/api/documents/{doc_id}")
+                payload.raise_for_status()
+            result["payload_kb"] = len(payload.content) / 1024
+            result["events"] = len(payload.json()["events"])
+            pages, payloads = app.times["page"][3:], app.times["payload"][3:]
+            result["open"] = _stats([a + b for a, b in zip(pages, payloads)])
+            result["payload"] = _stats(payloads)
+            if have_chromium() and not args.no_browser:
+                result["browser"] = _browser_ready(app.state, base, ws.project_id, doc_id, args.browser_n)
+            if args.concurrent and label.startswith("PostgreSQL"):
+                result["concurrent"] = _concurrent(ws, base, doc_id, people, segments, keys, args)
+        ws.engine.dispose()
+    return result
+
+
+def _browser_ready(state, base: str, project_id: int, doc_id: int, repeats: int) -> dict[str, float]:
+    times = []
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(f"{base}/login/link?token={state.login_links.issue('coder01')}")
+        for _ in range(repeats + 1):
+            page.goto(f"{base}/projects/{project_id}/documents/{doc_id}")
+            page.wait_for_selector("#docview[data-loaded='1']", timeout=60_000)
+            times.append(float(page.get_attribute("#docview", "data-ready-at")) / 1000)
+    return _stats(times[1:])
+
+
+def _concurrent(ws, base, doc_id, people, segments, keys, args) -> dict:
+    names = [f"coder{i + 1:02d}" for i in range(args.coders)]
+    with ws.session() as session:
+        before = session.scalar(select(func.count()).select_from(t.CodingEvent))
+        last_id = session.scalar(select(func.max(t.CodingEvent.id))) or 0
+
+    acknowledged: list[list[int]] = [[] for _ in names]
+    errors: list[str] = []
+
+    def work(index: int):
+        token, csrf = _login(ws, people[names[index]][0])
+        rng = random.Random(100 + index)
+        with _client(base, token, csrf) as client:
+            for _ in range(args.per_coder):
+                seg = rng.choice(segments)
+                try:
+                    response = client.post(f"/api/documents/{doc_id}/codings",
+                                           json={"start": seg.start, "end": seg.end, "codes": [rng.choice(keys)]})
+                    response.raise_for_status()
+                    acknowledged[index].append(response.json()["events"][0][0])
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    errors.append(repr(exc)[:200])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(work, range(len(names))))
+    seconds = time.perf_counter() - started
+    ids = [i for chunk in acknowledged for i in chunk]
+    with ws.session() as session:
+        after = session.scalar(select(func.count()).select_from(t.CodingEvent))
+        stored = 0
+        for start in range(0, len(ids), 5000):
+            stored += session.scalar(select(func.count()).select_from(t.CodingEvent)
+                                     .where(t.CodingEvent.id.in_(ids[start:start + 5000])))
+        per_coder = dict(session.execute(
+            select(t.Coder.name, func.count()).join(t.CodingEvent, t.CodingEvent.coder_id == t.Coder.id)
+            .where(t.CodingEvent.id > last_id, t.Coder.name.in_(names))
+            .group_by(t.Coder.name)).all())
+    return {"coders": len(names), "per_coder": args.per_coder, "attempted": len(names) * args.per_coder,
+            "acknowledged": len(ids), "stored": stored, "new_rows": after - before, "errors": len(errors),
+            "first_error": errors[0] if errors else "", "seconds": seconds,
+            "per_coder_min": min(per_coder.values()) if per_coder else 0}
+
+
+def markdown(results: list[dict], command: str) -> str:
+    lines = [
+        "# Web workspace benchmark",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} CPU cores (shared), {time.strftime('%Y-%m-%d')}.",
+        "",
+        "Synthetic transcript imported through the normal importer, plus existing codings "
+        "(three quarters by two human coders on spans of one to three sentences, one quarter machine "
+        "suggestions). Requests go over real HTTP to uvicorn on 127.0.0.1; server time is measured "
+        "inside the server from request to last response byte.",
+        "",
+        "| | " + " | ".join(r["label"] for r in results) + " | target |",
+        "|---|" + "---|" * len(results) + "---|",
+    ]
+
+    def row(title, values, target=""):
+        lines.append(f"| {title} | " + " | ".join(values) + f" | {target} |")
+
+    row("transcript characters / segments", [f"{r['characters']:,} / {r['segments']:,}" for r in results])
+    row("coding events sent to the browser", [f"{r['events']:,}" for r in results])
+    row("apply a coding, server median", [f"{r['apply']['median']:.1f} ms" for r in results], "< 20 ms")
+    row("apply a coding, server p95", [f"{r['apply']['p95']:.1f} ms" for r in results], "< 40 ms")
+    row("open the document view, server median (page + JSON)", [f"{r['open']['median']:.1f} ms" for r in results],
+        "< 100 ms")
+    row("open the document view, server p95", [f"{r['open']['p95']:.1f} ms" for r in results])
+    row("document JSON size", [f"{r['payload_kb']:.0f} KiB" for r in results])
+    row("usable in chromium (navigation → rendered), median",
+        [f"{r['browser']['median']:.0f} ms" if "browser" in r else "—" for r in results], "< 1 s")
+    for r in results:
+        c = r.get("concurrent")
+        if not c:
+            continue
+        lines += [
+            "",
+            f"## Concurrent coders ({r['label']})",
+            "",
+            f"{c['coders']} simulated coders, each logged in with their own session, applied {c['per_coder']:,} "
+            f"codings each at the same time ({c['attempted']:,} requests in {c['seconds']:.0f} s, "
+            f"{c['attempted'] / c['seconds']:.0f} codings/s).",
+            "",
+            f"- acknowledged by the server: {c['acknowledged']:,}; errors: {c['errors']}",
+            f"- found in the database afterwards: {c['stored']:,} (new rows: {c['new_rows']:,})",
+            f"- lost: **{c['acknowledged'] - c['stored']}**; fewest stored for one coder: {c['per_coder_min']:,}",
+        ]
+        if c["first_error"]:
+            lines.append(f"- first error: `{c['first_error']}`")
+    lines += ["", "Taguette side by side: not run (no Taguette environment was available to this benchmark).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", help="PostgreSQL server URL (a throwaway database is created on it)")
+    parser.add_argument("--chars", type=int, default=300_000)
+    parser.add_argument("--codings", type=int, default=2_000)
+    parser.add_argument("--coders", type=int, default=20)
+    parser.add_argument("--per-coder", type=int, default=1_000)
+    parser.add_argument("--apply-n", type=int, default=300)
+    parser.add_argument("--open-n", type=int, default=20)
+    parser.add_argument("--browser-n", type=int, default=5)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-concurrent", dest="concurrent", action="store_false")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    results = []
+    if not args.skip_sqlite:
+        results.append(bench_backend("SQLite", None, args))
+        print(results[-1], flush=True)
+    if args.pg:
+        url, drop = _fresh_pg(args.pg)
+        try:
+            results.append(bench_backend("PostgreSQL 15", url, args))
+            print(results[-1], flush=True)
+        finally:
+            drop()
+    report = markdown(results, "python benchmarks/web_bench.py " + " ".join(
+        a if not a.startswith("postgresql") else "$PG_URL" for a in sys.argv[1:]))
+    if args.output:
+        args.output.write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "web-bench"
+    main()
