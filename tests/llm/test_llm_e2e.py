@@ -227,3 +227,36 @@ def test_a_server_dying_mid_run_stores_nothing(workspace, tmp_path):
         server.stop()
     assert _events(workspace) == 0
     assert _cache_rows(cache) >= 1  # what was answered before the crash is kept for the rerun
+
+
+def test_an_unsupported_json_constraint_is_refused_or_falls_back(small_book, llm_params):
+    from chimeqda.coders.llm import LLMRequestRejected
+
+    strict = LLMCoder(**{**llm_params, "json_mode": "json_schema"}).fit(small_book)
+    with pytest.raises(LLMRequestRejected, match="does not accept json_mode=json_schema"):
+        strict.predict_proba(SEGMENTS[:1])
+    auto = LLMCoder(**{**llm_params, "max_tokens": 32}).fit(small_book)
+    auto._mode = "json_schema"  # as if json_object had been refused: llama-cpp-python refuses this form too
+    auto.predict_proba(SEGMENTS[:1])
+    assert auto.provenance_["constrained_decoding"] == "none"
+    assert auto.stats()["requests"] == 2 and auto.stats()["retries"] == 0
+
+
+def test_a_prompt_longer_than_the_context_is_reported(small_book, llm_params):
+    from chimeqda.coders.llm import LLMRequestRejected
+
+    long_question = " ".join(["Which processes do people describe when they talk about recovery?"] * 600)
+    coder = LLMCoder(**{**llm_params, "research_question": long_question}).fit(small_book)
+    with pytest.raises(LLMRequestRejected, match="context"):
+        coder.predict_proba(SEGMENTS[:1])
+    assert coder.stats()["retries"] == 0
+
+
+def test_quote_spans_are_document_offsets(small_book, llm_params):
+    coder = LLMCoder(**llm_params).fit(small_book)
+    segment = Segment("I relapsed last winter and lost my job.", start=100, lang="en", key="q")
+    coder.predict_proba([segment])
+    for code in coder.codes_:
+        span = coder.quote_span(segment, code)
+        if span is not None:
+            assert 100 <= span[0] < span[1] <= 100 + len(segment.text)

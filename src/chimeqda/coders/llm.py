@@ -645,7 +645,25 @@ class LLMCoder(Coder):
         info = {k: v for k, v in (chosen or {}).items() if isinstance(v, (str, int, float, bool)) and k != "id"}
         if isinstance((chosen or {}).get("meta"), dict):
             info["meta"] = {k: v for k, v in chosen["meta"].items() if isinstance(v, (str, int, float, bool))}
+        if not info.get("digest"):
+            info.update(self._ollama_digest(name))
         return name, info
+
+    def _ollama_digest(self, name: str) -> dict[str, Any]:
+        """Ollama reports a model's digest on its native API, on the same server (empty elsewhere)."""
+        import httpx
+
+        parts = urlsplit(self.endpoint_)
+        try:
+            response = self._http().get(f"{parts.scheme}://{parts.netloc}/api/tags", timeout=3.0)
+            models = response.json().get("models") or [] if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return {}
+        for entry in models:
+            if isinstance(entry, dict) and name in (entry.get("name"), entry.get("model")) and entry.get("digest"):
+                details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+                return {"digest": str(entry["digest"]), **{k: v for k, v in details.items() if isinstance(v, str)}}
+        return {}
 
     def _payload(self, user: str, sample: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -707,18 +725,25 @@ class LLMCoder(Coder):
                         return {"data": data, "mode": mode}
                     except (ValueError, KeyError, IndexError, TypeError):
                         last = "the server's reply is not an OpenAI chat completion"
-                elif status in (408, 425, 429) or status >= 500:
-                    last = f"HTTP {status}: {_body(response)}"
-                    retry_after = response.headers.get("retry-after", "")
-                    if retry_after.isdigit():
-                        wait_for = max(wait_for, min(float(retry_after), 60.0))
-                elif status in (400, 404, 415, 422) and self.json_mode == "auto" and mode != "none" \
-                        and not self._is_context_error(response):
+                elif mode != "none" and status in (400, 404, 415, 422, 500) \
+                        and "response_format" in _body(response, 4000).lower():
+                    if self.json_mode != "auto":
+                        raise LLMRequestRejected(
+                            f"the server at {_public_url(self.endpoint_)} does not accept json_mode={mode} "
+                            f"({_body(response, 200)}); use json_mode=auto"
+                        )
                     # The server does not take this form of JSON constraint: try the next one.
                     with self._lock:
                         if self._mode == mode:
                             self._mode = {"auto": "json_schema", "json_schema": "none"}[mode]
                     continue
+                elif self._is_context_error(response):
+                    raise self._rejected(response)
+                elif status in (408, 425, 429) or status >= 500:
+                    last = f"HTTP {status}: {_body(response)}"
+                    retry_after = response.headers.get("retry-after", "")
+                    if retry_after.isdigit():
+                        wait_for = max(wait_for, min(float(retry_after), 60.0))
                 else:
                     raise self._rejected(response)
             if attempt >= self.retries:
@@ -735,7 +760,7 @@ class LLMCoder(Coder):
     @staticmethod
     def _is_context_error(response: Any) -> bool:
         body = _body(response, 2000).lower()
-        return any(word in body for word in ("context", "exceed", "too long", "n_ctx"))
+        return re.search(r"context (window|length|size)|exceed|too long|n_ctx", body) is not None
 
     def _rejected(self, response: Any) -> LLMRequestRejected:
         hint = ""
@@ -845,6 +870,13 @@ class LLMCoder(Coder):
         raw = json.dumps([a.raw for a in sampled], ensure_ascii=False)
         parts.append(f"raw: {raw[:1200]}")
         return " | ".join(parts)
+
+    def quote_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
+        """Document offsets of the located quote supporting ``code_id`` (None when there is none)."""
+        for answer in self.answers_.get(_segment_id(segment), ()):
+            if code_id in answer.codes and answer.span:
+                return segment.start + answer.span[0], segment.start + answer.span[1]
+        return None
 
     def stats(self) -> dict[str, int]:
         """Requests sent, cache hits, tokens, retries and invalid answers since ``fit``."""
