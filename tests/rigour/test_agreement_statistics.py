@@ -84,14 +84,14 @@ def _package(data, level):
             return math.nan
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(reliability, st.sampled_from(["nominal", "interval"]))
 def test_alpha_equals_the_krippendorff_package(rows, level):
     data = _as_float(rows)
     expected = _package(data, level)
     ours = krippendorff_alpha(data.T, level=level)
     assume(not math.isnan(expected) and np.isfinite(expected))
-    assert round(ours, 3) == round(expected, 3)
+    assert abs(ours - expected) < 5e-4  # equal to 3 decimals (exact up to floating point)
     assert ours == pytest.approx(expected, abs=1e-9)
 
 

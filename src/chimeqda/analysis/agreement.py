@@ -472,12 +472,11 @@ def character_agreement(
         raise ValueError(f"spans lacks column(s): {', '.join(missing)}")
     coders = list(coders) if coders is not None else sorted(spans["coder"].unique(), key=str)
     codes = list(codes) if codes is not None else list(pd.unique(spans["code"]))
-    delta = _delta([0, 1], "nominal")
     rows, pooled = [], []
     for code in codes:
         length, docs, marks = _runs(regions, spans[(spans["code"] == code) & spans["coder"].isin(coders)], coders)
-        sums = _sums_from_codes(marks, 2) if len(marks) else _sums_from_codes(np.zeros((0, len(coders)), int), 2)
-        weighted = {key: sums[key] * (length.reshape(-1, *([1] * (sums[key].ndim - 1))) if len(length) else 0)
+        sums = _sums_from_codes(marks, 2)
+        weighted = {key: sums[key] * length.reshape(-1, *([1] * (sums[key].ndim - 1)))
                     for key in ("coincidence", "confusion", "agree", "pairs")}
         weighted["categories"] = np.asarray([0, 1], dtype=object)
         pooled.append((weighted, docs))
@@ -486,7 +485,6 @@ def character_agreement(
         merged = {key: np.concatenate([w[key] for w, _ in pooled]) for key in ("coincidence", "confusion", "agree", "pairs")}
         merged["categories"] = np.asarray([0, 1], dtype=object)
         docs = np.concatenate([d for _, d in pooled])
-        length = np.concatenate([np.ones(len(d)) for _, d in pooled])  # weights already applied
         row = _character_row(OVERALL, merged, docs, None, None, coders, n_boot, ci, random_state)
         row["characters"] = int(sum(r["characters"] for r in rows))
         for coder in coders:
@@ -495,7 +493,6 @@ def character_agreement(
         row["marked_any"] = int(sum(r["marked_any"] for r in rows))
         row["jaccard"] = _ratio(row["marked_all"], row["marked_any"])
         rows.append(row)
-    del delta
     return pd.DataFrame(rows)
 
 

@@ -531,7 +531,6 @@ def reconcile_disagreements(
     recorded as consensus inclusions too, so the consensus coder ends with a
     complete coding of the compared documents.
     """
-    comparison_names = None
     table = disagreements(ws, coders, level=level, documents=documents, open_only=True)
     with ws.session() as session:
         side_ref = resolve_coder(session, side)
