@@ -144,7 +144,8 @@ def framework_section_html(table_html: str, cells: pd.DataFrame) -> str:
         f"<p>Participants × themes (Ritchie &amp; Spencer). Each cell gives the number of the participant's coded "
         f"segments (sub-codes included), a summary and the most representative quotes. {filled} of {len(cells)} cells "
         f"hold codings; {written} summaries were written by a person and {drafted} are machine drafts (extractive: the "
-        f"segments closest to the cell's centroid), marked as such until a person edits them.</p>"
+        f"segments closest to the cell's centroid), marked as such until a person edits them "
+        f"(<code>chimeqda framework --draft</code> saves drafts; <code>--summary</code> writes one).</p>"
     )
     style = ("<style>.framework td{max-width:18rem;font-size:.8rem}.framework .n{font-weight:bold}"
              ".framework .draft{color:#a60;font-size:.7rem;border:1px solid #a60;padding:0 .2rem}</style>")

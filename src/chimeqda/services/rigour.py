@@ -731,6 +731,21 @@ def draft_summaries(
     return made
 
 
+def _with_drafts(ws: Workspace, cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells without a summary get an unsaved machine draft (marked as such)."""
+    empty = [bool(ids) and not summary for ids, summary in zip(cells["segment_ids"], cells["summary"])]
+    if not any(empty):
+        return cells
+    texts = _segment_texts(ws, {i for ids, e in zip(cells["segment_ids"], empty) if e for i in ids})
+    cells = cells.copy()
+    for row, missing in zip(cells.index, empty):
+        if missing:
+            cells.at[row, "summary"] = fw.draft_summary([texts[i] for i in cells.at[row, "segment_ids"]])
+            cells.at[row, "summary_author"] = f"{SUMMARY_DRAFTER} (not saved)"
+            cells.at[row, "machine_drafted"] = True
+    return cells
+
+
 def _segment_texts(ws: Workspace, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -996,11 +1011,14 @@ def rigour_sections(
     n_boot: int = 500,
     n_orders: int = 500,
     sort_by: Sequence[str] = (),
+    draft_missing: bool = True,
 ) -> tuple[tuple[str, str], ...]:
     """Report sections: agreement, framework matrix, saturation, attribute comparison.
 
     Pass the result as ``extra_sections`` to :func:`~chimeqda.services.reporting.project_report`.
     A section whose data is missing (e.g. only one coder) explains why instead.
+    ``draft_missing`` shows a machine draft (marked, not saved) in framework
+    cells that have codings but no summary yet; nothing is written.
     """
     from chimeqda.report import rigour as render
 
@@ -1012,6 +1030,8 @@ def rigour_sections(
         sections.append(("Inter-coder agreement", render.message_html(f"Agreement was not computed: {exc}")))
     participants = participants_frame(ws)
     cells = framework(ws, include_suggested=include_suggested, n_quotes=2)
+    if draft_missing:
+        cells = _with_drafts(ws, cells)
     attrs = [a for a in participants.columns if a not in ("participant", "file")][:4]
     sections.append(("Framework matrix", render.framework_section_html(
         framework_html(cells, participants, sort_by=sort_by, attributes=attrs, standalone=False), cells)))
