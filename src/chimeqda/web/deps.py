@@ -66,19 +66,27 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def current_user(request: Request) -> Viewer:
+def _viewer(request: Request, session) -> Viewer:
     cached = getattr(request.state, "viewer", None)
     if cached is not None:
         return cached
-    token = request.cookies.get(SESSION_COOKIE, "")
-    with transaction(get_engine(request)) as session:
-        found = accounts.session_user(session, token)
-        if found is None:
-            raise HTTPException(401, "please log in")
-        user, web_session = found
-        viewer = Viewer(user.id, user.username, user.display_name or user.username, web_session.csrf_token)
+    found = accounts.session_user(session, request.cookies.get(SESSION_COOKIE, ""))
+    if found is None:
+        raise HTTPException(401, "please log in")
+    user, web_session = found
+    viewer = Viewer(user.id, user.username, user.display_name or user.username, web_session.csrf_token)
     request.state.viewer = viewer
     return viewer
+
+
+def current_user(request: Request) -> Viewer:
+    with transaction(get_engine(request)) as session:
+        return _viewer(request, session)
+
+
+async def submitted_token(request: Request) -> str | None:
+    """The CSRF token of a write (header or form field); checked against the session later."""
+    return await submitted_csrf(request)
 
 
 async def check_csrf(request: Request, viewer: Viewer = Depends(current_user)) -> None:
@@ -86,12 +94,13 @@ async def check_csrf(request: Request, viewer: Viewer = Depends(current_user)) -
         raise HTTPException(403, "missing or wrong CSRF token; reload the page")
 
 
-def _access(request: Request, viewer: Viewer, project_id: int, minimum: str, via=None) -> Access:
-    """The viewer's role in the project (found directly, or ``via`` a (table, id) that belongs to it)."""
+def _access(request: Request, minimum: str, project_id: int | None = None, via=None,
+            token: str | None = None, write: bool = False) -> Access:
+    """Who asks (401), whether the write carries their CSRF token (403), and their role in the
+    project (403) — found directly, or ``via`` a (table, id) that belongs to it — in one transaction."""
     query = (
         select(t.Project.id, t.Project.name, t.Project.settings, accounts.Membership.role)
         .join(accounts.Membership, accounts.Membership.project_id == t.Project.id)
-        .where(accounts.Membership.user_id == viewer.id)
     )
     if via is None:
         query = query.where(t.Project.id == project_id)
@@ -99,7 +108,10 @@ def _access(request: Request, viewer: Viewer, project_id: int, minimum: str, via
         table, key = via
         query = query.join(table, table.project_id == t.Project.id).where(table.id == key)
     with transaction(get_engine(request)) as session:
-        row = session.execute(query).first()
+        viewer = _viewer(request, session)
+        if write and not same(token, viewer.csrf):
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+        row = session.execute(query.where(accounts.Membership.user_id == viewer.id)).first()
         if row is None and via is not None:
             table, key = via
             if session.scalar(select(table.id).where(table.id == key)) is None:
@@ -113,39 +125,33 @@ def _access(request: Request, viewer: Viewer, project_id: int, minimum: str, via
 
 
 # Dependencies are plain functions (FastAPI runs them in its thread pool, so
-# database calls never block the event loop); only the CSRF check is async,
-# because it may have to read a form body.
+# database calls never block the event loop); only reading the CSRF token is
+# async, because it may have to read a form body.
 
 
 def _by_project(minimum: str, write: bool = False):
-    def dependency(request: Request, project_id: int, viewer: Viewer = Depends(current_user)) -> Access:
-        return _access(request, viewer, project_id, minimum)
+    def dependency(request: Request, project_id: int) -> Access:
+        return _access(request, minimum, project_id=project_id)
 
-    def write_dependency(
-        request: Request, project_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
-    ) -> Access:
-        return _access(request, viewer, project_id, minimum)
+    def write_dependency(request: Request, project_id: int, token: str | None = Depends(submitted_token)) -> Access:
+        return _access(request, minimum, project_id=project_id, token=token, write=True)
 
     return write_dependency if write else dependency
 
 
 def _by_document(minimum: str, write: bool = False):
-    def dependency(request: Request, document_id: int, viewer: Viewer = Depends(current_user)) -> Access:
-        return _access(request, viewer, 0, minimum, via=(t.Document, document_id))
+    def dependency(request: Request, document_id: int) -> Access:
+        return _access(request, minimum, via=(t.Document, document_id))
 
-    def write_dependency(
-        request: Request, document_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
-    ) -> Access:
-        return _access(request, viewer, 0, minimum, via=(t.Document, document_id))
+    def write_dependency(request: Request, document_id: int, token: str | None = Depends(submitted_token)) -> Access:
+        return _access(request, minimum, via=(t.Document, document_id), token=token, write=True)
 
     return write_dependency if write else dependency
 
 
-def _by_event(minimum: str, write: bool = True):
-    def write_dependency(
-        request: Request, event_id: int, viewer: Viewer = Depends(current_user), _csrf: None = Depends(check_csrf)
-    ) -> Access:
-        return _access(request, viewer, 0, minimum, via=(t.CodingEvent, event_id))
+def _by_event(minimum: str):
+    def write_dependency(request: Request, event_id: int, token: str | None = Depends(submitted_token)) -> Access:
+        return _access(request, minimum, via=(t.CodingEvent, event_id), token=token, write=True)
 
     return write_dependency
 
@@ -161,6 +167,6 @@ ProjectCoderWrite = Annotated[Access, Depends(_by_project("coder", write=True))]
 ProjectOwnerWrite = Annotated[Access, Depends(_by_project("owner", write=True))]
 DocumentViewer = Annotated[Access, Depends(_by_document("viewer"))]
 DocumentCoderWrite = Annotated[Access, Depends(_by_document("coder", write=True))]
-CodingCoderWrite = Annotated[Access, Depends(_by_event("coder", write=True))]
+CodingCoderWrite = Annotated[Access, Depends(_by_event("coder"))]
 
 __all__ = ["Access", "CurrentUser", "EngineDep", "User", "Viewer"]
