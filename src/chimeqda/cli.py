@@ -488,7 +488,7 @@ from chimeqda.interop.commands import export as _interop_export  # noqa: E402
 main.add_command(_interop_export)
 from chimeqda import rigour_cli as _rigour  # noqa: E402
 
-for _command in _rigour.COMMANDS:
+for _command in getattr(_rigour, "COMMANDS", ()):  # empty while rigour_cli itself is importing this module
     main.add_command(_command)
 from chimeqda.web.commands import serve as _web_serve, users as _web_users  # noqa: E402
 

@@ -271,3 +271,16 @@ def saturation(project_dir, db, level, include_suggested, coder, base, run_lengt
 
 
 COMMANDS = (agreement, disagreements, reconcile, history, framework, saturation)
+
+
+def _register_late() -> None:
+    """When this module is imported before ``chimeqda.cli``, the CLI's feature block runs
+    while these commands do not exist yet; add them now (the normal path adds them there)."""
+    from chimeqda.cli import main
+
+    for command in COMMANDS:
+        if command.name not in main.commands:
+            main.add_command(command)
+
+
+_register_late()
