@@ -255,3 +255,8 @@ def test_a_fitted_coder_pickles_without_its_connection(small_book, tmp_path):
     clone = pickle.loads(pickle.dumps(coder))
     assert clone.get_params() == coder.get_params() and clone.stats()["requests"] == 0
     assert clone.system_prompt_ == coder.system_prompt_
+
+
+def test_raw_line_breaks_inside_strings_are_tolerated(lookup):
+    answer = parse_answer('{"codes": ["hope"], "quote": "I believe things\n", "rationale": "one line"}', TEXT, lookup)
+    assert answer.valid and answer.codes == ("hope",) and answer.span is not None

@@ -311,11 +311,11 @@ def _json_object(content: str) -> Any:
     if fenced:
         text = fenced.group(1).strip()
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)  # strict=False: tolerate raw line breaks inside strings
     except json.JSONDecodeError:
         start, end = text.find("{"), text.rfind("}")
         if start != -1 and end > start:
-            return json.loads(text[start : end + 1])
+            return json.loads(text[start : end + 1], strict=False)
         raise
 
 
