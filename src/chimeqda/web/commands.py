@@ -79,11 +79,11 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
     On a laptop it listens on 127.0.0.1 only and prints a one-time login link,
     so nobody else on the machine gets in. As a team server, point it at
     PostgreSQL and listen on the network (behind HTTPS), with accounts made by
-    ``chimeqda users add``:
+    ``chimeqda users add``.
 
     \b
-        chimeqda serve -p my-study
-        chimeqda serve --db postgresql://qda@dbhost/study --host 0.0.0.0 --ssl-certfile c.pem --ssl-keyfile k.pem
+    Example: chimeqda serve -p my-study
+    Example: chimeqda serve --db postgresql://qda@dbhost/study --host 0.0.0.0 --ssl-certfile c.pem --ssl-keyfile k.pem
     """
     import uvicorn
 
@@ -162,8 +162,7 @@ def _password(password_stdin: bool) -> str:
 def users_add(project_dir, db, username, role, project_name, password_stdin, display_name):
     """Create an account (asks for a password), optionally with a role in the project.
 
-    \b
-        chimeqda users add alice --role owner -p my-study
+    Example: chimeqda users add alice --role owner -p my-study
     """
     from chimeqda.services import accounts
     from chimeqda.store.db import transaction
@@ -187,8 +186,7 @@ def users_add(project_dir, db, username, role, project_name, password_stdin, dis
 def users_grant(project_dir, db, username, role, project_name):
     """Give a user a role in the project (``none`` removes them).
 
-    \b
-        chimeqda users grant bob coder -p my-study
+    Example: chimeqda users grant bob coder -p my-study
     """
     from chimeqda.services import accounts
     from chimeqda.store.db import transaction
@@ -211,8 +209,7 @@ def users_grant(project_dir, db, username, role, project_name):
 def users_password(project_dir, db, username, password_stdin):
     """Set a new password (logs the user out everywhere).
 
-    \b
-        chimeqda users password alice
+    Example: chimeqda users password alice -p my-study
     """
     from chimeqda.services import accounts
     from chimeqda.store.db import transaction
@@ -229,8 +226,7 @@ def users_password(project_dir, db, username, password_stdin):
 def users_list(project_dir, db):
     """List accounts and their project roles.
 
-    \b
-        chimeqda users list -p my-study
+    Example: chimeqda users list -p my-study
     """
     from chimeqda.services import accounts
     from chimeqda.store.db import transaction
