@@ -15,11 +15,11 @@ from chimeqda.store import tables as t
 def machine_provenance(ws: Workspace) -> str:
     """A methods-section sentence naming every machine coder that made suggestions."""
     with ws.session() as session:
+        used = select(t.CodingEvent.coder_id).where(t.CodingEvent.project_id == ws.project_id)
         rows = session.execute(
             select(t.Coder.name, t.Coder.version, t.Coder.params)
-            .join(t.CodingEvent, t.CodingEvent.coder_id == t.Coder.id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.Coder.kind == "machine")
-            .distinct()
+            .where(t.Coder.id.in_(used), t.Coder.kind == "machine")
+            .order_by(t.Coder.id)
         ).all()
     if not rows:
         return ""
