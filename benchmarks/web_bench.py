@@ -310,7 +310,9 @@ def markdown(results: list[dict], command: str) -> str:
         f"Command: `{command}`",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} CPU cores (shared), {time.strftime('%Y-%m-%d')}.",
+        f"{__import__('os').cpu_count()} CPU cores shared with other jobs (load average "
+        f"{__import__('os').getloadavg()[0]:.1f} at the end of the run), {time.strftime('%Y-%m-%d')}. "
+        "Medians are stable from run to run; p95 values follow the machine's load.",
         "",
         "Synthetic transcript imported through the normal importer, plus existing codings "
         "(three quarters by two human coders on spans of one to three sentences, one quarter machine "

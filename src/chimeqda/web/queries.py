@@ -51,9 +51,16 @@ _documents: dict[tuple[str, int], tuple[int, int]] = {}
 def my_coder_id(session: Session, username: str) -> int:
     """The coders row of a person (cached: coders rows are never changed or deleted)."""
     key = (str(session.get_bind().url), username)
-    if key not in _coder_ids:
-        _coder_ids[key] = coder_row(session, human(username)).id
-    return _coder_ids[key]
+    if key in _coder_ids:
+        return _coder_ids[key]
+    existing = session.scalar(
+        select(t.Coder.id).where(t.Coder.kind == "human", t.Coder.name == username, t.Coder.version == "")
+        .order_by(t.Coder.id)
+    )
+    if existing is not None and existing == coder_row(session, human(username)).id:
+        _coder_ids[key] = existing  # committed already: safe to remember
+        return existing
+    return coder_row(session, human(username)).id  # new in this transaction, which may still roll back
 
 
 def _codebook_id(session: Session, project_id: int) -> int:
