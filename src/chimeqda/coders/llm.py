@@ -564,9 +564,10 @@ class LLMCoder(Coder):
     def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "LLMCoder":
         """Check the settings, build the prompt from ``codebook`` and ask the server which model it runs.
 
-        ``labelled`` is not used (the model is not trained); the number of
-        passages is recorded. When the server cannot be reached but ``model``
-        is named, fitting succeeds so that cached answers can be reused offline.
+        ``labelled`` is not used: the model is not trained (see
+        :mod:`chimeqda.llm_teacher` for the other direction). When the server
+        cannot be reached but ``model`` is named, fitting succeeds so that
+        cached answers can be reused offline; an uncached request then fails.
         """
         from chimeqda.coders.llm_cache import open_cache
 
@@ -632,7 +633,7 @@ class LLMCoder(Coder):
             models = [m for m in (response.json().get("data") or []) if isinstance(m, dict) and m.get("id")]
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
             if self.model:
-                return self.model, {"reachable_at_fit": False}
+                return self.model, {}
             raise LLMUnavailable(
                 f"cannot reach a language-model server at {_public_url(self.endpoint_)} ({_short(exc)}). "
                 "Start one (e.g. `python -m llama_cpp.server --model MODEL.gguf --port 8080`, or Ollama), "
