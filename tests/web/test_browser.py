@@ -204,3 +204,44 @@ def test_a_viewer_cannot_code(live, project, doc_id):
     )
     assert status == 403
     assert _human_events(project, "vera") == []
+
+
+def test_offsets_stay_code_points_around_emoji(live, project, tmp_path):
+    """JavaScript counts UTF-16 units; the database counts code points. A mouse selection after
+    an emoji must be stored at the code-point offsets of the selected text."""
+    from chimeqda.services.importing import import_files
+
+    app, base, browser = live
+    source = tmp_path / "P03-emoji.txt"
+    source.write_text("I: How was the week? 🙂\nR: Hard 😞 at first 💪🏽. Then I went to a meeting and felt at home.\n",
+                      encoding="utf-8")
+    import_files(project, [source])
+    with project.session() as session:
+        doc = session.scalars(select(t.Document).where(t.Document.name == "P03-emoji.txt")).one()
+        doc_id, text = doc.id, doc.text
+    page = _open_document(browser, base, app, "cora", doc_id, project.project_id)
+    wanted = "Then I went to a meeting"
+    page.evaluate(
+        """(wanted) => {
+            for (const span of document.querySelectorAll('.turn-text .seg')) {
+                const node = span.firstChild, at = node.data.indexOf(wanted);
+                if (at < 0) continue;
+                const range = document.createRange();
+                range.setStart(node, at); range.setEnd(node, at + wanted.length);
+                const selection = window.getSelection();
+                selection.removeAllRanges(); selection.addRange(range);
+                document.getElementById('transcript').dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+                return;
+            }
+            throw new Error('text not found');
+        }""",
+        wanted,
+    )
+    page.wait_for_selector("#selection-info[data-start]")
+    page.keyboard.type("connectedness")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".chip.coding >> text=Connectedness")
+    coded = _human_events(project, "cora", "accepted")
+    start = text.index(wanted)  # Python: code points
+    assert (coded[-1][1], coded[-1][2]) == (start, start + len(wanted))
+    assert page.errors == []
