@@ -35,4 +35,5 @@ def test_lexicon_on_invented_sentences(chime):
 @pytest.mark.parametrize("name", ["supervised", "similarity"])
 def test_embedding_coders_contract(name, chime, tmp_path, monkeypatch):
     monkeypatch.setenv("CHIMEQDA_CACHE_DIR", str(tmp_path))
-    check_coder(get_coder(name, nl_encoder=None), chime)
+    fast = {"cv_folds": 2} if name == "supervised" else {}
+    check_coder(get_coder(name, nl_encoder=None, **fast), chime)

@@ -43,7 +43,7 @@ def test_train_file(tmp_path, codebook):
         [json.dumps({"text": f"Gardening gives my life meaning {i}.", "labels": ["meaning"], "doc": f"s{i % 3}"}) for i in range(6)]
         + [json.dumps({"text": "We ate at six.", "labels": [], "doc": "s1"})],
     )
-    rows = classify_records([{"id": 1, "text": "The garden gives my life meaning."}], codebook, "supervised", train=train, params={"cv_folds": 0})
+    rows = classify_records([{"id": 1, "text": "The garden gives my life meaning."}], codebook, "supervised", train=train, params={"cv_folds": 0, "nl_encoder": None})
     assert rows[0]["scores"]["meaning"] > 0.5
 
 

@@ -34,7 +34,7 @@ def test_reference_matrix_marks_unknown(codebook):
 def test_decisions_move_scores(codebook):
     # A new idea the codebook lacks: gardening as meaning. Accepting decisions teaches it.
     target = Segment("Working in my allotment garden every morning.", lang="en")
-    before = get_coder("supervised", cv_folds=0).fit(codebook).predict_proba([target])[0]["meaning"]
+    before = get_coder("supervised", cv_folds=0, nl_encoder=None).fit(codebook).predict_proba([target])[0]["meaning"]
     decisions = [
         LabelledText(text, frozenset({"meaning"}), complete=False, source=f"d{i}")
         for i, text in enumerate(
@@ -48,7 +48,7 @@ def test_decisions_move_scores(codebook):
     ] + [
         LabelledText("I was drunk in the garden.", frozenset(), complete=False, rejected=frozenset({"meaning"}), source="d9")
     ]
-    coder = get_coder("supervised", cv_folds=0, labelled_weight=5.0).fit(codebook, decisions)
+    coder = get_coder("supervised", cv_folds=0, labelled_weight=5.0, nl_encoder=None).fit(codebook, decisions)
     after = coder.predict_proba([target])[0]["meaning"]
     assert after > before
     assert coder.training_size_ == len(decisions)
@@ -59,7 +59,7 @@ def test_decisions_move_scores(codebook):
 
 def test_complete_labelled_passages_count_as_negatives(codebook):
     passages = [LabelledText(f"We had dinner at seven number {i}.", frozenset(), complete=True, source="s") for i in range(3)]
-    coder = get_coder("supervised", cv_folds=0).fit(codebook, passages)
+    coder = get_coder("supervised", cv_folds=0, nl_encoder=None).fit(codebook, passages)
     rows = [r for r in coder.refs_ if r.kind == "labelled"]
     assert len(rows) == 3 and all(len(r.negative) == len(CODES) for r in rows)
 
