@@ -27,8 +27,15 @@ def llm_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One answer cache for the session: tests asking the same question share the answer."""
+    return tmp_path_factory.mktemp("llm-cache") / "shared.sqlite3"
+
+
 @pytest.fixture
 def cache_file(tmp_path):
+    """A fresh answer cache, for tests that count requests."""
     return tmp_path / "llm-cache.sqlite3"
 
 
@@ -54,7 +61,13 @@ def small_book() -> Codebook:
 
 
 @pytest.fixture
-def llm_params(llm_server, cache_file) -> dict:
-    """Parameters for a quick, reproducible coder on the session's server."""
-    return {"endpoint": llm_server.url, "cache": str(cache_file), "max_tokens": 64, "timeout": 120.0,
+def llm_params(llm_server, shared_cache) -> dict:
+    """Parameters for a quick, reproducible coder on the session's server (session-wide cache)."""
+    return {"endpoint": llm_server.url, "cache": str(shared_cache), "max_tokens": 64, "timeout": 120.0,
             "retries": 1, "backoff": 0.2, "research_question": "How do people describe their recovery?"}
+
+
+@pytest.fixture
+def fresh_params(llm_params, cache_file) -> dict:
+    """``llm_params`` with an empty cache of the test's own."""
+    return {**llm_params, "cache": str(cache_file)}

@@ -47,7 +47,8 @@ def test_the_coder_contract_holds_against_a_real_server(small_book, llm_params):
     check_coder(LLMCoder(**llm_params), small_book)
 
 
-def test_codes_validates_and_records_provenance(small_book, llm_params, cache_file):
+def test_codes_validates_and_records_provenance(small_book, fresh_params, cache_file):
+    llm_params = fresh_params
     coder = get_coder("llm", **llm_params).fit(small_book)
     scores = coder.predict_proba(SEGMENTS)
     assert [set(row) for row in scores] == [set(coder.codes_)] * 2
@@ -115,7 +116,8 @@ def test_a_timeout_is_retried_then_reported(small_book, llm_params):
     assert coder.stats()["retries"] == 1 and coder.stats()["requests"] == 2
 
 
-def test_the_budget_stops_the_run_and_keeps_what_was_paid_for(small_book, llm_params, cache_file):
+def test_the_budget_stops_the_run_and_keeps_what_was_paid_for(small_book, fresh_params, cache_file):
+    llm_params = fresh_params
     coder = LLMCoder(**{**llm_params, "max_requests": 1}).fit(small_book)
     with pytest.raises(LLMBudgetExceeded, match="budget of 1 requests"):
         coder.predict_proba(SEGMENTS)
@@ -235,7 +237,7 @@ def test_an_unsupported_json_constraint_is_refused_or_falls_back(small_book, llm
     strict = LLMCoder(**{**llm_params, "json_mode": "json_schema"}).fit(small_book)
     with pytest.raises(LLMRequestRejected, match="does not accept json_mode=json_schema"):
         strict.predict_proba(SEGMENTS[:1])
-    auto = LLMCoder(**{**llm_params, "max_tokens": 32}).fit(small_book)
+    auto = LLMCoder(**{**llm_params, "max_tokens": 33}).fit(small_book)
     auto._mode = "json_schema"  # as if json_object had been refused: llama-cpp-python refuses this form too
     auto.predict_proba(SEGMENTS[:1])
     assert auto.provenance_["constrained_decoding"] == "none"

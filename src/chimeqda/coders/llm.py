@@ -779,7 +779,8 @@ class LLMCoder(Coder):
 
         user = render_user(self.template_, self.codebook_, self.codes_, self.research_question_, segment)
         payload = self._payload(user, sample)
-        key = request_key({"payload": payload, "schema": self.schema_ if self.json_mode != "none" else None})
+        key = request_key({"payload": payload, "json_mode": self.json_mode,
+                           "schema": self.schema_ if self.json_mode != "none" else None})
         stored = self.cache_.get(key)
         cached = stored is not None
         if stored is None:
