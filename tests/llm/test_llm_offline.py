@@ -260,3 +260,24 @@ def test_a_fitted_coder_pickles_without_its_connection(small_book, tmp_path):
 def test_raw_line_breaks_inside_strings_are_tolerated(lookup):
     answer = parse_answer('{"codes": ["hope"], "quote": "I believe things\n", "rationale": "one line"}', TEXT, lookup)
     assert answer.valid and answer.codes == ("hope",) and answer.span is not None
+
+
+@pytest.mark.parametrize(
+    "content, valid, codes",
+    [
+        ('{"codes": ["hope"], "quote": "I believe things will get better", "rationale": "The passage talks ab', True,
+         ("hope",)),
+        ('{ "codes": [ ] ,"quote": "my sponsor", "rationale": "It is', True, ()),
+        ('{"codes": ["hope", "conn', False, ()),
+        ('{"quote": "my sponsor", "codes": ["hope"], "rationale": "x', False, ()),
+        ('{"codes": [1, 2], "quote": "x", "rationale": "y', False, ()),
+    ],
+)
+def test_answers_cut_off_at_max_tokens_keep_complete_codes(lookup, content, valid, codes):
+    from chimeqda.coders.llm import salvage_cut_answer
+
+    answer = salvage_cut_answer(content, TEXT, lookup, 64)
+    assert answer.valid is valid and answer.codes == codes and answer.raw == content
+    assert any("max_tokens=64" in p for p in answer.problems)
+    if valid and "believe" in content:
+        assert answer.span is not None and answer.quote == "I believe things will get better"

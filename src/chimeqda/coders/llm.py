@@ -267,7 +267,7 @@ def answer_schema(codes: Sequence[str]) -> dict[str, Any]:
         "properties": {
             "codes": {"type": "array", "items": {"type": "string", "enum": list(codes)}, "uniqueItems": True},
             "quote": {"type": "string", "maxLength": 400},
-            "rationale": {"type": "string", "maxLength": 300},
+            "rationale": {"type": "string", "maxLength": 200},
         },
         "required": ["codes", "quote", "rationale"],
         "additionalProperties": False,
@@ -354,6 +354,33 @@ def parse_answer(content: str, segment_text: str, lookup: Mapping[str, str]) -> 
     if quote.strip() and span is None:
         problems.append("the quote was not found in the passage")
     return Answer(True, tuple(found), quote.strip(), " ".join(rationale.split()), span, tuple(problems), content)
+
+
+def salvage_cut_answer(content: str, segment_text: str, lookup: Mapping[str, str], max_tokens: int) -> Answer:
+    """An answer cut off at ``max_tokens``: keep it when its ``codes`` list (and quote) were complete.
+
+    The schema asks for ``codes`` first, so a long rationale cut short does
+    not lose the decision; anything less complete stays invalid.
+    """
+    cut = f"the answer was cut off at max_tokens={max_tokens}"
+    codes = re.search(r'^\s*\{\s*"codes"\s*:\s*(\[[^\]]*\])', content)
+    if not codes:
+        return Answer(False, problems=("the answer is not valid JSON", cut), raw=content)
+    quote = re.search(r'"quote"\s*:\s*("(?:[^"\\]|\\.)*")', content)
+    rebuilt = {"codes": json.loads(codes.group(1), strict=False) if _loads_ok(codes.group(1)) else None,
+               "quote": json.loads(quote.group(1), strict=False) if quote and _loads_ok(quote.group(1)) else ""}
+    answer = parse_answer(json.dumps(rebuilt), segment_text, lookup)
+    if not answer.valid:
+        return Answer(False, problems=(*answer.problems, cut), raw=content)
+    return Answer(True, answer.codes, answer.quote, "", answer.span, (*answer.problems, cut + "; codes kept"), content)
+
+
+def _loads_ok(text: str) -> bool:
+    try:
+        json.loads(text, strict=False)
+        return True
+    except json.JSONDecodeError:
+        return False
 
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"', "–": "-", "—": "-"})
@@ -803,8 +830,7 @@ class LLMCoder(Coder):
                 self.run_.cache_hits += 1
         answer = parse_answer(stored["content"], segment.text, self.lookup_)
         if stored.get("finish_reason") == "length" and not answer.valid:
-            answer = Answer(False, problems=(*answer.problems, f"the answer was cut off at max_tokens={self.max_tokens}"),
-                            raw=answer.raw)
+            answer = salvage_cut_answer(stored["content"], segment.text, self.lookup_, self.max_tokens)
         if not answer.valid:
             with self.run_.lock:
                 self.run_.invalid += 1
