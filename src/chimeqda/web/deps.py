@@ -1,10 +1,10 @@
 """Dependencies shared by the routes: who is asking, and may they?
 
-``CurrentUser`` is the logged-in user (401 otherwise). ``ProjectViewer``,
-``ProjectCoder`` and ``ProjectOwner`` check the role in the project named by
-the ``project_id`` path parameter; ``Document*`` and ``Coding*`` find the
-project through the document or coding event in the path. The ``*Write``
-variants also check the CSRF token. A user without the role gets 403.
+``CurrentUser`` is the logged-in user (401 otherwise). ``ProjectViewer`` and
+``ProjectOwner`` check the role in the project named by the ``project_id``
+path parameter; ``Document*`` and ``Coding*`` find the project through the
+document or coding event in the path. The ``*Write`` variants also check the
+CSRF token. A user without the role gets 403. Each check is one transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import Engine, select
 from chimeqda.services import accounts
 from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
-from chimeqda.store.accounts import User
 from chimeqda.store.db import transaction
 from chimeqda.web.security import SESSION_COOKIE, same, submitted_csrf
 
@@ -157,11 +156,8 @@ def _by_event(minimum: str):
 
 
 CurrentUser = Annotated[Viewer, Depends(current_user)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-Csrf = Depends(check_csrf)
 
 ProjectViewer = Annotated[Access, Depends(_by_project("viewer"))]
-ProjectCoder = Annotated[Access, Depends(_by_project("coder"))]
 ProjectOwner = Annotated[Access, Depends(_by_project("owner"))]
 ProjectCoderWrite = Annotated[Access, Depends(_by_project("coder", write=True))]
 ProjectOwnerWrite = Annotated[Access, Depends(_by_project("owner", write=True))]
@@ -169,4 +165,4 @@ DocumentViewer = Annotated[Access, Depends(_by_document("viewer"))]
 DocumentCoderWrite = Annotated[Access, Depends(_by_document("coder", write=True))]
 CodingCoderWrite = Annotated[Access, Depends(_by_event("coder"))]
 
-__all__ = ["Access", "CurrentUser", "EngineDep", "User", "Viewer"]
+__all__ = ["Access", "CurrentUser", "Viewer"]
