@@ -33,6 +33,7 @@ from chimeqda.coders.encoders import get_encoder
 from chimeqda.evaluation import evaluate, grouped_folds, markdown_table
 
 LEARNING = {"supervised", "similarity", "ensemble"}
+BUILTIN = "lexicon,similarity,supervised,ensemble"  # plugin coders (e.g. an LLM) only when named
 
 
 def _prefill(cache_dir: Path | None, texts: list[str], names: list[str]) -> None:
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/eval/chime_dev.jsonl")
     parser.add_argument("--codebook", default="chime-d")
-    parser.add_argument("--coders", default=",".join(available_coders()))
+    parser.add_argument("--coders", default=BUILTIN, help=f"comma-separated; registered: {', '.join(available_coders())}")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--params", default="{}", help='JSON of coder parameters, e.g. {"C": 0.5}')
