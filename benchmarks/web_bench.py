@@ -218,22 +218,28 @@ def bench_backend(label: str, db: str | None, args) -> dict:
                                            .where(t.Segment.document_id == doc_id)).all()
                 keys = session.scalars(select(t.Code.key)).all()
             rng = random.Random(3)
-            applied = []
+            applied, applied_rt = [], []
             for i in range(args.apply_n + 20):
                 seg = rng.choice(segments)
+                started = time.perf_counter()
                 response = client.post(f"/api/documents/{doc_id}/codings",
                                        json={"start": seg.start, "end": seg.end, "codes": [rng.choice(keys)]})
+                applied_rt.append(time.perf_counter() - started)
                 response.raise_for_status()
                 applied.append(server_ms(response))
             result["apply"] = _stats(applied[20:])  # the first requests warm caches
-            opened, payloads = [], []
+            result["apply_rt"] = _stats(applied_rt[20:])
+            opened, payloads, opened_rt = [], [], []
             for _ in range(args.open_n + 3):
+                started = time.perf_counter()
                 page = client.get(f"/projects/{ws.project_id}/documents/{doc_id}")
                 page.raise_for_status()
                 payload = client.get(f"/api/documents/{doc_id}")
                 payload.raise_for_status()
+                opened_rt.append(time.perf_counter() - started)
                 opened.append(server_ms(page) + server_ms(payload))
                 payloads.append(server_ms(payload))
+            result["open_rt"] = _stats(opened_rt[3:])
             result["payload_kb"] = len(payload.content) / 1024
             result["events"] = len(payload.json()["events"])
             result["open"] = _stats(opened[3:])
@@ -303,7 +309,113 @@ def _concurrent(ws, base, doc_id, people, segments, keys, args) -> dict:
             "per_coder_min": min(per_coder.values()) if per_coder else 0}
 
 
-def markdown(results: list[dict], command: str) -> str:
+
+TAGUETTE_PROJECT = r"""
+import json, sys, random
+from taguette import database
+from taguette.convert import get_html_body
+from taguette.extract import extract
+spec = json.load(open(sys.argv[1], encoding="utf-8"))
+db = database.connect("sqlite:///" + sys.argv[2])()
+user = database.User(login="admin")
+db.add(user)
+project = database.Project(name="Web benchmark", description="")
+db.add(project)
+db.flush()
+db.add(database.ProjectMember(project=project, user=user, privileges=database.Privileges.ADMIN))
+tags = [database.Tag(project=project, path=path, description="") for path in spec["tags"]]
+db.add_all(tags)
+html = get_html_body(spec["html"])
+doc = database.Document(name="P01-benchmark.txt", description="", filename="P01-benchmark.txt", project=project,
+                        contents=html, text_direction=database.TextDirection.LEFT_TO_RIGHT)
+db.add(doc)
+db.flush()
+rng = random.Random(11)
+for start, end in spec["spans"]:  # UTF-8 byte offsets into the tag-stripped text (ASCII here)
+    db.add(database.Highlight(document=doc, start_offset=start, end_offset=end, snippet="",
+                              tags=[rng.choice(tags)]))
+db.commit()
+print(json.dumps({"project": project.id, "document": doc.id, "tags": [t.id for t in tags]}))
+"""
+
+
+def bench_taguette(args) -> dict | None:
+    """The same document and number of highlights in Taguette (single-user mode, SQLite).
+
+    Taguette exposes no server timing, so both tools are compared by client round trip."""
+    import html as html_lib
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    python, taguette = root / ".venv-taguette" / "bin" / "python", root / ".venv-taguette" / "bin" / "taguette"
+    if not taguette.exists():
+        return None
+    text = synthetic_transcript(args.chars)
+    lines = text.split("\n")
+    html = "".join(f"<p>{html_lib.escape(line)}</p>" for line in lines)
+    stripped = "".join(lines)  # Taguette offsets run over the text without the tags
+    rng = random.Random(11)
+    spans = []
+    for _ in range(args.codings):
+        start = rng.randrange(0, len(stripped) - 400)
+        spans.append([start, start + rng.randint(40, 350)])
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, db = Path(tmp) / "spec.json", Path(tmp) / "taguette.sqlite3"
+        spec.write_text(json.dumps({"html": html, "spans": spans,
+                                    "tags": ["connectedness", "hope", "identity", "meaning", "empowerment",
+                                             "difficulties"]}), encoding="utf-8")
+        made = json.loads(subprocess.run([str(python), "-c", TAGUETTE_PROJECT, str(spec), str(db)], check=True,
+                                         capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        port = free_port()
+        process = subprocess.Popen([str(taguette), "--no-browser", "-p", str(port), "-b", "127.0.0.1",
+                                    "--database", str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env={**__import__("os").environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            token = None
+            deadline = time.time() + 60
+            while token is None and time.time() < deadline:
+                match = re.search(r"token=([0-9a-f]+)", process.stdout.readline())
+                token = match.group(1) if match else None
+            base = f"http://127.0.0.1:{port}"
+            client = httpx.Client(base_url=base, timeout=60, follow_redirects=True)
+            for _ in range(100):
+                try:
+                    client.get(f"/?token={token}")
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.2)
+            client.get(f"/project/{made['project']}")
+            xsrf = client.cookies.get("_xsrf")
+            project, document = made["project"], made["document"]
+            applied, opened = [], []
+            for i in range(args.apply_n + 20):
+                start = rng.randrange(0, len(stripped) - 400)
+                started = time.perf_counter()
+                response = client.post(
+                    f"/api/project/{project}/document/{document}/highlight/new",
+                    json={"start_offset": start, "end_offset": start + 120, "tags": [rng.choice(made["tags"])]},
+                    headers={"X-XSRFToken": xsrf},
+                )
+                applied.append(time.perf_counter() - started)
+                response.raise_for_status()
+            for _ in range(args.open_n + 3):
+                started = time.perf_counter()
+                client.get(f"/project/{project}/document/{document}").raise_for_status()
+                contents = client.get(f"/api/project/{project}/document/{document}/contents")
+                contents.raise_for_status()
+                highlights = client.get(f"/api/project/{project}/document/{document}")  # what the page loads
+                highlights.raise_for_status()
+                opened.append(time.perf_counter() - started)
+            return {"apply_rt": _stats(applied[20:]), "open_rt": _stats(opened[3:]),
+                    "payload_kb": (len(contents.content) + len(highlights.content)) / 1024,
+                    "highlights": len(highlights.json().get("highlights", []))}
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def markdown(results: list[dict], command: str, taguette: dict | None = None) -> str:
     lines = [
         "# Web workspace benchmark",
         "",
@@ -354,7 +466,30 @@ def markdown(results: list[dict], command: str) -> str:
         ]
         if c["first_error"]:
             lines.append(f"- first error: `{c['first_error']}`")
-    lines += ["", "Taguette side by side: not run (no Taguette environment was available to this benchmark).", ""]
+    if taguette:
+        lines += [
+            "",
+            "## Side by side with Taguette 1.5.2",
+            "",
+            "The same synthetic transcript (one paragraph per line) and the same number of highlights, in "
+            "Taguette's single-user mode on SQLite (`.venv-taguette`, made by `scripts/setup-taguette.sh`). "
+            "Taguette reports no server time, so both are measured as client round trips over HTTP on 127.0.0.1.",
+            "",
+            "| round trip, median (p95) | " + " | ".join(f"chimeqda, {r['label']}" for r in results)
+            + " | Taguette, SQLite |",
+            "|---|" + "---|" * (len(results) + 1),
+            "| apply a coding / highlight | " + " | ".join(
+                f"{r['apply_rt']['median']:.1f} ms ({r['apply_rt']['p95']:.1f})" for r in results)
+            + f" | {taguette['apply_rt']['median']:.1f} ms ({taguette['apply_rt']['p95']:.1f}) |",
+            "| open the document (page + text + codings) | " + " | ".join(
+                f"{r['open_rt']['median']:.1f} ms ({r['open_rt']['p95']:.1f})" for r in results)
+            + f" | {taguette['open_rt']['median']:.1f} ms ({taguette['open_rt']['p95']:.1f}) |",
+            "| data sent for the document | " + " | ".join(f"{r['payload_kb']:.0f} KiB" for r in results)
+            + f" | {taguette['payload_kb']:.0f} KiB ({taguette['highlights']:,} highlights) |",
+        ]
+    else:
+        lines += ["", "Taguette side by side: not run (no `.venv-taguette`; see `scripts/setup-taguette.sh`)."]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -371,6 +506,8 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-concurrent", dest="concurrent", action="store_false")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--no-taguette", dest="taguette", action="store_false",
+                        help="Skip the side-by-side with Taguette (run when .venv-taguette exists).")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the server process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -389,8 +526,11 @@ def main() -> None:
             print(results[-1], flush=True)
         finally:
             drop()
+    taguette = bench_taguette(args) if args.taguette else None
+    if taguette:
+        print({"taguette": taguette}, flush=True)
     report = markdown(results, "python benchmarks/web_bench.py " + " ".join(
-        a if not a.startswith("postgresql") else "$PG_URL" for a in sys.argv[1:]))
+        a if not a.startswith("postgresql") else "$PG_URL" for a in sys.argv[1:]), taguette)
     if args.output:
         args.output.write_text(report, encoding="utf-8")
     print(report)
