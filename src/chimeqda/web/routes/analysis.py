@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from chimeqda.report import build_report, write_report
 from chimeqda.services.frames import codings_frame, participants_frame, segments_frame
 from chimeqda.services.project import project_codebook
+from chimeqda.services.reporting import machine_provenance
 from chimeqda.store import tables as t
 from chimeqda.web.app import templates
 from chimeqda.web.deps import Access, ProjectViewer
@@ -51,29 +52,13 @@ def _report(access: Access, include_suggested: bool):
     report = build_report(
         codings, book, participants_frame(access.ws), segments=segments_frame(access.ws),
         title=f"{book.name}: findings", project_name=access.project_name, include_suggested=include_suggested,
-        provenance=_provenance(access) or None,
+        provenance=machine_provenance(access.ws) or None,
     )
     with _lock:
         if len(_cache) > 32:
             _cache.clear()
         _cache[key] = report
     return report
-
-
-def _provenance(access: Access) -> str:
-    """Like ``services.reporting.machine_provenance``, without SELECT DISTINCT on a JSON column
-    (which PostgreSQL refuses)."""
-    with access.ws.session() as session:
-        ids = select(t.CodingEvent.coder_id).where(t.CodingEvent.project_id == access.project_id).distinct()
-        rows = session.execute(
-            select(t.Coder.name, t.Coder.version, t.Coder.params)
-            .where(t.Coder.id.in_(ids), t.Coder.kind == "machine").order_by(t.Coder.id)
-        ).all()
-    parts = []
-    for name, version, params in rows:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()) if not isinstance(v, (dict, list)))
-        parts.append(f"{name} {version}" + (f" ({shown})" if shown else ""))
-    return ("Machine suggestions were made by chimeqda coder(s): " + "; ".join(parts) + ".") if parts else ""
 
 
 def _table(frame: pd.DataFrame, columns: dict[str, str], index: str | None = None) -> dict:
