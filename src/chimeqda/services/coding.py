@@ -287,9 +287,14 @@ def add_coding(ws: Workspace, document_id: int, start: int, end: int, code: str,
                 f"span {start}–{end} is outside the document (it has {len(doc.text)} characters)",
                 source=doc.name,
             )
-        book_row, book = project_codebook(session, ws.project_id)
-        ids = code_ids(session, book_row.id)
-        if code not in ids:
+        code_id = session.scalar(
+            select(t.Code.id)
+            .join(t.Codebook, t.Codebook.id == t.Code.codebook_id)
+            .where(t.Codebook.project_id == ws.project_id, t.Code.key == code)
+            .order_by(t.Codebook.id)
+            .limit(1)
+        )
+        if code_id is None:
             raise UnknownObject(f"no code {code!r} in the codebook")
         segment_id = session.scalar(
             select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start,
@@ -297,7 +302,7 @@ def add_coding(ws: Workspace, document_id: int, start: int, end: int, code: str,
         )
         event = t.CodingEvent(
             project_id=ws.project_id, document_id=document_id, segment_id=segment_id, start=start, end=end,
-            code_id=ids[code], coder_id=coder_row(session, human(by)).id, action="accepted",
+            code_id=code_id, coder_id=coder_row(session, human(by)).id, action="accepted",
         )
         session.add(event)
         session.flush()
