@@ -59,6 +59,9 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE | re.UNICODE)
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _norm(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
@@ -116,6 +119,32 @@ class Lexicon:
                     if word.strip() and word not in {w for w, _ in bucket}:
                         bucket.append((word, compile_pattern(_norm(word))))
         self.languages = sorted({lang for per in self.patterns.values() for lang in per})
+        # Index every pattern by the first three letters of its first word, so a
+        # text only runs the patterns whose first word could start one of its words.
+        self.order = {
+            (code, lang): {word: i for i, (word, _) in enumerate(bucket)}
+            for code, per in self.patterns.items()
+            for lang, bucket in per.items()
+        }
+        self.by_prefix: dict[tuple[str, str, str], list[tuple[str, re.Pattern[str]]]] = {}
+        self.unindexed: dict[tuple[str, str], list[tuple[str, re.Pattern[str]]]] = {}
+        for code, per in self.patterns.items():
+            for lang, bucket in per.items():
+                for word, pattern in bucket:
+                    first = _WORD.match(_norm(word).strip().split()[0].split("*")[0].lower())
+                    head = first.group(0) if first else ""
+                    if len(head) >= 3:
+                        self.by_prefix.setdefault((code, lang, head[:3]), []).append((word, pattern))
+                    else:
+                        self.unindexed.setdefault((code, lang), []).append((word, pattern))
+
+    def _candidates(self, code: str, lang: str, prefixes: set[str]) -> list[tuple[str, re.Pattern[str]]]:
+        """The patterns that could match, in codebook order (so evidence is deterministic)."""
+        found = list(self.unindexed.get((code, lang), ()))
+        for prefix in prefixes:
+            found += self.by_prefix.get((code, lang, prefix), ())
+        order = self.order[(code, lang)]
+        return sorted(found, key=lambda item: order[item[0]])
 
     @property
     def size(self) -> int:
@@ -131,11 +160,12 @@ class Lexicon:
     def matches(self, text: str, lang: str | None, cross: bool = False) -> dict[str, list[str]]:
         """Matched surface terms per code (codes without a match are absent)."""
         text = _norm(text)
+        prefixes = {word[:3] for word in _WORD.findall(text.lower())}
         found: dict[str, list[str]] = {}
         for code in self.codes:
             terms: list[str] = []
             for language in self._langs_for(lang, cross):
-                for _word, pattern in self.patterns[code].get(language, ()):
+                for _word, pattern in self._candidates(code, language, prefixes):
                     for m in pattern.finditer(text):
                         term = m.group(0).lower()
                         if term not in terms:
