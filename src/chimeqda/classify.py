@@ -166,7 +166,7 @@ def classify_records(
     """
     if coder is None:
         coder = make_coder(coder_name, encoder=encoder, params=params)
-        coder.fit(codebook, _training(train, codebook))
+        coder = fit_cached(coder, codebook, _training(train, codebook))
     segments = to_segments(records)
     out = []
     limits = coder.thresholds()

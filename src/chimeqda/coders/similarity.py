@@ -125,12 +125,10 @@ _MEMO_LOCK = threading.Lock()
 
 
 def _cache_dir() -> Path | None:
-    value = os.environ.get("CHIMEQDA_CACHE_DIR")
-    if value == "":
-        return None
-    if value:
-        return Path(value)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chimeqda" / "embeddings"
+    from chimeqda.coders.cache import cache_root
+
+    root = cache_root()
+    return None if root is None else root / "embeddings"
 
 
 def embed_texts(encoder_name: str, texts: Sequence[str], *, persist: bool = False) -> np.ndarray:

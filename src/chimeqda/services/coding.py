@@ -18,6 +18,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.coders import DEFAULT_CODER, get_coder
+from chimeqda.coders.cache import fit_cached
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Segment
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
@@ -148,7 +149,7 @@ def run_coder(
         segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
     if progress:
         progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
-    coder.fit(book, labelled)
+    coder = fit_cached(coder, book, labelled)
     if progress:
         progress(f"coding {len(segments)} segments")
     suggestions = coder.suggest(segments)

@@ -1,0 +1,72 @@
+"""On-disk cache of fitted coders.
+
+Fitting the default coder on the codebook's example bank takes seconds to tens
+of seconds on a laptop; its result depends only on the coder's class, version
+and parameters, the codebook (codes and bank) and the labelled passages. Fitted
+coders fitted on the codebook alone are pickled under
+``$CHIMEQDA_CACHE_DIR/models`` (default ``~/.cache/chimeqda/models``) keyed by a
+hash of all of these, so a second run loads instead of refitting. ``CHIMEQDA_CACHE_DIR=""``
+turns caching off. The cache holds only what the user's own runs produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from chimeqda.coders.base import Coder
+from chimeqda.model import Codebook, LabelledText
+
+
+def cache_root() -> Path | None:
+    """The base cache folder, or None when caching is turned off."""
+    value = os.environ.get("CHIMEQDA_CACHE_DIR")
+    if value == "":
+        return None
+    if value:
+        return Path(value)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chimeqda"
+
+
+def fit_key(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText]) -> str:
+    """A hash of everything a fit depends on."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([type(coder).__module__, type(coder).__qualname__, coder.version,
+                              coder.get_params()], sort_keys=True, default=repr).encode())
+    digest.update(repr(codebook).encode())
+    digest.update(repr(tuple(labelled)).encode())
+    return digest.hexdigest()
+
+
+def fit_cached(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> Coder:
+    """``coder.fit(codebook, labelled)``, or the same fitted coder from the cache.
+
+    Only codebook-only fits (no labelled passages) are cached: they repeat on
+    every run, while fits on a project's decisions change with each decision.
+    """
+    root = cache_root()
+    if root is None or labelled or not getattr(coder, "cacheable", True):
+        return coder.fit(codebook, labelled)
+    path = root / "models" / f"{coder.coder_id}-{fit_key(coder, codebook, labelled)[:32]}.pickle"
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                cached = pickle.load(handle)
+            if type(cached) is type(coder) and cached.is_fitted:
+                return cached
+        except Exception:  # noqa: BLE001 - a damaged cache entry is refitted and replaced
+            pass
+    coder.fit(codebook, labelled)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+            pickle.dump(coder, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # an unwritable cache only costs time
+    return coder

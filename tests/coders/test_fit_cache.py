@@ -1,0 +1,30 @@
+"""The fitted-coder cache returns an equivalent coder and never serves stale fits."""
+
+from chimeqda.codebook import builtin_codebook
+from chimeqda.coders import get_coder
+from chimeqda.coders.cache import fit_cached
+from chimeqda.model import LabelledText, Segment
+
+SEGMENTS = [Segment(text="My sponsor picked up at three in the morning.", lang="en"),
+            Segment(text="Ik voelde me zo alleen, niemand begreep me.", lang="nl")]
+
+
+def test_second_fit_comes_from_the_cache_and_scores_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIMEQDA_CACHE_DIR", str(tmp_path))
+    book = builtin_codebook()
+    first = fit_cached(get_coder("lexicon", min_hits=1), book)
+    assert list((tmp_path / "models").glob("lexicon-*.pickle"))
+    second = fit_cached(get_coder("lexicon", min_hits=1), book)
+    assert second is not first and second.predict_proba(SEGMENTS) == first.predict_proba(SEGMENTS)
+    other = fit_cached(get_coder("lexicon", min_hits=2), book)  # other parameters: another entry
+    assert len(list((tmp_path / "models").glob("lexicon-*.pickle"))) == 2
+    assert other.min_hits == 2
+
+
+def test_fits_on_labelled_data_are_not_cached_and_cache_can_be_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIMEQDA_CACHE_DIR", str(tmp_path))
+    fit_cached(get_coder("lexicon"), builtin_codebook(), [LabelledText("x", frozenset({"hope"}))])
+    assert not (tmp_path / "models").exists()
+    monkeypatch.setenv("CHIMEQDA_CACHE_DIR", "")
+    assert fit_cached(get_coder("lexicon"), builtin_codebook()).is_fitted
+    assert not (tmp_path / "models").exists()
