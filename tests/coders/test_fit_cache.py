@@ -28,3 +28,14 @@ def test_fits_on_labelled_data_are_not_cached_and_cache_can_be_off(tmp_path, mon
     monkeypatch.setenv("CHIMEQDA_CACHE_DIR", "")
     assert fit_cached(get_coder("lexicon"), builtin_codebook()).is_fitted
     assert not (tmp_path / "models").exists()
+
+
+def test_the_key_is_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = ("from chimeqda.coders.cache import fit_key; from chimeqda.coders import get_coder; "
+            "from chimeqda.codebook import builtin_codebook; print(fit_key(get_coder('lexicon'), builtin_codebook(), []))")
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    assert len(keys) == 1

@@ -11,6 +11,7 @@ turns caching off. The cache holds only what the user's own runs produced.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,9 +39,26 @@ def fit_key(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText]) 
     digest = hashlib.sha256()
     digest.update(json.dumps([type(coder).__module__, type(coder).__qualname__, coder.version,
                               coder.get_params()], sort_keys=True, default=repr).encode())
-    digest.update(repr(codebook).encode())
-    digest.update(repr(tuple(labelled)).encode())
+    digest.update(_canonical(codebook).encode())
+    digest.update(_canonical(list(labelled)).encode())
     return digest.hexdigest()
+
+
+def _canonical(value: object) -> str:
+    """JSON of dataclasses with sets sorted: equal inputs hash equally in every process."""
+
+    def convert(item: object) -> object:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return {f.name: convert(getattr(item, f.name)) for f in dataclasses.fields(item)}
+        if isinstance(item, (set, frozenset)):
+            return sorted(convert(x) for x in item)
+        if isinstance(item, dict):
+            return {str(k): convert(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [convert(x) for x in item]
+        return item
+
+    return json.dumps(convert(value), sort_keys=True, default=repr)
 
 
 def fit_cached(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> Coder:
