@@ -15,6 +15,19 @@ DATA = Path(__file__).parent / "data"
 PG_ENV = "CHIMEQDA_TEST_DATABASE_URL"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_cache(tmp_path_factory):
+    """Embedding and fitted-coder caches live in a folder of this test session only."""
+    folder = tmp_path_factory.mktemp("chimeqda-cache")
+    previous = os.environ.get("CHIMEQDA_CACHE_DIR")
+    os.environ["CHIMEQDA_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("CHIMEQDA_CACHE_DIR", None)
+    else:
+        os.environ["CHIMEQDA_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def db_url(tmp_path):
     """A fresh, empty database URL: SQLite in tmp_path, or a new PostgreSQL database."""

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from chimeqda.coders import get_coder
 from chimeqda.coders.base import Coder
+from chimeqda.coders.cache import fit_cached
 from chimeqda.coders.lexicon import guess_language
 from chimeqda.errors import InvalidInput
 from chimeqda.model import ROLES, Codebook, LabelledText, Segment
