@@ -22,7 +22,10 @@ def render() -> str:
     """The CLI reference as Markdown."""
     parts = ["# Command-line reference", "", "Generated from `--help` by `make docs`; do not edit by hand.", ""]
     for path, command in _walk(main, ["chimeqda"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100) as ctx:
+        # the same help options as a real invocation (main.context_settings), so the text
+        # does not depend on whether click already built them for another context
+        with click.Context(command, info_name=" ".join(path), terminal_width=100,
+                           help_option_names=["-h", "--help"]) as ctx:
             parts += [f"## `{' '.join(path)}`", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(parts)
 
