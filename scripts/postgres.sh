@@ -6,7 +6,10 @@
 set -euo pipefail
 action=${1:?start|stop}
 dir=${2:?data folder}
-port=${PGPORT_TEST:-55432}
+free_port() {  # a port nobody listens on, so a cluster left running elsewhere does not collide
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=${PGPORT_TEST:-$(free_port)}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$bindir" ] && [ "$action" = start ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -23,7 +26,11 @@ case "$action" in
     if [ ! -f "$dir/PG_VERSION" ]; then
       run_as "$bindir/initdb -D '$dir' -U chimeqda --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
     fi
-    run_as "$bindir/pg_ctl -D '$dir' -l '$dir/server.log' -w -o \"-h 127.0.0.1 -p $port -k /tmp -c fsync=off -c max_connections=200\" start" >/dev/null
+    if ! run_as "$bindir/pg_ctl -D '$dir' -l '$dir/server.log' -w -o \"-h 127.0.0.1 -p $port -k '$dir' -c fsync=off -c max_connections=200\" start" >/dev/null; then
+      echo "PostgreSQL did not start; its log says:" >&2
+      tail -n 20 "$dir/server.log" >&2
+      exit 1
+    fi
     echo "postgresql://chimeqda@127.0.0.1:$port/postgres"
     ;;
   stop)
