@@ -100,3 +100,9 @@ def test_demo_runs_the_whole_path(tmp_path):
     out = run("demo", "--out", tmp_path / "demo", "--coder", "lexicon").output
     assert (tmp_path / "demo" / "report" / "report.html").exists()
     assert "Report:" in out
+
+
+def test_prepare_caches_the_codebook_only_fit(hermetic_cache):
+    out = run("prepare", "--coder", "lexicon").output
+    assert "lexicon coder ready for chime-d" in out
+    assert list((hermetic_cache / "models").glob("lexicon-*.pickle"))

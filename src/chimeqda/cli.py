@@ -383,6 +383,32 @@ def coders() -> None:
 
 
 @main.command()
+@click.option("--coder", default=None, help="Coder to prepare (default: ensemble).")
+@click.option("--codebook", default="chime-d", show_default=True, help="Built-in name or codebook file.")
+@friendly_errors
+def prepare(coder: str | None, codebook: str) -> None:
+    """Fit a coder on a codebook's examples once and cache it (setup runs this).
+
+    Embedding the example bank and fitting the default coder takes about a
+    minute on a laptop; afterwards `chimeqda code` and `chimeqda demo` load the
+    cached fit. Nothing is downloaded.
+
+    Example: chimeqda prepare --codebook chime-d
+    """
+    import time
+
+    from chimeqda.codebook import load_codebook
+    from chimeqda.coders import get_coder
+    from chimeqda.coders.cache import cache_root, fit_cached
+
+    started = time.perf_counter()
+    fitted = fit_cached(get_coder(coder), load_codebook(codebook))
+    where = cache_root()
+    click.echo(f"{fitted.coder_id} coder ready for {codebook} in {time.perf_counter() - started:.1f} s"
+               + (f" (cached in {where})" if where else " (caching is off)"))
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the project and report (default: a new ./chimeqda-demo).")
 @click.option("--coder", default=None, help="Coder to use (default: ensemble).")
 @friendly_errors
