@@ -37,7 +37,16 @@ Common parameters
 
 from __future__ import annotations
 
+from .agreement import (
+    agreement_table,
+    character_agreement,
+    cohen_kappa,
+    krippendorff_alpha,
+    pairwise_agreement,
+    percent_agreement,
+)
 from .cooccurrence import cooccurrence, cooccurrence_matrix, most_linked
+from .framework import draft_summary, framework_matrix, framework_wide
 from .frequencies import (
     bin_attribute,
     code_frequencies,
@@ -46,9 +55,22 @@ from .frequencies import (
     mentioned_by,
 )
 from .quotes import coded_segments, exemplar_quotes
+from .saturation import saturation_bootstrap, saturation_curve, saturation_point
 
 __all__ = [
+    "agreement_table",
     "bin_attribute",
+    "character_agreement",
+    "cohen_kappa",
+    "draft_summary",
+    "framework_matrix",
+    "framework_wide",
+    "krippendorff_alpha",
+    "pairwise_agreement",
+    "percent_agreement",
+    "saturation_bootstrap",
+    "saturation_curve",
+    "saturation_point",
     "code_frequencies",
     "code_participant_matrix",
     "coded_segments",
