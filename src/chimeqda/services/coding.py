@@ -145,6 +145,9 @@ def run_coder(
     coder = get_coder(name, **(params or {}))
     with ws.session() as session:
         book_row, book = project_codebook(session, ws.project_id)
+        question = session.scalar(select(t.Project.research_question).where(t.Project.id == ws.project_id))
+        if question and "research_question" in coder.get_params() and not coder.get_params()["research_question"]:
+            coder.set_params(research_question=question)  # the project's own question goes into the prompt
         labelled = project_decisions(session, ws.project_id) if learn_from_decisions else []
         segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
     if progress:
