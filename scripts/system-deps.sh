@@ -16,4 +16,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "installing ${need[*]}" >&2
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt-get install -y -qq "${need[@]}" >/dev/null
