@@ -523,6 +523,9 @@ main.add_command(_web_users)
 from chimeqda.llm_cli import teach as _llm_teach  # noqa: E402
 
 main.add_command(_llm_teach)
+from chimeqda.active_cli import next_command  # noqa: E402
+
+main.add_command(next_command)
 # (end of feature commands)
 
 

@@ -1,0 +1,86 @@
+"""Active learning on a real project database: what to decide next, and the estimated agreement."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from chimeqda.services import add_coding, decide, import_files, pending_suggestions, run_coder
+from chimeqda.services.active import estimated_agreement, next_for_review
+from chimeqda.store import tables as t
+
+
+@pytest.fixture
+def project(workspace, transcripts):
+    import_files(workspace, [transcripts])
+    return workspace
+
+
+def _segments(ws):
+    with ws.session() as session:
+        return {s.id: s for s in session.scalars(select(t.Segment).order_by(t.Segment.id))}
+
+
+def test_served_segments_are_undecided_participant_segments_most_uncertain_first(project):
+    segments = _segments(project)
+    items = next_for_review(project, coder="lexicon", n=5)
+    assert 1 <= len(items) <= 5
+    assert len({i.segment_id for i in items}) == len(items)
+    for item in items:
+        assert segments[item.segment_id].role == "participant"
+        assert item.text == segments[item.segment_id].text
+        assert item.document.endswith(".txt") and item.code in item.scores
+        assert 0.0 <= item.uncertainty <= 1.0
+    values = [i.uncertainty for i in items]
+    assert values == sorted(values, reverse=True)
+
+
+def test_a_decided_segment_is_not_served_again(project):
+    first = next_for_review(project, coder="lexicon")[0]
+    seg = _segments(project)[first.segment_id]
+    add_coding(project, seg.document_id, seg.start, seg.end, first.code, by="ann")
+    served = {i.segment_id for i in next_for_review(project, coder="lexicon", n=50)}
+    assert first.segment_id not in served and served
+    everything = {i.segment_id for i in next_for_review(project, coder="lexicon", n=50, exclude_decided=False)}
+    assert first.segment_id in everything
+
+    # a rejected machine suggestion is a decision too
+    run_coder(project, "lexicon")
+    pending = [p for p in pending_suggestions(project) if p.segment_id in served]
+    assert pending
+    decide(project, [pending[0].event_id], "rejected", by="ann")
+    again = {i.segment_id for i in next_for_review(project, coder="lexicon", n=50)}
+    assert pending[0].segment_id not in again
+
+
+def test_estimated_agreement_needs_enough_decisions(project):
+    estimate = estimated_agreement(project, coder="lexicon")
+    assert estimate.per_code is None and estimate.decided == 0 and "20" in estimate.reason
+    assert "not available" in estimate.summary()
+
+    segments = list(_segments(project).values())
+    assert len(segments) >= 20
+    codes = ["hope", "connectedness", "meaning"]
+    for i, seg in enumerate(segments):
+        add_coding(project, seg.document_id, seg.start, seg.end, codes[i % len(codes)], by="ann")
+    estimate = estimated_agreement(project, coder="lexicon")
+    assert estimate.decided == len(segments)
+    frame = estimate.per_code
+    assert frame is not None and estimate.folds == 2
+    assert set(codes) <= set(frame.index)
+    assert frame["kappa"].between(-1, 1).all()
+    assert int(frame.loc["hope", "support"]) == sum(1 for i in range(len(segments)) if i % 3 == 0)
+    assert "macro κ" in estimate.summary()
+
+
+def test_next_command_prints_items_and_agreement(project):
+    from click.testing import CliRunner
+
+    from chimeqda.cli import main
+
+    result = CliRunner().invoke(main, ["next", "-p", str(project.directory), "--db",
+                                       project.engine.url.render_as_string(hide_password=False), "--coder", "lexicon",
+                                       "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("segment ") == 2 and "uncertainty" in result.output
+    assert "estimated agreement (lexicon): not available" in result.output
