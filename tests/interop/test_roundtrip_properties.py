@@ -14,7 +14,7 @@ from chimeqda.ingest.build import build_document
 from chimeqda.ingest.speakers import find_text_turns
 from chimeqda.interop import export_qdpx, import_exchange
 from chimeqda.services import add_coding, init_project
-from chimeqda.services.importing import _store_document
+from chimeqda.services.importing import store_document
 from chimeqda.store import tables as t
 
 # Text as chimeqda stores it: any code point but surrogates and control characters other than \n and \t.
@@ -59,7 +59,7 @@ def test_round_trip_keeps_text_and_offsets(docs):
         for name, text, spans in docs:
             sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
             with ws.session() as session:
-                doc_id = _store_document(session, ws.project_id,
+                doc_id = store_document(session, ws.project_id,
                                          build_document(name, text, find_text_turns(text), source_format="txt",
                                                         sha256=sha), None).document_id
             texts[name] = text

@@ -269,7 +269,7 @@ def _colour(value: str | None) -> str | None:
 def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[str, int], report: ImportReport) -> None:
     from chimeqda.ingest.build import build_document
     from chimeqda.ingest.speakers import find_text_turns
-    from chimeqda.services.importing import _store_document, upsert_participants, ParticipantRow
+    from chimeqda.services.importing import store_document, upsert_participants, ParticipantRow
     from chimeqda.services.project import coder_row, human
 
     # participants (cases)
@@ -310,7 +310,7 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
                     f"source {src.name!r} has variables but no case; they are kept with the document "
                     "(not as participant attributes)"
                 )
-        outcome = _store_document(session, project_id, parsed, participant)
+        outcome = store_document(session, project_id, parsed, participant)
         if src.variables and participant is None:
             doc = session.get(t.Document, outcome.document_id)
             doc.meta = {**(doc.meta or {}), "variables": src.variables}

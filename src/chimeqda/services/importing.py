@@ -126,7 +126,7 @@ def import_files(
             if label and participant_row is None:
                 participant_row = _participant(session, ws.project_id, label)
                 by_label[label] = participant_row
-            outcomes.append(_store_document(session, ws.project_id, doc, participant_row))
+            outcomes.append(store_document(session, ws.project_id, doc, participant_row))
     return outcomes
 
 
@@ -166,9 +166,13 @@ def _participant_for(name: str, file_owner: dict[str, str], known: dict[str, t.P
     return match.group(1).upper() if match else None
 
 
-def _store_document(
+def store_document(
     session: Session, project_id: int, doc: ParsedDocument, participant: t.Participant | None
 ) -> ImportOutcome:
+    """Store one parsed document: skip it if unchanged, else add it (as a new version if it changed).
+
+    Shared by transcript import and the exchange importers (REFI-QDA, Taguette).
+    """
     current = session.scalar(
         select(t.Document).where(
             t.Document.project_id == project_id, t.Document.name == doc.name, t.Document.is_current.is_(True)
