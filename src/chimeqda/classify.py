@@ -2,7 +2,9 @@
 
 Input lines are JSON objects ``{"id": ..., "text": ...}``, optionally with
 ``lang`` (``en``/``nl``; guessed when absent), ``role`` and ``context`` (a list
-of neighbouring sentences of the same speaker turn). Output lines are
+of neighbouring sentences of the same speaker turn). A passage of several
+sentences is scored sentence by sentence and gets a code when one of its
+sentences does (``by_sentence=False`` / ``--whole-passages`` scores it whole). Output lines are
 ``{"id": ..., "labels": [code ids], "scores": {code id: score}}`` over the
 coder's codes (the codebook's top-level codes by default).
 
@@ -19,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -27,6 +30,7 @@ from chimeqda.coders.base import Coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.coders.lexicon import guess_language
 from chimeqda.errors import InvalidInput
+from chimeqda.ingest.sentences import split_sentences
 from chimeqda.model import ROLES, Codebook, LabelledText, Segment
 
 Record = Mapping[str, Any]
@@ -150,6 +154,50 @@ def make_coder(coder_name: str | None, *, encoder: str | None = None, params: Ma
     return coder
 
 
+def sentence_units(segments: Sequence[Segment]) -> tuple[list[Segment], list[int]]:
+    """Split multi-sentence passages into sentence segments, each with the passage's other sentences as context.
+
+    Returns the units and, for each unit, the index of the passage it came from.
+    A passage of one sentence is its own unit (keeping its given context).
+    """
+    units: list[Segment] = []
+    owner: list[int] = []
+    for i, segment in enumerate(segments):
+        spans = split_sentences(segment.text, segment.lang or "en")
+        sentences = [segment.text[a:b] for a, b in spans if segment.text[a:b].strip()]
+        if len(sentences) <= 1:
+            units.append(segment)
+            owner.append(i)
+            continue
+        for k, sentence in enumerate(sentences):
+            others = tuple(sentences[:k]) + tuple(sentences[k + 1 :])
+            units.append(replace(segment, text=sentence, context=tuple(segment.context) + others))
+            owner.append(i)
+    return units, owner
+
+
+def passage_scores(coder: Coder, segments: Sequence[Segment], *, by_sentence: bool = True) -> list[dict[str, float]]:
+    """Per-code scores of passages; by sentence, a code's score is its highest over the passage's sentences.
+
+    Coders are calibrated on sentences (their example bank, the segments of a
+    transcript), so a passage is coded the way a person codes a transcript:
+    a code applies when one of its sentences expresses it. Coders that read
+    passages whole (``reads_whole_passages``) always get them whole.
+    """
+    if not by_sentence or coder.reads_whole_passages:
+        units, owner = list(segments), list(range(len(segments)))
+    else:
+        units, owner = sentence_units(segments)
+    out: list[dict[str, float]] = [{} for _ in segments]
+    for begin in range(0, len(units), max(1, coder.batch_size)):
+        batch = units[begin : begin + coder.batch_size]
+        for i, scores in zip(owner[begin : begin + coder.batch_size], coder.predict_proba(batch)):
+            best = out[i]
+            for code, score in scores.items():
+                best[code] = max(float(score), best.get(code, float("-inf")))
+    return out
+
+
 def classify_records(
     records: Sequence[Record],
     codebook: Codebook,
@@ -159,28 +207,29 @@ def classify_records(
     encoder: str | None = None,
     params: Mapping[str, Any] | None = None,
     coder: Coder | None = None,
+    by_sentence: bool = True,
 ) -> list[dict[str, Any]]:
     """Fit ``coder_name`` on the codebook (plus ``train``) and code every record.
 
     Returns one ``{"id", "labels", "scores"}`` dict per record, in order.
-    Pass an already fitted ``coder`` to skip fitting.
+    Pass an already fitted ``coder`` to skip fitting. With ``by_sentence``
+    (the default) a record of several sentences is scored sentence by
+    sentence (see :func:`passage_scores`).
     """
     if coder is None:
         coder = make_coder(coder_name, encoder=encoder, params=params)
         coder = fit_cached(coder, codebook, _training(train, codebook))
     segments = to_segments(records)
-    out = []
     limits = coder.thresholds()
-    for begin in range(0, len(segments), max(1, coder.batch_size)):
-        batch = segments[begin : begin + coder.batch_size]
-        for segment, scores in zip(batch, coder.predict_proba(batch)):
-            out.append(
-                {
-                    "id": segment.key,
-                    "labels": [c for c, s in scores.items() if s >= limits.get(c, coder.default_threshold)],
-                    "scores": {c: round(float(s), 4) for c, s in scores.items()},
-                }
-            )
+    out = []
+    for segment, scores in zip(segments, passage_scores(coder, segments, by_sentence=by_sentence)):
+        out.append(
+            {
+                "id": segment.key,
+                "labels": [c for c, s in scores.items() if s >= limits.get(c, coder.default_threshold)],
+                "scores": {c: round(float(s), 4) for c, s in scores.items()},
+            }
+        )
     return out
 
 
@@ -211,9 +260,12 @@ def classify_file(
     train: str | Path | None = None,
     encoder: str | None = None,
     params: Mapping[str, Any] | None = None,
+    by_sentence: bool = True,
 ) -> int:
     """Code the passages of ``input`` into ``output`` (JSONL); returns the number of lines written."""
     records = read_jsonl(input)
-    rows = classify_records(records, codebook, coder_name, train=train, encoder=encoder, params=params)
+    rows = classify_records(
+        records, codebook, coder_name, train=train, encoder=encoder, params=params, by_sentence=by_sentence
+    )
     write_jsonl(rows, output)
     return len(rows)

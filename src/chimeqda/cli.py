@@ -354,9 +354,11 @@ def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool
               help="Labelled JSON lines (text, labels) to train a learning coder on first.")
 @click.option("--encoder", help="Sentence encoder: minilm, e5, or a local sentence-transformers model folder.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@click.option("--whole-passages", is_flag=True,
+              help="Score each passage as one text instead of sentence by sentence (the default).")
 @friendly_errors
 def classify(codebook: str, coder: str | None, input_path: Path, output_path: Path, train_path: Path | None,
-             encoder: str | None, params: tuple[str, ...]) -> None:
+             encoder: str | None, params: tuple[str, ...], whole_passages: bool) -> None:
     """Code passages from a JSONL file without a project (for benchmarks and pipelines).
 
     Example: chimeqda classify --coder lexicon --input passages.jsonl --output coded.jsonl
@@ -365,7 +367,7 @@ def classify(codebook: str, coder: str | None, input_path: Path, output_path: Pa
     from chimeqda.codebook import load_codebook
 
     stats = classify_file(input_path, output_path, load_codebook(codebook), coder, train=train_path,
-                          encoder=encoder, params=_parse_params(params) or None)
+                          encoder=encoder, params=_parse_params(params) or None, by_sentence=not whole_passages)
     click.echo(f"wrote {output_path}" + (f" ({stats})" if stats else ""), err=True)
 
 

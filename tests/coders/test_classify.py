@@ -94,3 +94,46 @@ def test_unknown_coder(codebook):
 def test_encoder_option_rejected_for_lexicon(codebook):
     with pytest.raises(InvalidInput, match="encoder"):
         classify_records([{"id": 1, "text": "x"}], codebook, "lexicon", encoder="e5")
+
+
+def test_sentence_units_split_passages_and_keep_the_rest_as_context():
+    from chimeqda.classify import sentence_units
+    from chimeqda.model import Segment
+
+    passages = [
+        Segment("I relapsed in May. My sponsor came round. We talked for hours.", lang="en", context=("Before.",)),
+        Segment("Just one sentence here.", lang="en", context=("Kept.",)),
+    ]
+    units, owner = sentence_units(passages)
+    assert [u.text for u in units] == [
+        "I relapsed in May.", "My sponsor came round.", "We talked for hours.", "Just one sentence here.",
+    ]
+    assert owner == [0, 0, 0, 1]
+    assert units[1].context == ("Before.", "I relapsed in May.", "We talked for hours.")
+    assert units[3] is passages[1]  # a one-sentence passage is scored as given, context and all
+
+
+def test_passages_are_scored_by_their_best_sentence(codebook):
+    from chimeqda.classify import passage_scores, sentence_units, to_segments
+    from chimeqda.coders import get_coder
+
+    coder = get_coder("lexicon").fit(codebook)
+    text = "I relapsed and lost my job. My sponsor helps me every week. We ate at six."
+    passages = to_segments([{"id": 1, "text": text, "lang": "en"}])
+    units, _ = sentence_units(passages)
+    per_sentence = coder.predict_proba(units)
+    scored = passage_scores(coder, passages)[0]
+    for code, score in scored.items():
+        assert score == max(s[code] for s in per_sentence)
+    assert scored["difficulties"] >= 0.5 and scored["connectedness"] >= 0.5
+    whole = passage_scores(coder, passages, by_sentence=False)[0]
+    assert whole == coder.predict_proba(passages)[0]
+    rows = classify_records([{"id": 1, "text": text}], codebook, "lexicon")
+    assert set(rows[0]["labels"]) >= {"difficulties", "connectedness"}
+
+
+def test_llm_coder_reads_passages_whole():
+    from chimeqda.coders import CODERS
+
+    assert CODERS["llm"].reads_whole_passages
+    assert not any(CODERS[name].reads_whole_passages for name in ("lexicon", "similarity", "supervised", "ensemble"))

@@ -29,6 +29,9 @@ class Coder:
     needs_key: ClassVar[bool] = False
     batch_size: ClassVar[int] = 256
     default_threshold: ClassVar[float] = 0.5
+    reads_whole_passages: ClassVar[bool] = False
+    """False: a multi-sentence passage is scored sentence by sentence (see ``classify``), the unit the
+    coder was calibrated on; True: the coder reads the passage whole (an LLM)."""
 
     # -- parameters ---------------------------------------------------------
     @classmethod

@@ -506,6 +506,7 @@ class LLMCoder(Coder):
     """
 
     coder_id = "llm"
+    reads_whole_passages = True
     needs_server: ClassVar[bool] = True
     needs_key = False
     batch_size = 16
