@@ -1,7 +1,7 @@
 """Simulated active learning: macro κ on held-out stories vs number of human decisions (not a test).
 
 Holds out 20% of the stories (grouped by ``doc``); starting from the
-codebook-only supervised coder, repeatedly picks the ``--batch`` most uncertain
+codebook-only default coder, repeatedly picks the ``--batch`` most uncertain
 training passages (scores closest to a code's threshold, as
 ``chimeqda next`` does), adds their true labels as LabelledText, refits and
 measures macro κ on the held-out stories. A random-order curve is printed
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chimeqda.classify import read_jsonl, to_labelled
+from chimeqda.classify import passage_scores, read_jsonl, to_labelled
 from chimeqda.codebook.loader import builtin_codebook
-from chimeqda.coders import get_coder
+from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.evaluation import macro_kappa
 from chimeqda.model import Segment
@@ -40,7 +40,10 @@ def _fit(name, book, labelled):
 
 
 def _kappa(coder, test_segments, truth, codes) -> float:
-    return macro_kappa(truth, coder.predict(test_segments), codes)
+    limits = coder.thresholds()
+    scored = passage_scores(coder, test_segments)
+    predicted = [[c for c, s in scores.items() if s >= limits.get(c, coder.default_threshold)] for scores in scored]
+    return macro_kappa(truth, predicted, codes)
 
 
 def curve(name, book, train, test, *, batch, steps, strategy, seed=0):
@@ -62,7 +65,7 @@ def curve(name, book, train, test, *, batch, steps, strategy, seed=0):
         else:
             left = [i for i in range(len(train)) if i not in set(chosen)]
             if strategy == "uncertain":
-                scores = coder.predict_proba([train_segments[i] for i in left])
+                scores = passage_scores(coder, [train_segments[i] for i in left])
                 limits = coder.thresholds()
                 value = [_uncertainty(s, limits, coder.default_threshold)[2] for s in scores]
                 picked = [left[j] for j in np.argsort(value, kind="stable")[::-1][:batch]]
@@ -76,7 +79,7 @@ def curve(name, book, train, test, *, batch, steps, strategy, seed=0):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/eval/chime_dev.jsonl"))
-    parser.add_argument("--coder", default="supervised")
+    parser.add_argument("--coder", default=DEFAULT_CODER)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10, help="batches before training on everything")
     parser.add_argument("--holdout", type=float, default=0.2)
