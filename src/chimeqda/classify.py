@@ -21,16 +21,15 @@ Example::
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from chimeqda.coders import get_coder
 from chimeqda.coders.base import Coder
 from chimeqda.coders.cache import fit_cached
+from chimeqda.coders.passages import sentence_units
 from chimeqda.coders.lexicon import guess_language
 from chimeqda.errors import InvalidInput
-from chimeqda.ingest.sentences import split_sentences
 from chimeqda.model import ROLES, Codebook, LabelledText, Segment
 
 Record = Mapping[str, Any]
@@ -152,28 +151,6 @@ def make_coder(coder_name: str | None, *, encoder: str | None = None, params: Ma
             # A chosen model applies to every language unless Dutch gets its own.
             coder.set_params(nl_encoder=None if encoder != "e5" else "e5")
     return coder
-
-
-def sentence_units(segments: Sequence[Segment]) -> tuple[list[Segment], list[int]]:
-    """Split multi-sentence passages into sentence segments, each with the passage's other sentences as context.
-
-    Returns the units and, for each unit, the index of the passage it came from.
-    A passage of one sentence is its own unit (keeping its given context).
-    """
-    units: list[Segment] = []
-    owner: list[int] = []
-    for i, segment in enumerate(segments):
-        spans = split_sentences(segment.text, segment.lang or "en")
-        sentences = [segment.text[a:b] for a, b in spans if segment.text[a:b].strip()]
-        if len(sentences) <= 1:
-            units.append(segment)
-            owner.append(i)
-            continue
-        for k, sentence in enumerate(sentences):
-            others = tuple(sentences[:k]) + tuple(sentences[k + 1 :])
-            units.append(replace(segment, text=sentence, context=tuple(segment.context) + others))
-            owner.append(i)
-    return units, owner
 
 
 def passage_scores(coder: Coder, segments: Sequence[Segment], *, by_sentence: bool = True) -> list[dict[str, float]]:

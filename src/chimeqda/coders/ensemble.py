@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.passages import max_by_owner, sentence_units
 from chimeqda.coders.lexicon import LexiconCoder, hits_to_score, keyword_counts, segment_language, target_codes
 from chimeqda.coders.similarity import SimilarityCoder, best_thresholds, rescale
 from chimeqda.coders.supervised import SupervisedCoder
@@ -100,10 +101,7 @@ class EnsembleCoder(Coder):
             sub = [refs[i] for i in idx]
             sup = rescale(np.nan_to_num(self.supervised_.oof_[name], nan=0.0), self.supervised_.raw_thresholds_[name])
             sim = rescale(self.similarity_.oof_[name], self.similarity_.raw_thresholds_[name])
-            counts = keyword_counts(self.lexicon_.lexicon_, [Segment(r.text, lang=r.lang) for r in sub])
-            lex = np.array([[hits_to_score(c.get(code, 0)) for code in self.codes_] for c in counts]).reshape(
-                len(sub), len(self.codes_)
-            )
+            lex = self._calibration_lexicon(sub)
             combined = w[0] * sup + w[1] * sim + w[2] * lex
             y, known = self.supervised_.y_[idx], self.similarity_.known_[idx]
             kinds = np.array([r.kind for r in sub])
@@ -137,6 +135,19 @@ class EnsembleCoder(Coder):
             },
         }
         return self
+
+    def _calibration_lexicon(self, refs: Sequence) -> np.ndarray:
+        """Lexicon scores of training rows; a multi-sentence labelled passage gets its best sentence's."""
+        segments = [Segment(r.text, lang=r.lang) for r in refs]
+        plain = [i for i, r in enumerate(refs) if r.kind != "labelled"]
+        passages = [i for i, r in enumerate(refs) if r.kind == "labelled"]
+        units, owner = sentence_units([segments[i] for i in passages])
+        rows = plain + [passages[o] for o in owner]
+        counts = keyword_counts(self.lexicon_.lexicon_, [segments[i] for i in plain] + units)
+        scores = np.array([[hits_to_score(c.get(code, 0)) for code in self.codes_] for c in counts]).reshape(
+            len(rows), len(self.codes_)
+        )
+        return max_by_owner(scores, rows, len(refs))
 
     def part_scores(self, segments: Sequence[Segment]) -> dict[str, np.ndarray]:
         """Each part's calibrated scores (rows follow ``segments``)."""

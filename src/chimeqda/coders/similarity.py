@@ -377,6 +377,7 @@ class SimilarityCoder(Coder):
         np.fill_diagonal(sims, -1.0)  # leave one out
         y, known = self.y_[idx], self.known_[idx]
         scores = knn_scores(sims, y, known, self.weights_[idx], int(self.k), float(self.temperature))
+        self._passage_loo(name, idx, vectors, scores)
         kinds = np.array([self.refs_[i].kind for i in idx])
         limits = np.full(len(self.codes_), 0.5)
         for j, code in enumerate(self.codes_):
@@ -385,6 +386,24 @@ class SimilarityCoder(Coder):
             chosen = best_thresholds(scores[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
             limits[j] = chosen[code]
         return scores, limits
+
+    def _passage_loo(self, name: str, idx: np.ndarray, vectors: np.ndarray, scores: np.ndarray) -> None:
+        """Replace multi-sentence labelled passages' leave-one-out scores by their best sentence's (in place)."""
+        from chimeqda.coders.passages import max_by_owner, sentence_units, sentences_of
+
+        refs = [self.refs_[i] for i in idx]
+        rows = [i for i, r in enumerate(refs) if r.kind == "labelled" and len(sentences_of(r.text, r.lang)) > 1]
+        if not rows:
+            return
+        units, owner = sentence_units([Segment(refs[i].text, lang=refs[i].lang, context=refs[i].context) for i in rows])
+        owner_rows = np.array([rows[o] for o in owner], dtype=int)
+        sims = embed_segments(units, name, float(self.context_weight)) @ vectors.T
+        sims[np.arange(len(units)), owner_rows] = -1.0  # leave the passage itself out
+        unit_scores = knn_scores(
+            sims, self.y_[idx], self.known_[idx], self.weights_[idx], int(self.k), float(self.temperature)
+        )
+        best = max_by_owner(unit_scores, owner_rows, len(refs))
+        scores[rows] = best[rows]
 
     def _scores(self, segments: Sequence[Segment]) -> tuple[np.ndarray, dict[str, tuple[list[int], np.ndarray]]]:
         out = np.zeros((len(segments), len(self.codes_)))

@@ -24,6 +24,7 @@ import numpy as np
 from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import Lexicon, keyword_counts, segment_language, target_codes
+from chimeqda.coders.passages import max_by_owner, sentence_units, sentences_of
 from chimeqda.coders.similarity import (
     Reference,
     Routing,
@@ -173,7 +174,8 @@ class SupervisedCoder(Coder):
             self.vectors_[name] = X[:, : get_encoder(name).dim] if X.size else X
             self.masks_[name] = mask
             self.models_[name] = self._fit_models(X, y[idx], known[idx], w[idx])
-            oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx])
+            units = self._passage_units(name, [refs[i] for i in idx])
+            oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx], units)
             self.oof_[name] = oof
             self.raw_thresholds_[name] = limits
         self.thresholds_ = {code: 0.5 for code in self.codes_}
@@ -191,10 +193,30 @@ class SupervisedCoder(Coder):
         }
         return self
 
+    def _passage_units(self, name: str, refs: Sequence[Reference]) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence features of the multi-sentence labelled passages in ``refs`` and, per sentence, its passage's row."""
+        rows = [i for i, r in enumerate(refs) if r.kind == "labelled" and len(sentences_of(r.text, r.lang)) > 1]
+        if not rows:
+            return np.zeros((0, 0)), np.zeros(0, dtype=int)
+        units, owner = sentence_units([Segment(refs[i].text, lang=refs[i].lang, context=refs[i].context) for i in rows])
+        return self._segment_features(name, units), np.array([rows[o] for o in owner], dtype=int)
+
     def _cv_thresholds(
-        self, X: np.ndarray, y: np.ndarray, known: np.ndarray, w: np.ndarray, refs: Sequence[Reference]
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        known: np.ndarray,
+        w: np.ndarray,
+        refs: Sequence[Reference],
+        units: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0)), np.zeros(0, dtype=int)),
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold scores (grouped by story/bank chunk) and the κ-best raw threshold per code."""
+        """Out-of-fold scores (grouped by story/bank chunk) and the κ-best raw threshold per code.
+
+        A multi-sentence labelled passage's out-of-fold score is its best
+        sentence's (``units``: sentence features and their passage rows), as at
+        prediction time (:mod:`chimeqda.coders.passages`).
+        """
+        unit_X, unit_owner = units
         folds = int(self.cv_folds)
         oof = np.full(y.shape, np.nan)
         if folds < 2 or len(refs) < 2 * folds:
@@ -204,6 +226,11 @@ class SupervisedCoder(Coder):
             train = np.setdiff1d(np.arange(len(refs)), test)
             models = self._fit_models(X[train], y[train], known[train], w[train])
             oof[test] = self._apply(models, X[test])
+            in_test = np.isin(unit_owner, test)
+            if in_test.any():
+                best = max_by_owner(self._apply(models, unit_X[in_test]), unit_owner[in_test], len(refs))
+                rows = np.unique(unit_owner[in_test])
+                oof[rows] = best[rows]
         kinds = np.array([r.kind for r in refs])
         limits = np.full(len(self.codes_), 0.5)
         for j, code in enumerate(self.codes_):
