@@ -25,7 +25,7 @@ from chimeqda.classify import passage_scores, read_jsonl, to_labelled
 from chimeqda.codebook.loader import builtin_codebook
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.cache import fit_cached
-from chimeqda.evaluation import macro_kappa
+from chimeqda.evaluation import grouped_folds, macro_kappa
 from chimeqda.model import Segment
 from chimeqda.services.active import _uncertainty
 
@@ -76,13 +76,20 @@ def curve(name, book, train, test, *, batch, steps, strategy, seed=0):
     return rows
 
 
+def _average(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    """Mean κ per step over folds (the last step, "all", may differ in size between folds)."""
+    steps = min(len(c) for c in curves)
+    return [(int(np.mean([c[i][0] for c in curves])), float(np.mean([c[i][1] for c in curves]))) for i in range(steps)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/eval/chime_dev.jsonl"))
     parser.add_argument("--coder", default=DEFAULT_CODER)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10, help="batches before training on everything")
-    parser.add_argument("--holdout", type=float, default=0.2)
+    parser.add_argument("--holdout", type=float, default=0.2, help="share of stories held out (without --folds)")
+    parser.add_argument("--folds", type=int, default=0, help="average over grouped folds instead of one holdout")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-random", action="store_true")
     args = parser.parse_args(argv)
@@ -90,21 +97,32 @@ def main(argv=None) -> int:
     records = read_jsonl(args.data)
     book = builtin_codebook("chime-d")
     docs = sorted({r["doc"] for r in records})
-    rng = np.random.default_rng(args.seed)
-    held = set(rng.choice(docs, size=max(1, round(len(docs) * args.holdout)), replace=False))
-    train = [r for r in records if r["doc"] not in held]
-    test = [r for r in records if r["doc"] in held]
     started = time.perf_counter()
-    uncertain = curve(args.coder, book, train, test, batch=args.batch, steps=args.steps, strategy="uncertain")
-    random = None if args.no_random else curve(args.coder, book, train, test, batch=args.batch, steps=args.steps,
-                                                strategy="random", seed=args.seed)
-    print(f"**Learning curve** ({args.coder} coder; {len(train)} training passages from {len(docs) - len(held)} "
-          f"stories, {len(test)} held-out passages from {len(held)} stories; batches of {args.batch})\n")
+    if args.folds:
+        splits = [([records[i] for i in tr], [records[i] for i in te])
+                  for tr, te in grouped_folds([r["doc"] for r in records], args.folds, args.seed)]
+        where = f"{args.folds}-fold cross-validation grouped by story, each fold held out in turn, κ averaged"
+    else:
+        rng = np.random.default_rng(args.seed)
+        held = set(rng.choice(docs, size=max(1, round(len(docs) * args.holdout)), replace=False))
+        splits = [([r for r in records if r["doc"] not in held], [r for r in records if r["doc"] in held])]
+        where = f"{len(splits[0][1])} held-out passages from {len(held)} stories"
+    curves = {"uncertain": [], "random": []}
+    for train, test in splits:
+        curves["uncertain"].append(curve(args.coder, book, train, test, batch=args.batch, steps=args.steps,
+                                         strategy="uncertain"))
+        if not args.no_random:
+            curves["random"].append(curve(args.coder, book, train, test, batch=args.batch, steps=args.steps,
+                                          strategy="random", seed=args.seed))
+    uncertain = _average(curves["uncertain"])
+    random = _average(curves["random"]) if curves["random"] else None
+    print(f"**Learning curve** ({args.coder} coder; {len(records)} passages from {len(docs)} stories; {where}; "
+          f"batches of {args.batch})\n")
     header = "| decisions | macro κ (most uncertain first) |" + ("" if random is None else " macro κ (random order) |")
     print(header)
     print("|---|---|" + ("" if random is None else "---|"))
     for i, (n, kappa) in enumerate(uncertain):
-        label = f"{n} (all)" if n == len(train) else str(n)
+        label = f"{n} (all)" if i == len(uncertain) - 1 else str(n)
         extra = "" if random is None else f" {random[i][1]:.3f} |"
         print(f"| {label} | {kappa:.3f} |{extra}")
     print(f"\n({time.perf_counter() - started:.0f} s)")
