@@ -69,3 +69,20 @@ def test_thresholds_are_folded_into_scores(codebook):
     assert set(coder.thresholds().values()) == {0.5}
     for limits in coder.raw_thresholds_.values():
         assert np.all((limits > 0) & (limits < 1))
+
+
+def test_multi_sentence_passages_add_sentence_negatives(codebook):
+    passage = LabelledText("We ate at six. My sponsor called me after.", frozenset({"connectedness"}), lang="en",
+                           source="story-1")
+    refs = build_references(codebook, CODES, [passage])
+    sentences = [r for r in refs if r.kind == "sentence"]
+    assert [r.text for r in sentences] == ["We ate at six.", "My sponsor called me after."]
+    y, known = label_matrices(refs, CODES)
+    j = CODES.index("connectedness")
+    for i, ref in enumerate(refs):
+        if ref.kind == "sentence":
+            # Absent codes are absent from every sentence; where the present code sits is unknown.
+            assert not known[i, j] and known[i].sum() == len(CODES) - 1 and y[i].sum() == 0
+            assert ref.group == "story-1" and ref.context  # kept with its story, the other sentence as context
+    single = build_references(codebook, CODES, [LabelledText("One sentence only.", frozenset(), lang="en")])
+    assert not any(r.kind == "sentence" for r in single)

@@ -26,6 +26,7 @@ import numpy as np
 from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import rolled_labels, segment_language, target_codes
+from chimeqda.coders.passages import sentences_of
 from chimeqda.model import Codebook, LabelledText, Segment
 
 MULTILINGUAL = frozenset({"e5"})
@@ -61,7 +62,10 @@ def build_references(
 
     Examples are positive for their (rolled-up) code and unknown elsewhere;
     counter-examples negative for their code only; bank sentences and complete
-    labelled passages are known for every code.
+    labelled passages are known for every code. Each sentence of a
+    multi-sentence labelled passage is added too (kind ``sentence``), negative
+    for the codes the passage lacks, so a coder that scores sentences learns
+    from sentences; such rows never calibrate thresholds.
     """
     from chimeqda.coders.lexicon import roll_up
 
@@ -89,19 +93,25 @@ def build_references(
         pos, neg = rolled_labels(codebook, item, codes)
         if not pos and not neg:
             continue
+        group = item.source or f"labelled:{number}"
+        lang = item.lang or "en"
         refs.append(
-            Reference(
-                item.text,
-                item.lang or "en",
-                frozenset(pos),
-                frozenset(neg),
-                "labelled",
-                float(labelled_weight),
-                item.source or f"labelled:{number}",
-                item.context,
-            )
+            Reference(item.text, lang, frozenset(pos), frozenset(neg), "labelled", float(labelled_weight), group, item.context)
         )
+        sentences = sentences_of(item.text, lang) if neg else [item.text]
+        for k, sentence in enumerate(sentences if len(sentences) > 1 else ()):
+            # A code absent from a passage is absent from each of its sentences; which sentence
+            # carries a present code is unknown, so those stay unknown here.
+            others = tuple(sentences[:k]) + tuple(sentences[k + 1 :])
+            refs.append(
+                Reference(sentence, lang, frozenset(), frozenset(neg), "sentence", float(labelled_weight), group,
+                          tuple(item.context) + others)
+            )
     return refs
+
+
+LEARNED_KINDS = frozenset({"labelled", "sentence"})
+"""Reference kinds that come from labelled passages or decisions (the rest is the codebook's own)."""
 
 
 def label_matrices(refs: Sequence[Reference], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -343,7 +353,7 @@ class SimilarityCoder(Coder):
         self.weights_ = np.array([r.weight for r in refs], dtype=np.float64)
         self.ref_vectors_: dict[str, np.ndarray] = {}
         self.ref_masks_: dict[str, np.ndarray] = {}
-        fixed = [r for r in refs if r.kind != "labelled"]
+        fixed = [r for r in refs if r.kind not in LEARNED_KINDS]
         for name in self.routing_.names:
             mask = self.routing_.ref_mask(name, refs)
             base = embed_texts(name, [r.text for r in fixed], persist=True)

@@ -26,6 +26,7 @@ from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import Lexicon, keyword_counts, segment_language, target_codes
 from chimeqda.coders.passages import max_by_owner, sentence_units, sentences_of
 from chimeqda.coders.similarity import (
+    LEARNED_KINDS,
     Reference,
     Routing,
     _short,
@@ -111,7 +112,7 @@ class SupervisedCoder(Coder):
         )
 
     def _ref_features(self, name: str, refs: Sequence[Reference]) -> np.ndarray:
-        fixed = [r for r in refs if r.kind != "labelled"]
+        fixed = [r for r in refs if r.kind not in LEARNED_KINDS]
         vectors = embed_texts(name, [r.text for r in fixed], persist=True)
         extra = list(refs[len(fixed) :])
         if extra:
