@@ -93,6 +93,8 @@ class EnsembleCoder(Coder):
             k=self.k, labelled_weight=self.labelled_weight, context_weight=self.context_weight, **common
         ).fit(codebook, labelled)
         self.lexicon_ = LexiconCoder(level=self.level).fit(codebook)
+        if self.lexicon_.lexicon_.codes == self.supervised_.lexicon_.codes:
+            self.lexicon_.lexicon_ = self.supervised_.lexicon_  # one lexicon, each segment matched once
         self.routing_ = self.supervised_.routing_
         refs = self.supervised_.refs_
         self.raw_thresholds_: dict[str, np.ndarray] = {}

@@ -157,8 +157,30 @@ class Lexicon:
             return [lang] + [x for x in self.languages if x != lang]
         return [lang]
 
+    MEMO_SIZE = 20_000
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_memo", None)  # a cache, not state: fitted coders are pickled without it
+        return state
+
     def matches(self, text: str, lang: str | None, cross: bool = False) -> dict[str, list[str]]:
-        """Matched surface terms per code (codes without a match are absent)."""
+        """Matched surface terms per code (codes without a match are absent); do not modify the result.
+
+        Results are remembered per (text, language, cross), so coders that share
+        this lexicon match each segment once.
+        """
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (text, lang, cross)
+        found = memo.get(key)
+        if found is None:
+            found = self._match(text, lang, cross)
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def _match(self, text: str, lang: str | None, cross: bool) -> dict[str, list[str]]:
         text = _norm(text)
         prefixes = {word[:3] for word in _WORD.findall(text.lower())}
         found: dict[str, list[str]] = {}
