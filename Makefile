@@ -1,5 +1,5 @@
 # chimeqda tasks. `make demo` and `make test` install everything first.
-.PHONY: setup demo test test-sqlite test-postgres lint bench docs clean
+.PHONY: setup demo test test-sqlite test-postgres lint bench docs embeddings clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +21,10 @@ bench: setup
 
 docs: setup
 	$(BIN)/python -m chimeqda.docs_cli > docs/cli.md
+
+# Precomputed e5 embeddings of the built-in codebook (after editing it or its bank).
+embeddings: setup
+	$(BIN)/python -c "from chimeqda.coders.shipped import write_shipped; print(*write_shipped(), sep='\n')"
 
 clean:
 	rm -rf $(VENV) chimeqda-demo*

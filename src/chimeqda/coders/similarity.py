@@ -27,6 +27,7 @@ from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import rolled_labels, segment_language, target_codes
 from chimeqda.coders.passages import sentences_of
+from chimeqda.coders.shipped import load_shipped, text_digest
 from chimeqda.model import Codebook, LabelledText, Segment
 
 MULTILINGUAL = frozenset({"e5"})
@@ -145,11 +146,12 @@ def embed_texts(encoder_name: str, texts: Sequence[str], *, persist: bool = Fals
     """Embeddings of ``texts``; with ``persist`` the whole set is also cached on disk.
 
     Use ``persist`` for fixed reference sets (codebook + bank): they are then
-    encoded once per machine, not once per process. The key is the encoder name
-    and a hash of every text, so any change to the bank re-encodes.
+    encoded once per machine, not once per process — or not at all when the
+    package ships them (:mod:`chimeqda.coders.shipped`). The key is the encoder
+    name and a hash of every text, so any change to the bank re-encodes.
     """
     texts = list(texts)
-    digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()[:32]
+    digest = text_digest(texts)
     key = (encoder_name, digest)
     with _MEMO_LOCK:
         if key in _MEMO:
@@ -165,6 +167,10 @@ def embed_texts(encoder_name: str, texts: Sequence[str], *, persist: bool = Fals
                 vectors = loaded.astype(np.float32)
         except (OSError, ValueError):
             vectors = None
+    if vectors is None and persist and texts:
+        vectors = load_shipped(encoder_name, digest, len(texts))  # the built-in codebook's, precomputed
+        if vectors is not None:
+            path = None
     if vectors is None:
         vectors = get_encoder(encoder_name).encode(texts) if texts else np.zeros((0, 1), np.float32)
         if path is not None and texts:
