@@ -66,7 +66,8 @@ review against the reference, analysis, report).
 | first run on a machine (empty embedding and model cache) | 1 | {cold_seconds:.1f} | | {cold_peak:.0f} | |
 | later runs (bank embeddings and codebook-only fit cached) | {args.runs} | {statistics.median(times):.1f} | {min(times):.1f}–{max(times):.1f} | {statistics.median(peaks):.0f} | < 30 s, < 1,500 MB |
 
-The first run embeds the codebook's example bank and fits the default coder on
+The first run embeds the codebook's example bank with MiniLM (the e5 vectors
+of the built-in codebook ship with the package) and fits the default coder on
 it once; both are cached under `~/.cache/chimeqda` (keyed by encoder, coder
 parameters and codebook version), so every later run — of the demo or of
 `chimeqda code` on any project with the same codebook — starts from them.

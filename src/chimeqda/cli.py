@@ -391,9 +391,10 @@ def coders() -> None:
 def prepare(coder: str | None, codebook: str) -> None:
     """Fit a coder on a codebook's examples once and cache it (setup runs this).
 
-    Embedding the example bank and fitting the default coder takes about a
-    minute on a laptop; afterwards `chimeqda code` and `chimeqda demo` load the
-    cached fit. Nothing is downloaded.
+    Embedding the example bank and fitting the default coder takes about half
+    a minute on a 2-core laptop for the built-in codebook (its multilingual-e5
+    vectors ship with chimeqda), longer for your own; afterwards `chimeqda code`
+    and `chimeqda demo` load the cached fit. Nothing is downloaded.
 
     Example: chimeqda prepare --codebook chime-d
     """
