@@ -70,7 +70,6 @@ def main() -> None:
     args = parser.parse_args()
     book = builtin_codebook()
     labelled = decisions(args.decisions)
-    coder = get_coder(args.coder)
     refs = build_references(book, [c.id for c in book.top_level])
     for name in ("minilm", "e5"):  # the bank, from the on-disk cache (prepare fills it)
         embed_texts(name, [r.text for r in refs if name == "e5" or r.lang != "nl"], persist=True)

@@ -48,6 +48,17 @@ def sentence_units(segments: Sequence[Segment]) -> tuple[list[Segment], list[int
     return units, owner
 
 
+def labelled_passage_units(refs: Sequence) -> tuple[list[Segment], np.ndarray]:
+    """Sentence units of the multi-sentence labelled passages among reference rows, and each unit's row.
+
+    ``refs`` are :class:`~chimeqda.coders.similarity.Reference` rows; calibration
+    scores such a passage by its best sentence (:func:`max_by_owner`).
+    """
+    rows = [i for i, r in enumerate(refs) if r.kind == "labelled" and len(sentences_of(r.text, r.lang)) > 1]
+    units, owner = sentence_units([Segment(refs[i].text, lang=refs[i].lang, context=refs[i].context) for i in rows])
+    return units, np.array([rows[o] for o in owner], dtype=int)
+
+
 def max_by_owner(unit_scores: np.ndarray, owner: Sequence[int], n: int) -> np.ndarray:
     """Per passage (``n`` of them), the column-wise maximum of its units' scores."""
     out = np.full((n, unit_scores.shape[1]), -np.inf)

@@ -26,7 +26,7 @@ import numpy as np
 from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import rolled_labels, segment_language, target_codes
-from chimeqda.coders.passages import sentences_of
+from chimeqda.coders.passages import labelled_passage_units, max_by_owner, sentences_of
 from chimeqda.coders.shipped import load_shipped, text_digest
 from chimeqda.model import Codebook, LabelledText, Segment
 
@@ -405,21 +405,17 @@ class SimilarityCoder(Coder):
 
     def _passage_loo(self, name: str, idx: np.ndarray, vectors: np.ndarray, scores: np.ndarray) -> None:
         """Replace multi-sentence labelled passages' leave-one-out scores by their best sentence's (in place)."""
-        from chimeqda.coders.passages import max_by_owner, sentence_units, sentences_of
-
         refs = [self.refs_[i] for i in idx]
-        rows = [i for i, r in enumerate(refs) if r.kind == "labelled" and len(sentences_of(r.text, r.lang)) > 1]
-        if not rows:
+        units, owner_rows = labelled_passage_units(refs)
+        if not units:
             return
-        units, owner = sentence_units([Segment(refs[i].text, lang=refs[i].lang, context=refs[i].context) for i in rows])
-        owner_rows = np.array([rows[o] for o in owner], dtype=int)
         sims = embed_segments(units, name, float(self.context_weight)) @ vectors.T
         sims[np.arange(len(units)), owner_rows] = -1.0  # leave the passage itself out
         unit_scores = knn_scores(
             sims, self.y_[idx], self.known_[idx], self.weights_[idx], int(self.k), float(self.temperature)
         )
-        best = max_by_owner(unit_scores, owner_rows, len(refs))
-        scores[rows] = best[rows]
+        rows = np.unique(owner_rows)
+        scores[rows] = max_by_owner(unit_scores, owner_rows, len(refs))[rows]
 
     def _scores(self, segments: Sequence[Segment]) -> tuple[np.ndarray, dict[str, tuple[list[int], np.ndarray]]]:
         out = np.zeros((len(segments), len(self.codes_)))

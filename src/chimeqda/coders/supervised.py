@@ -24,7 +24,7 @@ import numpy as np
 from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import Lexicon, keyword_counts, segment_language, target_codes
-from chimeqda.coders.passages import max_by_owner, sentence_units, sentences_of
+from chimeqda.coders.passages import labelled_passage_units, max_by_owner
 from chimeqda.coders.similarity import (
     LEARNED_KINDS,
     Reference,
@@ -196,11 +196,10 @@ class SupervisedCoder(Coder):
 
     def _passage_units(self, name: str, refs: Sequence[Reference]) -> tuple[np.ndarray, np.ndarray]:
         """Sentence features of the multi-sentence labelled passages in ``refs`` and, per sentence, its passage's row."""
-        rows = [i for i, r in enumerate(refs) if r.kind == "labelled" and len(sentences_of(r.text, r.lang)) > 1]
-        if not rows:
-            return np.zeros((0, 0)), np.zeros(0, dtype=int)
-        units, owner = sentence_units([Segment(refs[i].text, lang=refs[i].lang, context=refs[i].context) for i in rows])
-        return self._segment_features(name, units), np.array([rows[o] for o in owner], dtype=int)
+        units, owner_rows = labelled_passage_units(refs)
+        if not units:
+            return np.zeros((0, 0)), owner_rows
+        return self._segment_features(name, units), owner_rows
 
     def _cv_thresholds(
         self,
