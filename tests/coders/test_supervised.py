@@ -86,3 +86,36 @@ def test_multi_sentence_passages_add_sentence_negatives(codebook):
             assert ref.group == "story-1" and ref.context  # kept with its story, the other sentence as context
     single = build_references(codebook, CODES, [LabelledText("One sentence only.", frozenset(), lang="en")])
     assert not any(r.kind == "sentence" for r in single)
+
+
+def test_dutch_thresholds_are_tuned_on_dutch_rows():
+    """The multilingual encoder trains on both languages but codes Dutch: its thresholds suit Dutch rows."""
+    from chimeqda.codebook.loader import builtin_codebook
+    from chimeqda.coders.similarity import best_thresholds
+    from chimeqda.evaluation import code_metrics
+
+    # The built-in bank has enough Dutch positives of every code to tune on (the tiny test codebook has not).
+    coder = get_coder("supervised", cv_folds=3).fit(builtin_codebook())
+    rows = np.flatnonzero(coder.masks_["e5"])
+    refs = [coder.refs_[i] for i in rows]
+    dutch = coder.routing_.coded_language_rows("e5", refs)
+    assert dutch.sum() == sum(r.lang == "nl" for r in refs) and 0 < dutch.sum() < len(refs)
+    assert (coder.routing_.coded_language_rows("minilm", refs) == ~dutch).all()
+    pooled_rows = np.array([r.kind == "bank" for r in refs])  # both languages
+    bank = pooled_rows & dutch
+    oof, y = coder.oof_["e5"][bank], coder.y_[rows][bank]
+
+    def kappa_on_dutch(threshold: float, j: int) -> float:
+        truth = [["x"] if t else [] for t in y[:, j]]
+        predicted = [["x"] if s >= threshold else [] for s in oof[:, j]]
+        return code_metrics(truth, predicted, "x")["kappa"]
+
+    differs = 0
+    for j, code in enumerate(coder.codes_):
+        pooled = best_thresholds(
+            coder.oof_["e5"][pooled_rows][:, [j]], coder.y_[rows][pooled_rows][:, [j]], np.ones((pooled_rows.sum(), 1), bool), [code]
+        )[code]
+        chosen = coder.raw_thresholds_["e5"][j]
+        assert kappa_on_dutch(chosen, j) >= kappa_on_dutch(pooled, j) - 1e-9, code
+        differs += abs(chosen - pooled) > 1e-6
+    assert differs, "Dutch-row thresholds should differ from pooled ones for some code"

@@ -4,7 +4,8 @@ Each part's score is first put on a common footing (its own calibrated
 threshold maps to 0.5; the lexicon gives ``1 - 0.5**hits``). The ensemble
 takes a weighted mean and calibrates one more threshold per code and encoder
 on the parts' out-of-fold scores over the training rows (the bank and any
-labelled passages), again folded into the score so 0.5 is the decision point.
+labelled passages) in the language that encoder codes, again folded into the
+score so 0.5 is the decision point.
 All parts share one embedding per segment (the encoders cache by text).
 """
 
@@ -107,6 +108,7 @@ class EnsembleCoder(Coder):
             combined = w[0] * sup + w[1] * sim + w[2] * lex
             y, known = self.supervised_.y_[idx], self.similarity_.known_[idx]
             kinds = np.array([r.kind for r in sub])
+            in_language = self.routing_.coded_language_rows(name, sub)
             has_oof = ~np.isnan(self.supervised_.oof_[name]).any(axis=1)
             limits = np.full(len(self.codes_), 0.5)
             for j, code in enumerate(self.codes_):
@@ -116,6 +118,8 @@ class EnsembleCoder(Coder):
                     if y[labelled_rows, j].sum() >= 8
                     else np.isin(kinds, ["bank", "labelled"]) & known[:, j] & has_oof
                 )
+                if y[use & in_language, j].sum() >= 8:
+                    use = use & in_language
                 if use.sum() >= 5:
                     chosen = best_thresholds(combined[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
                     limits[j] = chosen[code]

@@ -115,6 +115,13 @@ LEARNED_KINDS = frozenset({"labelled", "sentence"})
 """Reference kinds that come from labelled passages or decisions (the rest is the codebook's own)."""
 
 
+def _same_story(refs: Sequence[Reference]) -> np.ndarray:
+    """``[i, j]`` is true when rows i and j both come from labelled material of the same story (``group``)."""
+    story = np.array([r.group if r.kind in LEARNED_KINDS else "" for r in refs], dtype=object)
+    learned = story != ""
+    return (story[:, None] == story[None, :]) & learned[:, None] & learned[None, :]
+
+
 def label_matrices(refs: Sequence[Reference], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(y, known): 0/1 labels and a mask of known statuses, shape (len(refs), len(codes))."""
     y = np.zeros((len(refs), len(codes)), dtype=np.int8)
@@ -224,6 +231,18 @@ class Routing:
         if langs is None:
             return np.array([r.lang != "nl" for r in refs], dtype=bool)
         return np.array([r.lang == "nl" for r in refs], dtype=bool)
+
+    def coded_language_rows(self, encoder_name: str, refs: Sequence[Reference]) -> np.ndarray:
+        """References in the language(s) ``encoder_name`` codes (Dutch for the Dutch encoder, the rest otherwise).
+
+        Thresholds are tuned on these rows: a multilingual encoder trained on
+        both languages scores them on different scales. When one encoder
+        codes every language, every row.
+        """
+        if self.encoder == self.nl_encoder:
+            return np.ones(len(refs), dtype=bool)
+        dutch = np.array([r.lang == "nl" for r in refs], dtype=bool)
+        return dutch if encoder_name == self.nl_encoder else ~dutch
 
     def groups(self, segments: Sequence[Segment]) -> dict[str, list[int]]:
         """Segment indices per encoder name."""
@@ -386,19 +405,28 @@ class SimilarityCoder(Coder):
         return self
 
     def _loo_thresholds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Leave-one-out scores of the references and the κ-best raw threshold per code."""
+        """Leave-one-out scores of the references and the κ-best raw threshold per code.
+
+        A labelled passage is scored without any row of its own story (the
+        other passages and the sentence rows it shares a ``group`` with), so
+        calibration never sees a passage's own text or neighbours.
+        """
         idx = np.flatnonzero(self.ref_masks_[name])
         vectors = self.ref_vectors_[name][idx]
         sims = vectors @ vectors.T
         np.fill_diagonal(sims, -1.0)  # leave one out
+        sims[_same_story([self.refs_[i] for i in idx])] = -1.0
         y, known = self.y_[idx], self.known_[idx]
         scores = knn_scores(sims, y, known, self.weights_[idx], int(self.k), float(self.temperature))
         self._passage_loo(name, idx, vectors, scores)
         kinds = np.array([self.refs_[i].kind for i in idx])
+        in_language = self.routing_.coded_language_rows(name, [self.refs_[i] for i in idx])
         limits = np.full(len(self.codes_), 0.5)
         for j, code in enumerate(self.codes_):
             labelled = (kinds == "labelled") & known[:, j]
             use = labelled if y[labelled, j].sum() >= 8 else np.isin(kinds, ["bank", "labelled"]) & known[:, j]
+            if y[use & in_language, j].sum() >= 8:
+                use = use & in_language
             chosen = best_thresholds(scores[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
             limits[j] = chosen[code]
         return scores, limits
@@ -410,7 +438,7 @@ class SimilarityCoder(Coder):
         if not units:
             return
         sims = embed_segments(units, name, float(self.context_weight)) @ vectors.T
-        sims[np.arange(len(units)), owner_rows] = -1.0  # leave the passage itself out
+        sims[_same_story(refs)[owner_rows] | (np.arange(len(refs)) == owner_rows[:, None])] = -1.0
         unit_scores = knn_scores(
             sims, self.y_[idx], self.known_[idx], self.weights_[idx], int(self.k), float(self.temperature)
         )

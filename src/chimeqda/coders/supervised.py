@@ -176,7 +176,8 @@ class SupervisedCoder(Coder):
             self.masks_[name] = mask
             self.models_[name] = self._fit_models(X, y[idx], known[idx], w[idx])
             units = self._passage_units(name, [refs[i] for i in idx])
-            oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx], units)
+            in_language = self.routing_.coded_language_rows(name, [refs[i] for i in idx])
+            oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx], units, in_language)
             self.oof_[name] = oof
             self.raw_thresholds_[name] = limits
         self.thresholds_ = {code: 0.5 for code in self.codes_}
@@ -209,12 +210,15 @@ class SupervisedCoder(Coder):
         w: np.ndarray,
         refs: Sequence[Reference],
         units: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0)), np.zeros(0, dtype=int)),
+        in_language: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold scores (grouped by story/bank chunk) and the κ-best raw threshold per code.
 
         A multi-sentence labelled passage's out-of-fold score is its best
         sentence's (``units``: sentence features and their passage rows), as at
-        prediction time (:mod:`chimeqda.coders.passages`).
+        prediction time (:mod:`chimeqda.coders.passages`). Thresholds are tuned
+        on the rows ``in_language`` (the language this model codes) when they
+        hold at least 8 positives of the code.
         """
         unit_X, unit_owner = units
         folds = int(self.cv_folds)
@@ -237,6 +241,8 @@ class SupervisedCoder(Coder):
             # Tune on real passages when there are enough of them, else on the bank too.
             labelled = (kinds == "labelled") & known[:, j]
             use = labelled if y[labelled, j].sum() >= 8 else ((kinds == "bank") | (kinds == "labelled")) & known[:, j]
+            if in_language is not None and y[use & in_language, j].sum() >= 8:
+                use = use & in_language
             chosen = best_thresholds(oof[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
             limits[j] = chosen[code]
         return oof, limits
