@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from chimeqda.cli import _open, _parse_params, friendly_errors, project_options
+from chimeqda.coders import DEFAULT_CODER
 
 
 @click.command("next")
 @project_options
-@click.option("--coder", default="supervised", show_default=True, help="Coder to retrain and ask. See `chimeqda coders`.")
+@click.option("--coder", default=DEFAULT_CODER, show_default=True,
+              help="Coder to retrain and ask (the one `chimeqda code` suggests with). See `chimeqda coders`.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many segments to serve.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
 @click.option("--no-agreement", is_flag=True, help="Skip the estimated agreement (it refits the coder per fold).")
@@ -25,7 +27,7 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
     coder and the decisions made so far (cross-validated by document, once at
     least 20 segments are decided).
 
-    Example: chimeqda next --coder supervised -n 10
+    Example: chimeqda next -n 10
     """
     from chimeqda.services.active import estimated_agreement, next_for_review
 

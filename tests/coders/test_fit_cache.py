@@ -39,3 +39,17 @@ def test_the_key_is_the_same_in_every_process():
     keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
     assert len(keys) == 1
+
+
+def test_a_changed_fitting_method_never_reuses_an_old_fit(tmp_path, monkeypatch):
+    """Upgrading chimeqda (new coder code, same version number) refits instead of loading a stale pickle."""
+    from chimeqda.coders import cache
+
+    monkeypatch.setenv("CHIMEQDA_CACHE_DIR", str(tmp_path))
+    book = builtin_codebook()
+    fit_cached(get_coder("lexicon"), book)
+    before = cache.fit_key(get_coder("lexicon"), book, [])
+    monkeypatch.setattr(cache, "coders_source_digest", lambda: "the coders' source after an upgrade")
+    assert cache.fit_key(get_coder("lexicon"), book, []) != before
+    fit_cached(get_coder("lexicon"), book)
+    assert len(list((tmp_path / "models").glob("lexicon-*.pickle"))) == 2  # refitted, not loaded

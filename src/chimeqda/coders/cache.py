@@ -1,8 +1,10 @@
 """On-disk cache of fitted coders.
 
 Fitting the default coder on the codebook's example bank takes seconds to tens
-of seconds on a laptop; its result depends only on the coder's class, version
-and parameters, the codebook (codes and bank) and the labelled passages. Fitted
+of seconds on a laptop; its result depends only on the coder's class, version,
+parameters and code (the source of the ``coders`` package, so a changed fitting
+method never reuses an old fit), the codebook (codes and bank) and the labelled
+passages. Fitted
 coders fitted on the codebook alone are pickled under
 ``$CHIMEQDA_CACHE_DIR/models`` (default ``~/.cache/chimeqda/models``) keyed by a
 hash of all of these, so a second run loads instead of refitting. ``CHIMEQDA_CACHE_DIR=""``
@@ -12,6 +14,7 @@ turns caching off. The cache holds only what the user's own runs produced.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -34,9 +37,19 @@ def cache_root() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chimeqda"
 
 
+@functools.cache
+def coders_source_digest() -> str:
+    """A hash of the ``chimeqda.coders`` package's source files (how every coder fits)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fit_key(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText]) -> str:
     """A hash of everything a fit depends on."""
     digest = hashlib.sha256()
+    digest.update(coders_source_digest().encode())
     digest.update(json.dumps([type(coder).__module__, type(coder).__qualname__, coder.version,
                               coder.get_params()], sort_keys=True, default=repr).encode())
     digest.update(_canonical(codebook).encode())

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from chimeqda.coders import get_coder
+from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.base import Coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.model import Codebook, LabelledText, Segment
@@ -102,7 +102,7 @@ def _decided_segment_ids(labelled: Sequence[LabelledText]) -> set[int]:
 
 
 def next_for_review(
-    ws: Workspace, *, coder: str = "supervised", n: int = 1, exclude_decided: bool = True,
+    ws: Workspace, *, coder: str = DEFAULT_CODER, n: int = 1, exclude_decided: bool = True,
     params: dict | None = None,
 ) -> list[ReviewItem]:
     """The ``n`` segments whose human decision should teach ``coder`` most, most uncertain first."""
@@ -147,7 +147,7 @@ def next_for_review(
 
 
 def estimated_agreement(
-    ws: Workspace, *, coder: str = "supervised", n_splits: int = 5, params: dict | None = None,
+    ws: Workspace, *, coder: str = DEFAULT_CODER, n_splits: int = 5, params: dict | None = None,
     min_decisions: int = MIN_DECISIONS,
 ) -> AgreementEstimate:
     """Cohen's κ per code between ``coder`` and the human decisions, cross-validated by document."""
