@@ -1,11 +1,12 @@
 """The schema comes from the Alembic migrations and matches the table mappings."""
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from chimeqda.errors import ProjectError
-from chimeqda.store.db import head_revision, open_database, schema_revision
+from chimeqda.store.db import _alembic_config, head_revision, make_engine, migrate, open_database, schema_revision
 from chimeqda.store.tables import Base
 
 import pytest
@@ -18,6 +19,26 @@ def test_migrations_create_the_mapped_schema(db_url):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == [], f"tables.py and the migrations disagree: {diff}"
     assert {"coding_events", "documents", "segments", "codes", "memos"} <= set(inspect(engine).get_table_names())
+
+
+def _to_revision(engine, revision, *, down=False):
+    cfg = _alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_0003_adds_coder_runs_to_a_0002_database_and_downgrades(db_url):
+    engine = make_engine(db_url)
+    _to_revision(engine, "0002")
+    assert schema_revision(engine) == "0002"
+    assert "coder_runs" not in inspect(engine).get_table_names()
+    migrate(engine)
+    assert schema_revision(engine) == head_revision()
+    assert {"run_id", "project_id", "coder_id", "document_id", "created_at"} <= {
+        column["name"] for column in inspect(engine).get_columns("coder_runs")}
+    _to_revision(engine, "0002", down=True)
+    assert schema_revision(engine) == "0002" and "coder_runs" not in inspect(engine).get_table_names()
 
 
 def test_a_database_without_chimeqda_tables_is_refused(db_url):

@@ -139,7 +139,9 @@ def run_coder(
     """Let a machine coder suggest codes for the project's segments; store them with provenance.
 
     Segments that already have a suggestion or a human decision for a code
-    are not suggested that code again.
+    are not suggested that code again. Every document with a coded segment is
+    recorded in ``coder_runs`` with the run, suggestions or not (agreement
+    counts such a document as coded by the machine).
     """
     name = coder_name or DEFAULT_CODER
     coder = get_coder(name, **(params or {}))
@@ -195,6 +197,13 @@ def run_coder(
             )
         if rows:
             session.execute(t.CodingEvent.__table__.insert(), rows)
+        # Coverage, also of documents where nothing was suggested: "coded, no code applies".
+        covered = sorted({document_of[s.key] for s in segments if s.key in document_of})
+        if covered:
+            session.execute(t.CoderRun.__table__.insert(), [
+                {"run_id": run_id, "project_id": ws.project_id, "coder_id": coder_id, "document_id": document_id}
+                for document_id in covered
+            ])
     return CodingRun(run_id, info, len(segments), len(rows), skipped)
 
 

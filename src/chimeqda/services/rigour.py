@@ -14,9 +14,11 @@ Who coded what is read from the append-only ``coding_events`` log:
   names the reconciler and the original events, which stay untouched.
 
 A coder *has coded* a document when it has at least one event there (for a
-machine: a suggestion; for a person: an accepted, rejected or removed
-event). Units of agreement are the participant segments (role other than
-interviewer) of the current documents that every compared coder has coded
+person: an accepted, rejected or removed event) or, for a machine, when one
+of its runs covered the document (``coder_runs``; a covered document without
+suggestions counts as "no code applies") or it has a suggestion there
+(projects coded before runs were recorded). Units of agreement are the
+participant segments (role other than interviewer) of the current documents that every compared coder has coded
 (``rule="all"``, the default), or that at least two have coded with the
 others' ratings missing (``rule="any"``, alpha only); ``documents=`` names
 the documents explicitly (every compared coder then counts as having read
@@ -84,7 +86,11 @@ def resolve_coder(session: Session, spec: str) -> CoderRef:
 
 
 def coders_frame(ws: Workspace) -> pd.DataFrame:
-    """Every coder with events in the project: kind, name, codings and documents coded."""
+    """Every coder with events or machine runs in the project: kind, name, codings and documents coded.
+
+    A machine coder's documents include those its runs covered without
+    suggesting anything (see :func:`_coded_documents`).
+    """
     with ws.session() as session:
         rows = session.execute(
             select(t.Coder.kind, t.Coder.name, t.CodingEvent.action, t.CodingEvent.document_id)
@@ -92,16 +98,25 @@ def coders_frame(ws: Workspace) -> pd.DataFrame:
             .join(t.Document, t.Document.id == t.CodingEvent.document_id)
             .where(t.CodingEvent.project_id == ws.project_id, t.Document.is_current.is_(True))
         ).all()
+        covered = session.execute(
+            select(t.Coder.kind, t.Coder.name, t.CoderRun.document_id)
+            .join(t.CoderRun, t.CoderRun.coder_id == t.Coder.id)
+            .join(t.Document, t.Document.id == t.CoderRun.document_id)
+            .where(t.CoderRun.project_id == ws.project_id, t.Document.is_current.is_(True))
+        ).all()
     frame = pd.DataFrame(rows, columns=["kind", "name", "action", "document_id"])
-    if frame.empty:
+    runs = pd.DataFrame(covered, columns=["kind", "name", "document_id"])
+    if frame.empty and runs.empty:
         return pd.DataFrame(columns=["kind", "name", "events", "suggested", "accepted", "documents"])
     grouped = frame.groupby(["kind", "name"])
-    return pd.DataFrame({
+    documents = pd.concat([frame[["kind", "name", "document_id"]], runs], ignore_index=True)
+    result = pd.DataFrame({
         "events": grouped.size(),
         "suggested": grouped["action"].apply(lambda s: int((s == "suggested").sum())),
         "accepted": grouped["action"].apply(lambda s: int((s == "accepted").sum())),
-        "documents": grouped["document_id"].nunique(),
-    }).reset_index()
+    }).reindex(documents.groupby(["kind", "name"]).size().index, fill_value=0)
+    result["documents"] = documents.groupby(["kind", "name"])["document_id"].nunique()
+    return result.astype(int).reset_index()
 
 
 def default_coders(ws: Workspace) -> list[str]:
@@ -145,11 +160,24 @@ def _coder_events(session: Session, project_id: int, coder: CoderRef) -> pd.Data
 
 
 def _coded_documents(session: Session, project_id: int, coder: CoderRef) -> set[int]:
+    """Documents the coder has coded (module docstring): a machine's runs cover them even without suggestions."""
     actions = ("suggested",) if coder.kind == "machine" else ("accepted", "rejected", "removed")
-    return set(session.scalars(
+    documents = set(session.scalars(
         select(t.CodingEvent.document_id).where(
             t.CodingEvent.project_id == project_id, t.CodingEvent.coder_id.in_(coder.ids),
             t.CodingEvent.action.in_(actions),
+        ).distinct()
+    ))
+    if coder.kind == "machine":
+        documents |= _covered_documents(session, project_id, coder.ids)
+    return documents
+
+
+def _covered_documents(session: Session, project_id: int, coder_ids: Iterable[int]) -> set[int]:
+    """Documents any run of these (machine) coders covered, suggestions or not."""
+    return set(session.scalars(
+        select(t.CoderRun.document_id).where(
+            t.CoderRun.project_id == project_id, t.CoderRun.coder_id.in_(list(coder_ids)),
         ).distinct()
     ))
 
@@ -354,7 +382,8 @@ def agreement(
         f"{'chosen' if documents else how[rule]}; a coder's absence of a code on such a segment counts as "
         f"'not present'. Codes are compared as {'top-level categories (sub-codes rolled up)' if level == 'root' else 'coded'}. "
         "A person's codings are the codings they made or machine suggestions they accepted (not removed); a "
-        "machine coder's codings are all its suggestions. Intervals: percentile bootstrap "
+        "machine coder's codings are all its suggestions, and a document its run covered without suggesting "
+        "anything counts as coded with no code. Intervals: percentile bootstrap "
         f"({n_boot} replicates, {'documents' if cluster == 'document' else 'segments'} resampled)."
     )
     settings = {"level": level, "rule": rule, "documents": [int(d) for d in comparison.documents], "n_boot": n_boot}

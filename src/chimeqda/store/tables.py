@@ -7,6 +7,7 @@ Coding decisions live in ``coding_events`` and are appended, never updated:
 the current state of a coding is derived from its events (see
 ``store/queries.py``). Documents are immutable: a changed source file becomes
 a new ``documents`` row whose ``supersedes_id`` points at the old one.
+``coder_runs`` records which documents each machine coding run covered.
 """
 
 from __future__ import annotations
@@ -183,6 +184,25 @@ class CodingEvent(Base):
     score: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CoderRun(Base):
+    """A document a machine coding run covered: one row per run and document.
+
+    Written with the run's suggestions (in the same transaction), also when
+    the run suggested nothing there: a covered document without suggestions
+    means "the machine coded it and found no code applies". ``run_id`` is the
+    ``coding_events.run_id`` of the run's suggestions.
+    """
+
+    __tablename__ = "coder_runs"
+    __table_args__ = (UniqueConstraint("run_id", "document_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
