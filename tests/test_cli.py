@@ -54,6 +54,23 @@ def test_reimport_reports_unchanged(project, transcripts):
     assert "2 unchanged" in out
 
 
+def test_import_says_when_no_interviewer_is_recognised(tmp_path, db_url):
+    folder = tmp_path / "study"
+    run("init", folder, "--db", db_url)
+    vtt = tmp_path / "P20.vtt"
+    vtt.write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Jan>Hello.\n\n"
+        "00:00:01.000 --> 00:00:02.000\n<v Els>Hello. Shall we start?\n"
+    )
+    out = run("import", "-p", folder, "--db", db_url, vtt).output
+    assert "no interviewer recognised among the speakers Jan, Els" in out
+    assert "--interviewer Jan" in out
+    named = tmp_path / "P21.vtt"
+    named.write_text(vtt.read_text())
+    out = run("import", "-p", folder, "--db", db_url, named, "--interviewer", "Els").output
+    assert "interviewer" not in out.replace("P21.vtt", "")
+
+
 def test_errors_are_one_clear_line(tmp_path, project):
     folder, db = project
     bad = tmp_path / "bad.txt"

@@ -96,7 +96,9 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None) -> No
               help="CSV with a 'participant' column, optional 'file' column and attributes.")
 @click.option("--participant", help="Participant ID for the imported file(s).")
 @click.option("--interviewer", "interviewer_labels", multiple=True,
-              help="Speaker label used by the interviewer (repeatable), e.g. --interviewer Els.")
+              help="Speaker label used by the interviewer (repeatable), e.g. --interviewer Els. Default: "
+                   "labels like I, Q, Interviewer, Onderzoeker; in .vtt/.srt/.json with two speakers, the "
+                   "one who speaks first if they ask at least as many questions.")
 @click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the transcripts (default: detected).")
 @click.option("--max-size", type=float, default=25, show_default=True, help="Largest file accepted, in MB.")
 @friendly_errors
@@ -122,13 +124,40 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         ws, inputs, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
     )
+    no_interviewer = _speakers_without_interviewer(ws, outcomes)
     for o in outcomes:
         who = f" [{o.participant}]" if o.participant else ""
         click.echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
         if o.note:
             click.echo(f"{'':12} {o.note}")
+        if o.document_id in no_interviewer:
+            names = no_interviewer[o.document_id]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            click.echo(f"{'':12} no interviewer recognised among the speakers {shown}: "
+                       "all their turns count as participant speech and will be coded")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("imported", "new version", "unchanged")}
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
+    if no_interviewer:
+        example = next(iter(no_interviewer.values()))[0]
+        click.echo(f"To mark the interviewer, import with --interviewer LABEL (e.g. --interviewer {example}); "
+                   "a file already in the project is read again only when its content changes.")
+
+
+def _speakers_without_interviewer(ws: Any, outcomes: list[Any]) -> dict[int, list[str]]:
+    """Newly stored documents with two or more speakers of whom none is an interviewer."""
+    from chimeqda.services import segments_frame
+
+    new = {o.document_id for o in outcomes if o.status != "unchanged"}
+    if not new:
+        return {}
+    frame = segments_frame(ws)
+    frame = frame[frame["document_id"].isin(new)]
+    found: dict[int, list[str]] = {}
+    for document_id, rows in frame.groupby("document_id", sort=False):
+        speakers = list(dict.fromkeys(rows["speaker"].dropna()))
+        if len(speakers) >= 2 and not (rows["role"] == "interviewer").any():
+            found[int(document_id)] = speakers
+    return found
 
 
 @main.command()

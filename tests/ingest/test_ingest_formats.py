@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import zipfile
 
 import docx
 import pytest
@@ -254,3 +255,172 @@ def test_whisper_json_no_guess_when_unclear(tmp_path):
     path = tmp_path / "unclear.json"
     path.write_text(whisper(segments))
     assert {t.role for t in read_document(path).turns} == {"participant"}
+
+
+NAMED_VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:03.000
+<v Els>How have you been since the diagnosis?
+
+00:00:04.000 --> 00:00:08.000
+<v Jan>Not great. I was tired all the time.
+
+00:00:09.000 --> 00:00:10.000
+<v Els>What helped you most?
+
+00:00:11.000 --> 00:00:14.000
+<v Jan>My daughter did.
+"""
+
+
+def test_vtt_two_named_speakers_guesses_interviewer(tmp_path):
+    path = tmp_path / "P09.vtt"
+    path.write_text(NAMED_VTT)
+    doc = check(read_document(path))
+    assert speakers(doc) == [("Els", "interviewer"), ("Jan", "participant")] * 2
+    given = read_document(path, interviewer_labels=["Jan"])
+    assert speakers(given)[:2] == [("Els", "participant"), ("Jan", "interviewer")]
+    # the first speaker asks no question: no guess, both stay participants
+    unclear = tmp_path / "P10.vtt"
+    unclear.write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Jan>Hello.\n\n"
+        "00:00:01.000 --> 00:00:02.000\n<v Els>Hello. Shall we start?\n"
+    )
+    assert speakers(read_document(unclear)) == [("Jan", "participant"), ("Els", "participant")]
+
+
+def test_srt_two_named_speakers_guesses_interviewer(tmp_path):
+    path = tmp_path / "P11.srt"
+    path.write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nEls: How are you?\n\n"
+        "2\n00:00:02,000 --> 00:00:04,000\nJan: Fine, thanks.\n\n"
+        "3\n00:00:04,000 --> 00:00:05,000\nEls: And at work?\n\n"
+        "4\n00:00:05,000 --> 00:00:07,000\nJan: Busy.\n"
+    )
+    doc = check(read_document(path))
+    assert speakers(doc) == [("Els", "interviewer"), ("Jan", "participant")] * 2
+
+
+def test_srt_speaker_named_once(tmp_path):
+    path = tmp_path / "P12.srt"
+    path.write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nInterviewer: Who helps at home?\n\n"
+        "2\n00:00:02,000 --> 00:00:04,000\nP12: My partner.\n\n"
+        "3\n00:00:04,000 --> 00:00:05,000\nPartner: I do the cooking.\n\n"
+        "4\n00:00:05,000 --> 00:00:06,000\nInterviewer: Thanks.\n\n"
+        "5\n00:00:06,000 --> 00:00:07,000\nP12: You are welcome.\n"
+    )
+    doc = check(read_document(path))
+    assert speakers(doc) == [
+        ("Interviewer", "interviewer"),
+        ("P12", "participant"),
+        ("Partner", "participant"),
+        ("Interviewer", "interviewer"),
+        ("P12", "participant"),
+    ]
+    assert doc.text.splitlines()[2] == "Partner: I do the cooking."
+
+
+def test_docx_headings_are_other_turns(tmp_path):
+    document = docx.Document()
+    document.add_heading("Interview P04", level=0)  # Title
+    document.add_paragraph("Interviewer: How did it start?")
+    document.add_paragraph("P04: Slowly.")
+    document.add_heading("Part two: treatment", level=2)
+    document.add_paragraph("Interviewer: And now?")
+    document.add_paragraph("P04: Better.")
+    document.add_heading("Closing remarks", level=1)
+    document.add_paragraph("Interviewer: Anything else?", style="Heading 3")  # label wins
+    document.add_paragraph("P04: No.")
+    path = tmp_path / "P04.docx"
+    document.save(path)
+    doc = check(read_document(path))
+    assert speakers(doc) == [
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        ("P04", "participant"),
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        ("P04", "participant"),
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        ("P04", "participant"),
+    ]
+    assert [s.text for s in doc.segments if s.role == "other"] == [
+        "Interview P04",
+        "Part two: treatment",
+        "Closing remarks",
+    ]
+    assert [s.text for s in doc.segments if s.speaker == "P04"] == ["Slowly.", "Better.", "No."]
+
+
+def test_docx_heading_styles_with_translated_ids(tmp_path):
+    # Dutch Word names the style id "Kop2"; its name in styles.xml is "heading 2".
+    document = docx.Document()
+    styles = document.styles.element
+    for style in styles.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}style"):
+        w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+        if style.get(w + "styleId") == "Heading2":
+            style.set(w + "styleId", "Kop2")
+    document.add_paragraph("Onderzoeker: Hoe ging het?")
+    document.add_paragraph("Deelnemer: Goed.")
+    heading = document.add_paragraph("Deel twee")
+    heading.style = document.styles["Heading 2"]
+    document.add_paragraph("Onderzoeker: En nu?")
+    path = tmp_path / "P13.docx"
+    document.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert b'w:val="Kop2"' in archive.read("word/document.xml")
+    doc = check(read_document(path))
+    assert speakers(doc) == [
+        ("Onderzoeker", "interviewer"),
+        ("Deelnemer", "participant"),
+        (None, "other"),
+        ("Onderzoeker", "interviewer"),
+    ]
+
+
+def test_odt_headings_are_other_turns(tmp_path):
+    document = OpenDocumentText()
+    document.text.addElement(P(text="Onderzoeker: Hoe gaat het?"))
+    document.text.addElement(P(text="Deelnemer: Goed."))
+    document.text.addElement(H(outlinelevel=2, text="Deel twee"))
+    document.text.addElement(P(text="Onderzoeker: En nu?"))
+    document.text.addElement(P(text="Deelnemer: Beter."))
+    path = tmp_path / "P14.odt"
+    document.save(str(path))
+    doc = check(read_document(path))
+    assert speakers(doc) == [
+        ("Onderzoeker", "interviewer"),
+        ("Deelnemer", "participant"),
+        (None, "other"),
+        ("Onderzoeker", "interviewer"),
+        ("Deelnemer", "participant"),
+    ]
+    assert [s.text for s in doc.segments if s.role == "other"] == ["Deel twee"]
+
+
+def test_docx_without_styles_part_uses_style_ids(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("Interviewer: How did it start?")
+    document.add_paragraph("P15: Slowly.")
+    document.add_heading("Session: two", level=1)
+    document.add_paragraph("Interviewer: And now?")
+    document.add_heading("Session: three", level=1)  # headings never make a label count
+    document.add_paragraph("P15: Better.")
+    full = tmp_path / "full.docx"
+    document.save(full)
+    path = tmp_path / "P15.docx"
+    with zipfile.ZipFile(full) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            if item.filename != "word/styles.xml":
+                target.writestr(item, source.read(item))
+    doc = check(read_document(path))
+    assert speakers(doc) == [
+        ("Interviewer", "interviewer"),
+        ("P15", "participant"),
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        (None, "other"),
+        ("P15", "participant"),
+    ]

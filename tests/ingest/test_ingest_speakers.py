@@ -164,3 +164,84 @@ def test_normalisation_and_stability():
 def test_empty_text():
     doc = parse_transcript_text("  \n\n ", "t.txt")
     assert doc.turns == () and doc.segments == ()
+
+
+def test_speaker_named_once_gets_own_turn():
+    text = (
+        "Interviewer: How did the week go?\n"
+        "P03: It was busy.\n"
+        "Interviewer: Did anyone help you?\n"
+        "Partner: I did the shopping most days.\n"
+        "P03: Yes, that helped.\n"
+        "Nurse: [laughs] We also came by twice.\n"
+        "Interviewer: Thank you.\n"
+    )
+    doc = parse_transcript_text(text, "t.txt")
+    assert turns_of(doc) == [
+        ("Interviewer", "interviewer"),
+        ("P03", "participant"),
+        ("Interviewer", "interviewer"),
+        ("Partner", "participant"),
+        ("P03", "participant"),
+        ("Nurse", "participant"),
+        ("Interviewer", "interviewer"),
+    ]
+    partner = [s for s in doc.segments if s.speaker == "Partner"]
+    assert [s.text for s in partner] == ["I did the shopping most days."]
+    assert partner[0].role == "participant"
+    check_offsets(doc)
+
+
+def test_once_only_label_with_known_role_labels():
+    text = "I: How are you?\nR: Fine.\nNurse: Time for your tablets.\nR: Ok.\n"
+    doc = parse_transcript_text(text, "t")
+    assert turns_of(doc) == [
+        ("I", "interviewer"),
+        ("R", "participant"),
+        ("Nurse", "participant"),
+        ("R", "participant"),
+    ]
+
+
+def test_once_only_prose_and_metadata_lines_are_not_speakers():
+    text = (
+        "Date: 12 May 2024\n"  # before the first label: a header line
+        "Interviewer: How did it start?\n"
+        "P03: Slowly.\n"
+        "Note: the recorder stopped for a minute.\n"
+        "Time: 10:32\n"
+        "Duration: 45 minutes\n"
+        "Monday: went to the clinic with my sister.\n"  # lower-case, unlike the turns
+        "So: That was it.\n"
+        "Interviewer: And then?\n"
+        "P03: Then it got better.\n"
+    )
+    doc = parse_transcript_text(text, "t.txt")
+    assert turns_of(doc) == [
+        (None, "other"),
+        ("Interviewer", "interviewer"),
+        ("P03", "participant"),
+        ("Interviewer", "interviewer"),
+        ("P03", "participant"),
+    ]
+    assert doc.text[doc.turns[0].start : doc.turns[0].end] == "Date: 12 May 2024"
+    answer = doc.text[doc.turns[2].start : doc.turns[2].end]
+    assert answer.startswith("P03: Slowly.\nNote:") and answer.endswith("So: That was it.")
+
+
+def test_once_only_label_must_look_like_the_other_labels():
+    timed = (
+        "[00:00:01] Interviewer: How are you?\n"
+        "[00:00:04] P03: Fine.\n"
+        "Sister: Not really.\n"  # no timestamp, unlike every turn: prose
+        "[00:00:09] Interviewer: Why not?\n"
+        "[00:00:12] Partner: She was tired.\n"  # same form: a speaker
+        "[00:00:15] P03: That is true.\n"
+    )
+    doc = parse_transcript_text(timed, "t.txt")
+    assert [t.speaker for t in doc.turns] == ["Interviewer", "P03", "Interviewer", "Partner", "P03"]
+    assert doc.turns[3].time == 12.0
+    bold = "**I:** Hello?\n**R:** Hi.\nKim: Hello.\n**Partner:** Hi there.\n"
+    doc = parse_transcript_text(bold, "t.md", source_format="md")
+    assert [t.speaker for t in doc.turns] == ["I", "R", "Partner"]
+    assert doc.text[doc.turns[1].start : doc.turns[1].end] == "**R:** Hi.\nKim: Hello."

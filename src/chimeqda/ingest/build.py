@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ..model import ParsedDocument, Segment, Turn
 from .normalise import normalise_text
@@ -44,7 +44,7 @@ def build_document(
 ) -> ParsedDocument:
     """Assign roles, split turn bodies into sentences and assemble the document.
 
-    With ``guess_roles`` (Whisper JSON) and no ``interviewer_labels``, the
+    With ``guess_roles`` (WebVTT, SubRip, Whisper JSON) and no ``interviewer_labels``, the
     two-speaker heuristic of :func:`~chimeqda.ingest.speakers.guess_interviewer`
     picks the interviewer when no speaker has a known interviewer label.
     """
@@ -98,18 +98,23 @@ def parse_transcript_text(
     language: str | None = None,
     source_format: str = "txt",
     sha256: str = "",
+    heading_lines: Collection[int] = (),
 ) -> ParsedDocument:
     """Parse a plain-text transcript (the core of the txt, md, docx and odt readers).
 
     ``text`` is normalised first (see :func:`~chimeqda.ingest.normalise.normalise_text`);
     turns come from speaker labels (:func:`~chimeqda.ingest.speakers.find_text_turns`),
-    segments are the sentences of each turn's utterance. ``sha256`` defaults to
+    segments are the sentences of each turn's utterance. ``heading_lines``
+    numbers (from 0) the lines that are headings in the source (Word and
+    OpenDocument); they are turns with role ``other``. ``sha256`` defaults to
     the hash of ``text`` as UTF-8. Empty text gives a document without turns.
     """
     if not sha256:
         sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     clean = normalise_text(text)
-    raw_turns = find_text_turns(clean, markdown=source_format == "md")
+    raw_turns = find_text_turns(
+        clean, markdown=source_format == "md", heading_lines=heading_lines
+    )
     return build_document(
         name,
         clean,

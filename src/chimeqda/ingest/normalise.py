@@ -112,6 +112,11 @@ def _decode_legacy(data: bytes, source: str, bad_at: int) -> tuple[str, str]:
     return str(best), best.encoding
 
 
+def unify_line_breaks(text: str) -> str:
+    """Every line end (``\\r\\n``, ``\\r``, form feed, U+2028 ...) as ``\\n``."""
+    return _LINE_BREAKS.sub("\n", text)
+
+
 def normalise_text(text: str) -> str:
     """Strip a BOM, make line ends ``\\n``, replace control characters, NFC.
 
@@ -120,7 +125,7 @@ def normalise_text(text: str) -> str:
     become newlines.
     """
     text = text.lstrip("\ufeff")
-    text = _LINE_BREAKS.sub("\n", text)
+    text = unify_line_breaks(text)
     text = _CONTROLS.sub(" ", text)
     text = _SURROGATES.sub("\ufffd", text)
     if not unicodedata.is_normalized("NFC", text):

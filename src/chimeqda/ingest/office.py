@@ -4,11 +4,18 @@ Only the one member holding the text is unpacked, with a size cap against
 zip bombs. Paragraphs become lines; a table row becomes one line with its
 cells separated by tabs (so ``Interviewer | How are you?`` tables keep their
 speaker labels).
+
+Both readers also return the numbers of the lines that are headings: in Word,
+paragraphs whose style is (or is based on) ``Title``, ``Subtitle`` or
+``Heading 1``-``9`` or that have an outline level (``styles.xml`` gives the
+style names; style ids such as ``Heading2`` are used when it is missing); in
+OpenDocument, ``text:h`` elements. Speaker turns make these role ``other``.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from xml.etree.ElementTree import Element, ParseError
@@ -17,12 +24,15 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ..errors import ImportRejected
+from .normalise import unify_line_breaks
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_HEADING_STYLE = re.compile(r"(?:heading ?[1-9]|title|subtitle)")
+_OUTLINE_LEVELS = frozenset("012345678")  # 9 is body text
 
 
 def _unpack(data: bytes, member: str, source: str, kind: str, limit: int) -> bytes:
@@ -86,8 +96,9 @@ def _parse(xml: bytes, member: str, source: str, kind: str) -> Element:
     raise ImportRejected(f"not a valid {kind} ({member}: {reason})", source=source, location=member)
 
 
-def docx_text(data: bytes, source: str, limit: int) -> str:
-    """The text of a Word document: paragraphs and table rows, one per line."""
+def docx_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]:
+    """The text of a Word document (paragraphs and table rows, one per line)
+    and the numbers of its heading lines."""
     kind = "Word document"
     member = "word/document.xml"
     root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
@@ -98,6 +109,7 @@ def docx_text(data: bytes, source: str, limit: int) -> str:
                 parent.remove(child)
     p, t = w + "p", w + "t"
     others = {w + "tab": "\t", w + "br": "\n", w + "cr": "\n", w + "noBreakHyphen": "-"}
+    heading_styles = _docx_heading_styles(data, source, limit, w)
 
     def paragraph(element: Element) -> str:
         parts: list[str] = []
@@ -108,6 +120,21 @@ def docx_text(data: bytes, source: str, limit: int) -> str:
                 parts.append(others[node.tag])
         return "".join(parts)
 
+    def is_heading(element: Element) -> bool:
+        properties = element.find(w + "pPr")
+        if properties is None:
+            return False
+        level = properties.find(w + "outlineLvl")
+        if level is not None and level.get(w + "val") in _OUTLINE_LEVELS:
+            return True
+        style = properties.find(w + "pStyle")
+        style_id = style.get(w + "val") if style is not None else None
+        if not style_id:
+            return False
+        if heading_styles is None:  # no styles.xml: go by the id (Heading1, Title)
+            return bool(_HEADING_STYLE.fullmatch(style_id.casefold()))
+        return style_id in heading_styles
+
     body = root.find(w + "body")
     return _walk_lines(
         body if body is not None else root,
@@ -117,11 +144,51 @@ def docx_text(data: bytes, source: str, limit: int) -> str:
         w + "tc",
         paragraph,
         {w + "sectPr"},
+        is_heading,
     )
 
 
-def odt_text(data: bytes, source: str, limit: int) -> str:
-    """The text of an OpenDocument text file: text:p and text:h, one per line."""
+def _docx_heading_styles(data: bytes, source: str, limit: int, w: str) -> frozenset[str] | None:
+    """Ids of the paragraph styles that are headings (by name, outline level or
+    base style); None when ``word/styles.xml`` is missing or unreadable."""
+    member = "word/styles.xml"
+    kind = "Word document"
+    try:
+        root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
+    except ImportRejected:
+        return None
+    own: dict[str, bool] = {}
+    based_on: dict[str, str] = {}
+    for style in root.iter(w + "style"):
+        style_id = style.get(w + "styleId")
+        if style_id is None or style.get(w + "type", "paragraph") != "paragraph":
+            continue
+        name = style.find(w + "name")
+        label = " ".join((name.get(w + "val", "") if name is not None else style_id).split())
+        level = style.find(f"{w}pPr/{w}outlineLvl")
+        own[style_id] = bool(
+            _HEADING_STYLE.fullmatch(label.casefold())
+            or (level is not None and level.get(w + "val") in _OUTLINE_LEVELS)
+        )
+        base = style.find(w + "basedOn")
+        if base is not None and base.get(w + "val"):
+            based_on[style_id] = base.get(w + "val", "")
+    headings = set()
+    for style_id in own:
+        current: str | None = style_id
+        for _ in range(20):  # base chains are short; a cycle must not hang
+            if current is None or current not in own:
+                break
+            if own[current]:
+                headings.add(style_id)
+                break
+            current = based_on.get(current)
+    return frozenset(headings)
+
+
+def odt_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]:
+    """The text of an OpenDocument text file (text:p and text:h, one per line)
+    and the numbers of its heading (text:h) lines."""
     kind = "OpenDocument text document"
     member = "content.xml"
     root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
@@ -161,6 +228,7 @@ def odt_text(data: bytes, source: str, limit: int) -> str:
         _TABLE + "table-cell",
         paragraph,
         skip | {_TEXT + "sequence-decls", _OFFICE + "forms"},
+        lambda element: element.tag == _TEXT + "h",
     )
 
 
@@ -172,14 +240,28 @@ def _walk_lines(
     cell_tag: str,
     paragraph: Callable[[Element], str],
     skip: set[str],
-) -> str:
+    is_heading: Callable[[Element], bool],
+) -> tuple[str, frozenset[int]]:
     lines: list[str] = []
+    headings: set[int] = set()
+    line_count = 0
+
+    def add(text: str, heading: bool) -> None:
+        nonlocal line_count
+        # Line ends made uniform here so that normalising the text later
+        # keeps the line numbers of the headings.
+        text = unify_line_breaks(text)
+        count = text.count("\n") + 1
+        if heading:
+            headings.update(range(line_count, line_count + count))
+        lines.append(text)
+        line_count += count
 
     def walk(element: Element) -> None:
         for child in element:
             tag = child.tag
             if tag in paragraph_tags:
-                lines.append(paragraph(child))
+                add(paragraph(child), is_heading(child))
             elif tag == table_tag:
                 for row in child.iter(row_tag):
                     cells = [
@@ -189,9 +271,9 @@ def _walk_lines(
                         for cell in row
                         if cell.tag == cell_tag
                     ]
-                    lines.append("\t".join(cells))
+                    add("\t".join(cells), False)
             elif tag not in skip and isinstance(tag, str):
                 walk(child)
 
     walk(body)
-    return "\n".join(lines)
+    return "\n".join(lines), frozenset(headings)

@@ -155,7 +155,7 @@ def _read_plain(job: _Job) -> ParsedDocument:
 def _read_office(job: _Job) -> ParsedDocument:
     extract = docx_text if job.fmt == "docx" else odt_text
     try:
-        text = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
+        text, headings = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
     except RecursionError:
         kind = "Word document" if job.fmt == "docx" else "OpenDocument text document"
         raise ImportRejected(
@@ -170,6 +170,7 @@ def _read_office(job: _Job) -> ParsedDocument:
         language=job.language,
         source_format=job.fmt,
         sha256=job.sha256,
+        heading_lines=headings,
     )
 
 
@@ -178,7 +179,7 @@ def _read_cues(job: _Job) -> ParsedDocument:
     kind = "WebVTT" if job.fmt == "vtt" else "SubRip (.srt)"
     utterances = cue_utterances(normalise_text(raw), job.name, kind)
     apply_label_prefixes(utterances)
-    return _timed_document(job, utterances, encoding)
+    return _timed_document(job, utterances, encoding, guess_roles=True)
 
 
 def _read_json(job: _Job) -> ParsedDocument:
@@ -237,10 +238,12 @@ def read_document(
     ``Onderzoeker``, ``Interviewster``, ``Moderator``, ``Facilitator``, with an
     optional number) and ``interviewer_labels`` (case-insensitive) are
     ``interviewer``; other speakers are ``participant``; text before the first
-    label and markdown headings are ``other``. For Whisper JSON without
-    ``interviewer_labels`` and exactly two speakers, the one who speaks first
-    is the interviewer if they end at least one turn with ``?`` and no fewer
-    turns than the other speaker does.
+    label, markdown headings and the headings of .docx/.odt files are
+    ``other``. For WebVTT, SubRip and Whisper JSON without
+    ``interviewer_labels``, without a known interviewer label and with exactly
+    two speakers, the one who speaks first is the interviewer if they end at
+    least one turn with ``?`` and no fewer turns than the other speaker does;
+    otherwise both are participants.
     """
     path = Path(path)
     name = path.name

@@ -5,6 +5,29 @@ A turn starts at a line that begins with a speaker label and a colon
 after a timestamp (``[00:01:02]``, ``00:01:02``, ``(01:02)``); a tab may take
 the place of the colon (tables and tab-separated exports). Lines without a
 label continue the current turn.
+
+Which ``Word:`` lines are speaker labels (:func:`accepted_labels`):
+
+- a known role label (``I``, ``R``, ``Interviewer``, ``Respondent``,
+  ``Deelnemer``, ``P``/``Speaker`` with a number ...) always is;
+- any other label-shaped word (a code like ``P03`` or one to three
+  capitalised words like ``Partner``, ``Dr. Peeters``) is when it starts at
+  least two lines;
+- a label that starts only one line (a partner or nurse who speaks once) is
+  a speaker too when the transcript around it is clearly labelled: it comes
+  after the first accepted label, is written in the same form as the
+  accepted labels (with or without a timestamp, bold markup, colon or tab),
+  is followed by text that does not start with a digit (and starts with a
+  capital when the other turns do), and is not a word that introduces notes
+  or metadata (``Note``, ``Time``, ``Date``, ``Location``, ``Opmerking``,
+  ``Datum`` ... see ``_NOT_SPEAKERS``) or an interjection (``Yes``, ``So``).
+
+So ``Note: the recorder stopped`` and ``Time: 10:32`` stay part of the
+turn they are in, and anything before the first accepted label (a header
+with ``Date: 12 May 2024``) is a turn with role ``other``. Headings
+(markdown ``#`` lines, Word and OpenDocument heading paragraphs) are turns
+with role ``other`` unless they start with an accepted label; a heading never
+makes a label count.
 """
 
 from __future__ import annotations
@@ -12,7 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..model import Role
@@ -44,6 +67,101 @@ _PARTICIPANT = re.compile(
 _CODE = re.compile(r"[A-Z][A-Za-z]*[ _-]?\d{1,3}")
 _NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'\u2019.\-]*(?:['\u2019\-][^\W\d_]+)*\.?")
 _PARTICLES = frozenset("van de der den het ten ter te von la le da di du del 't".split())
+
+
+# Words that introduce notes, metadata or a list item rather than a speaker
+# (compared case-folded, without a trailing dot): a label that starts only one
+# line is never one of these. English and Dutch.
+_NOT_SPEAKERS = frozenset(
+    """
+    note notes nb n.b ps p.s comment comments remark remarks observation observations
+    memo edit update todo tip warning example answer question questions
+    time date day place location setting venue duration length start end
+    subject topic theme title heading section part chapter page appendix summary context
+    transcript transcription transcriber translation translator interview recording
+    audio video file source language project study code codes version status
+    age gender sex occupation job education diagnosis background introduction
+    aim purpose goal method methods result results conclusion total keywords tags
+    pause break silence inaudible unclear crosstalk laughter laughs
+    yes no ok okay well so and but or then also because yeah right sure
+    honestly basically actually anyway first second third finally
+    notitie opmerking opmerkingen noot nota datum tijd tijdstip dag plaats
+    locatie duur lengte begin einde onderwerp thema titel kop deel hoofdstuk
+    samenvatting transcriptie transcribent vertaling opname bestand bron taal
+    leeftijd geslacht beroep opleiding diagnose achtergrond inleiding doel
+    methode resultaat conclusie vraag antwoord pauze stilte onverstaanbaar
+    ja nee nou dus en maar of dan ook want oké eerlijk eigenlijk eerst tweede derde
+    """.split()
+) | {"let op"}
+
+
+@dataclass
+class LabelCandidate:
+    """A line (or cue) that starts with a label-shaped ``Label:``.
+
+    ``heading``: the line is a heading, which never makes a label count.
+    """
+
+    match: re.Match[str]
+    heading: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.match.group("label").strip()
+
+    @property
+    def key(self) -> str:
+        return label_key(self.match.group("label"))
+
+    @property
+    def body(self) -> str:
+        return self.match.string[self.match.end() : self.match.endpos]
+
+    def form(self) -> tuple[bool, bool, bool]:
+        """How the label is written: with a timestamp, in bold, with a tab."""
+        m = self.match
+        timed = bool(m.group("ts") or m.group("ts2") or m.group("ts3"))
+        after = m.end("ts2") if m.group("ts2") else m.end("label")
+        tab = ":" not in m.string[after : m.start("ts3") if m.group("ts3") else m.end()]
+        return timed, bool(m.group("b1")), tab
+
+
+def _opening(body: str) -> str:
+    """``"upper"``, ``"lower"`` or ``"digit"`` for the first letter or digit of
+    ``body`` after any bracketed note (``[laughs]``); ``""`` if there is none."""
+    body = re.sub(r"^(?:\s*(?:\[[^\]\n]{0,60}\]|\([^)\n]{0,60}\)))+", "", body)
+    for char in body:
+        if char.isdigit():
+            return "digit"
+        if char.isalpha():
+            return "upper" if char.isupper() else "lower" if char.islower() else ""
+    return ""
+
+
+def accepted_labels(candidates: Sequence[LabelCandidate]) -> list[bool]:
+    """Which candidates (in document order) start a speaker turn; see the module doc."""
+    counts = Counter(c.key for c in candidates if not c.heading)
+    repeated = [counts[c.key] >= 2 or is_known_label(c.key) for c in candidates]
+    if not any(repeated):
+        return repeated
+    settled = [c for c, ok in zip(candidates, repeated, strict=True) if ok and not c.heading]
+    forms = {c.form() for c in settled}
+    openings = Counter(_opening(c.body) for c in settled)
+    capitals = openings["upper"] > openings["lower"]
+    result = list(repeated)
+    first = repeated.index(True)
+    for number, candidate in enumerate(candidates):
+        if repeated[number] or number < first or candidate.heading or counts[candidate.key] != 1:
+            continue
+        opening = _opening(candidate.body)
+        result[number] = (
+            candidate.key not in _NOT_SPEAKERS
+            and candidate.form() in forms
+            and opening != "digit"
+            and bool(candidate.body.strip())
+            and (opening == "upper" or not capitals)
+        )
+    return result
 
 
 @dataclass
@@ -139,49 +257,51 @@ def _content_start(text: str, start: int, end: int) -> int:
     return start
 
 
-def find_text_turns(text: str, *, markdown: bool = False) -> list[RawTurn]:
+def find_text_turns(
+    text: str, *, markdown: bool = False, heading_lines: Collection[int] = ()
+) -> list[RawTurn]:
     """Split plain text into turns by speaker labels.
 
-    A label counts when it is a known role label (``I``, ``R``, ``Interviewer``,
-    ``Deelnemer``, ``P03`` ...) or occurs as a label at least twice, so that
-    ``Note: ...`` in a header is not a speaker. Text before the first label is
-    a turn with role ``other``; so are markdown headings when ``markdown``.
-    Without any label, each paragraph is a participant turn.
+    Labels are accepted as described in the module docstring
+    (:func:`accepted_labels`), so that ``Note: ...`` in a header is not a
+    speaker. Text before the first label is a turn with role ``other``; so are
+    markdown headings when ``markdown`` and the lines numbered (from 0) in
+    ``heading_lines`` (headings of Word and OpenDocument files), unless such a
+    line starts with an accepted label. Without any label, each paragraph is a
+    participant turn.
     """
     lines = list(_lines(text))
-    candidates: dict[int, re.Match[str]] = {}
-    counts: Counter[str] = Counter()
-    for line_start, line_end in lines:
+    headings = frozenset(heading_lines)
+    candidates: dict[int, LabelCandidate] = {}
+    for number, (line_start, line_end) in enumerate(lines):
         match = LABEL_RE.match(text, line_start, line_end)
         if match and is_label_shaped(match.group("label").strip()):
-            candidates[line_start] = match
-            counts[label_key(match.group("label"))] += 1
-    accepted = {key for key, n in counts.items() if n >= 2}
-    accepted.update(key for key in counts if is_known_label(key))
-    if not accepted:
-        return _paragraph_turns(text, lines, markdown)
+            candidates[line_start] = LabelCandidate(match, number in headings)
+    verdicts = accepted_labels(list(candidates.values()))
+    if not any(verdicts):
+        return _paragraph_turns(text, lines, markdown, headings)
+    accepted = {start for start, ok in zip(candidates, verdicts, strict=True) if ok}
 
     turns: list[RawTurn] = []
     current: RawTurn | None = None
-    for line_start, line_end in lines:
-        heading = _HEADING.match(text, line_start, line_end) if markdown else None
-        match = candidates.get(line_start)
-        if match is not None and label_key(match.group("label")) not in accepted:
-            match = None
+    for number, (line_start, line_end) in enumerate(lines):
+        heading = _heading_body(text, line_start, line_end, number, markdown, headings)
+        candidate = candidates.get(line_start) if line_start in accepted else None
         content_end = _content_end(text, line_start, line_end)
-        if heading or match:
+        if candidate is not None:
+            match = candidate.match
             begin = _content_start(text, line_start, line_end)
-            if match:
-                current = RawTurn(
-                    start=begin,
-                    end=max(content_end, begin + 1),
-                    body_start=match.end(),
-                    speaker=match.group("label").strip(),
-                    time=parse_time(match.group("ts") or match.group("ts2") or match.group("ts3")),
-                )
-            else:
-                assert heading is not None
-                current = RawTurn(begin, content_end, heading.end(), None, "other")
+            current = RawTurn(
+                start=begin,
+                end=max(content_end, begin + 1),
+                body_start=match.end(),
+                speaker=match.group("label").strip(),
+                time=parse_time(match.group("ts") or match.group("ts2") or match.group("ts3")),
+            )
+            turns.append(current)
+        elif heading is not None and content_end > line_start:
+            begin = _content_start(text, line_start, line_end)
+            current = RawTurn(begin, content_end, max(heading, begin), None, "other")
             turns.append(current)
         elif content_end > line_start:
             if current is None:
@@ -192,18 +312,33 @@ def find_text_turns(text: str, *, markdown: bool = False) -> list[RawTurn]:
     return turns
 
 
-def _paragraph_turns(text: str, lines: list[tuple[int, int]], markdown: bool) -> list[RawTurn]:
+def _heading_body(
+    text: str, start: int, end: int, number: int, markdown: bool, headings: frozenset[int]
+) -> int | None:
+    """Where a heading line's words begin, or None if the line is no heading."""
+    if number in headings:
+        return start
+    if markdown:
+        match = _HEADING.match(text, start, end)
+        if match:
+            return match.end()
+    return None
+
+
+def _paragraph_turns(
+    text: str, lines: list[tuple[int, int]], markdown: bool, headings: frozenset[int]
+) -> list[RawTurn]:
     turns: list[RawTurn] = []
     current: RawTurn | None = None
-    for line_start, line_end in lines:
+    for number, (line_start, line_end) in enumerate(lines):
         content_end = _content_end(text, line_start, line_end)
         if content_end == line_start:
             current = None
             continue
-        heading = _HEADING.match(text, line_start, line_end) if markdown else None
+        heading = _heading_body(text, line_start, line_end, number, markdown, headings)
         begin = _content_start(text, line_start, line_end)
-        if heading:
-            turns.append(RawTurn(begin, content_end, heading.end(), None, "other"))
+        if heading is not None:
+            turns.append(RawTurn(begin, content_end, max(heading, begin), None, "other"))
             current = None
         elif current is None:
             current = RawTurn(begin, content_end, begin, None, "participant")

@@ -11,12 +11,11 @@ import html
 import json
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import ImportRejected
 from .normalise import normalise_text
-from .speakers import LABEL_RE, RawTurn, is_known_label, is_label_shaped, label_key
+from .speakers import LABEL_RE, LabelCandidate, RawTurn, accepted_labels, is_label_shaped
 
 _TIMING = re.compile(
     r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*(?:\d+:)?\d{1,2}:\d{2}"
@@ -77,22 +76,24 @@ def cue_utterances(text: str, source: str, kind: str) -> list[Utterance]:
 def apply_label_prefixes(utterances: list[Utterance]) -> None:
     """Take speakers from ``Name:`` prefixes where no voice tag gave one.
 
-    A prefix counts when it is a known role label or occurs at least twice;
-    an utterance without a speaker continues the previous speaker.
+    Prefixes are accepted by the rule plain-text labels follow
+    (:func:`~chimeqda.ingest.speakers.accepted_labels`): a known role label,
+    a label used at least twice, or a label used once among accepted labels
+    of the same form. An utterance without a speaker continues the previous
+    speaker.
     """
-    found: list[tuple[Utterance, str, int]] = []
-    counts: Counter[str] = Counter()
+    found: list[tuple[Utterance, LabelCandidate]] = []
     for utterance in utterances:
         if utterance.speaker is None:
             match = LABEL_RE.match(utterance.text)
             if match and is_label_shaped(match.group("label").strip()):
-                found.append((utterance, match.group("label").strip(), match.end()))
-                counts[label_key(match.group("label"))] += 1
-    for utterance, label, end in found:
-        key = label_key(label)
-        if (counts[key] >= 2 or is_known_label(key)) and utterance.text[end:].strip():
-            utterance.speaker = label
-            utterance.text = utterance.text[end:].strip()
+                found.append((utterance, LabelCandidate(match)))
+    verdicts = accepted_labels([candidate for _, candidate in found])
+    for (utterance, candidate), ok in zip(found, verdicts, strict=True):
+        body = candidate.body.strip()
+        if ok and body:
+            utterance.speaker = candidate.label
+            utterance.text = body
     previous: str | None = None
     for utterance in utterances:
         if utterance.speaker is None:
