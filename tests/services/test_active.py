@@ -84,3 +84,26 @@ def test_next_command_prints_items_and_agreement(project):
     assert result.exit_code == 0, result.output
     assert result.output.count("segment ") == 2 and "uncertainty" in result.output
     assert "estimated agreement (lexicon): not available" in result.output
+
+
+def test_the_project_keeps_its_segment_vectors_for_the_next_call(project):
+    """The second `next` does not re-encode the transcripts: their vectors are in <project>/cache."""
+    from chimeqda.coders.encoders import get_encoder
+
+    params = {"nl_encoder": None, "k": 5}
+    first = next_for_review(project, coder="similarity", n=3, params=params)
+    kept = list((project.directory / "cache").glob("vectors-*.npz"))
+    assert len(kept) == 1
+    encoder = get_encoder("minilm")
+    with encoder._cache_lock:
+        encoder._cache.clear()
+    encoded: list[str] = []
+    original = encoder._encode
+    encoder._encode = lambda texts: (encoded.extend(texts), original(texts))[1]
+    try:
+        again = next_for_review(project, coder="similarity", n=3, params=params)
+    finally:
+        del encoder._encode
+    assert [i.segment_id for i in again] == [i.segment_id for i in first]
+    segments = {s.text for s in _segments(project).values()}
+    assert not segments & set(encoded), "transcript segments were encoded again"

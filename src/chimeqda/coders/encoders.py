@@ -14,12 +14,14 @@ already on disk gives :class:`~chimeqda.errors.ModelUnavailable` saying so.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +34,87 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DEFAULT_ENCODER = "minilm"
 _LOCK = threading.Lock()
 _LOADED: dict[str, "Encoder"] = {}
+
+
+_VECTOR_FOLDER: contextvars.ContextVar["VectorStore | None"] = contextvars.ContextVar("vector_folder", default=None)
+
+
+class VectorStore:
+    """Vectors of texts kept in one folder, a file per encoder, between runs.
+
+    A project keeps its segments' vectors in its own folder (never in a shared
+    cache), so asking for suggestions again, or for the next segments to
+    review, does not re-encode every transcript. A damaged or unreadable file
+    only costs the time to re-encode; files are replaced atomically.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._vectors: dict[str, dict[str, np.ndarray]] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _path(self, encoder: "Encoder") -> Path:
+        tag = hashlib.sha256(f"{encoder.name}\0{encoder.dim}".encode()).hexdigest()[:16]
+        return self.folder / f"vectors-{tag}.npz"
+
+    def _table(self, encoder: "Encoder") -> dict[str, np.ndarray]:
+        if encoder.name not in self._vectors:
+            table: dict[str, np.ndarray] = {}
+            path = self._path(encoder)
+            if path.exists():
+                try:
+                    with np.load(path, allow_pickle=False) as data:
+                        keys, vectors = data["keys"], data["vectors"]
+                    if vectors.ndim == 2 and vectors.shape == (len(keys), encoder.dim):
+                        table = {str(k): v for k, v in zip(keys, vectors.astype(np.float32))}
+                except (OSError, ValueError, KeyError):
+                    table = {}
+            self._vectors[encoder.name] = table
+        return self._vectors[encoder.name]
+
+    def get(self, encoder: "Encoder", key: str) -> np.ndarray | None:
+        with self._lock:
+            return self._table(encoder).get(key)
+
+    def put(self, encoder: "Encoder", key: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._table(encoder)[key] = vector
+            self._dirty.add(encoder.name)
+
+    def save(self) -> None:
+        """Write every encoder's table that gained vectors (atomic replace; errors only cost time)."""
+        with self._lock:
+            for name in sorted(self._dirty):
+                encoder = _LOADED.get(name)
+                table = self._vectors[name]
+                if encoder is None or not table:
+                    continue
+                path = self._path(encoder)
+                keys = np.array(sorted(table))
+                try:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_name(path.name + ".tmp.npz")
+                    np.savez(tmp, keys=keys, vectors=np.stack([table[k] for k in keys]))
+                    os.replace(tmp, path)
+                except OSError:
+                    pass
+            self._dirty.clear()
+
+
+@contextlib.contextmanager
+def kept_vectors(folder: Path | str | None) -> Iterator[VectorStore | None]:
+    """Within the block, encoders look up and keep vectors in ``folder`` (nothing is kept when None)."""
+    if folder is None:
+        yield None
+        return
+    store = VectorStore(Path(folder))
+    token = _VECTOR_FOLDER.set(store)
+    try:
+        yield store
+    finally:
+        _VECTOR_FOLDER.reset(token)
+        store.save()
 
 
 class Encoder:
@@ -61,6 +144,13 @@ class Encoder:
                     missing.setdefault(key, []).append(i)
                 else:
                     out[i] = hit
+        store = _VECTOR_FOLDER.get()
+        if missing and store is not None:
+            for key in list(missing):
+                kept = store.get(self, key)
+                if kept is not None:
+                    for i in missing.pop(key):
+                        out[i] = kept
         if missing:
             order = list(missing)
             vectors = self._encode([texts[missing[k][0]] for k in order]).astype(np.float32)
@@ -73,6 +163,9 @@ class Encoder:
                     self._cache[key] = vector
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
+            if store is not None:
+                for key, vector in zip(order, vectors):
+                    store.put(self, key, vector)
         return out
 
 

@@ -124,10 +124,12 @@ def next_for_review(
         segments = [s for s in segments if s.key not in decided]
     if not segments or n <= 0:
         return []
-    fitted = _fit(coder, book, labelled, params)
+    with ws.kept_vectors():
+        fitted = _fit(coder, book, labelled, params)
+        segment_scores = fitted.predict_proba(segments)
     limits = fitted.thresholds()
     ranked = []
-    for segment, scores in zip(segments, fitted.predict_proba(segments)):
+    for segment, scores in zip(segments, segment_scores):
         code, score, value = _uncertainty(scores, limits, fitted.default_threshold)
         ranked.append((value, segment, scores, code, score))
     ranked.sort(key=lambda row: (-row[0], row[1].key))
@@ -183,11 +185,12 @@ def estimated_agreement(
     truth = [sorted(item.labels) for item in labelled]
     predicted: list[list[str]] = [[] for _ in labelled]
     codes: list[str] = []
-    for train, test in grouped_folds(groups, n_splits=folds_n):
-        fitted = _fit(coder, book, [labelled[i] for i in train], params)
-        codes = list(fitted.codes_) if hasattr(fitted, "codes_") else codes
-        for i, labels in zip(test, fitted.predict([segments[i] for i in test])):
-            predicted[i] = labels
+    with ws.kept_vectors():
+        for train, test in grouped_folds(groups, n_splits=folds_n):
+            fitted = _fit(coder, book, [labelled[i] for i in train], params)
+            codes = list(fitted.codes_) if hasattr(fitted, "codes_") else codes
+            for i, labels in zip(test, fitted.predict([segments[i] for i in test])):
+                predicted[i] = labels
     codes = codes or sorted(c.id for c in book.top_level)
     frame = pd.DataFrame({code: code_metrics(truth, predicted, code) for code in codes}).T
     frame.index.name = "code"

@@ -154,10 +154,11 @@ def run_coder(
         segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
     if progress:
         progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
-    coder = fit_cached(coder, book, labelled)
-    if progress:
-        progress(f"coding {len(segments)} segments")
-    suggestions = coder.suggest(segments)
+    with ws.kept_vectors():
+        coder = fit_cached(coder, book, labelled)
+        if progress:
+            progress(f"coding {len(segments)} segments")
+        suggestions = coder.suggest(segments)
     info = coder.info()
     run_id = uuid.uuid4().hex
     by_key = {s.key: s for s in segments}

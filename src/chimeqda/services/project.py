@@ -33,6 +33,16 @@ class Workspace:
         """A transaction: committed when the block ends, rolled back on error."""
         return transaction(self.engine)
 
+    def kept_vectors(self):
+        """A block in which encoders keep this project's segment vectors in ``<project>/cache``.
+
+        Safe to delete (it is re-made on the next run); nothing is kept for a
+        workspace without a folder.
+        """
+        from chimeqda.coders.encoders import kept_vectors
+
+        return kept_vectors(self.directory / "cache" if self.directory else None)
+
 
 def init_project(
     directory: Path | str,
