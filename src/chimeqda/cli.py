@@ -278,7 +278,7 @@ def review(project_dir: Path, db: str | None, code_filter: str | None, document:
         score = f"{item.score:.2f}" if item.score is not None else "–"
         click.echo(f"#{item.event_id} {item.code} {score} {item.document}"
                    f"{' [' + item.participant + ']' if item.participant else ''}")
-        click.echo(f"    “{item.text}”")
+        click.echo(f"    “{_marked(item)}”")
         if item.evidence:
             click.echo(f"    why: {item.evidence}")
         if interactive:
@@ -288,6 +288,16 @@ def review(project_dir: Path, db: str | None, code_filter: str | None, document:
                 break
             if choice in "ar":
                 decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
+
+
+def _marked(item) -> str:
+    """The suggestion's segment with the words it names (a quote inside the segment) between » and «."""
+    start, end = item.segment_start, item.segment_end
+    if start is None or end is None or (item.start, item.end) == (start, end) \
+            or not start <= item.start < item.end <= end:
+        return item.text
+    a, b, unit = item.start - start, item.end - start, item.segment_text
+    return f"{unit[:a]}»{unit[a:b]}«{unit[b:]}"
 
 
 def _ids(text: str) -> list[int]:

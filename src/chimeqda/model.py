@@ -178,12 +178,19 @@ class Codebook:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A machine coder's proposal that ``code_id`` applies to a segment."""
+    """A machine coder's proposal that ``code_id`` applies to a segment.
+
+    ``start``/``end``, when given, are code-point offsets into the segment's
+    text of the words that show the code (an LLM's located quote); None means
+    the whole segment. The segment stays the unit of review either way.
+    """
 
     segment_key: object
     code_id: str
     score: float
     evidence: str = ""
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def check_coder(
     ``self`` and sets ``codes_`` (the top-level codes by default); every score
     row has exactly the keys of ``codes_`` with values in [0, 1]; results are
     deterministic for the same parameters (and ``random_state``); ``suggest``
-    returns :class:`Suggestion` objects at or above threshold with evidence;
+    returns :class:`Suggestion` objects at or above threshold with evidence
+    (and, when a suggestion names a span, one inside its segment);
     ``info()`` records name, version, parameters and training size.
     """
     cls = coder if isinstance(coder, type) else type(coder)
@@ -107,6 +108,10 @@ def check_coder(
         assert s.segment_key in keys and s.code_id in codes
         assert s.score >= limits[s.code_id] - 1e-9, "a suggestion below its threshold"
         assert isinstance(s.evidence, str) and s.evidence.strip(), f"suggestion for {s.code_id} has no evidence"
+        if s.start is not None or s.end is not None:
+            text = next(seg.text for seg in segments if seg.key == s.segment_key)
+            assert s.start is not None and s.end is not None and 0 <= s.start < s.end <= len(text), \
+                f"suggestion for {s.code_id}: span {s.start}-{s.end} is not inside its segment"
     predicted = first.predict(list(segments))
     assert sum(len(p) for p in predicted) == len(suggestions), "predict() and suggest() disagree"
     for segment in segments[:2]:

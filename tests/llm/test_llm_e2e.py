@@ -8,6 +8,7 @@ timeouts, retries, and that a server dying mid-run stores nothing.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -195,8 +196,72 @@ def test_run_coder_stores_suggestions_with_provenance(workspace, llm_params):
         assert coder_row.params["max_tokens"] == 64
         events = session.scalars(select(t.CodingEvent).where(t.CodingEvent.run_id == run.run_id)).all()
     assert len(events) == run.suggestions
+    with workspace.session() as session:
+        segments = {seg.id: seg for seg in session.scalars(select(t.Segment))}
+        text = session.scalar(select(t.Document.text))
     for event in events:
         assert "raw: " in event.evidence and ".gguf" in event.evidence
+        # a located quote is the coding's span; else the whole sentence
+        located = re.match(r'"(.*?)" \[(\d+):(\d+)\]', event.evidence, re.S)
+        segment = segments[event.segment_id]
+        if located:
+            assert (event.start, event.end) == (int(located.group(2)), int(located.group(3)))
+            assert text[event.start:event.end] == located.group(1)
+            assert segment.start <= event.start < event.end <= segment.end
+        else:
+            assert (event.start, event.end) == (segment.start, segment.end)
+
+
+def test_a_suggestion_covers_the_quoted_words_and_accepting_keeps_them(workspace, db_url, llm_params, cache_file):
+    """The model's answers are put in the answer cache first (the coder then reads them as it would a rerun's):
+    a located quote becomes the suggestion's span, an unlocatable one leaves the whole sentence."""
+    from chimeqda.services import codings_frame, decide, import_files, pending_suggestions, run_coder
+    from chimeqda.services.coding import project_segments
+    from chimeqda.services.project import project_codebook
+
+    import_files(workspace, [DATA / "T01-interview.txt"])
+    params = {**_project_params(llm_params), "cache": str(cache_file)}
+    with workspace.session() as session:
+        book = project_codebook(session, workspace.project_id)[1]
+        segments = project_segments(session, workspace.project_id)
+    sponsor, relapse = (next(s for s in segments if s.text.startswith(w)) for w in ("My sponsor", "I relapsed"))
+    quote = "I believe things will get better"
+    answers = {sponsor.key: {"codes": ["connectedness"], "quote": "a sponsor on the moon", "rationale": "support"},
+               relapse.key: {"codes": ["hope"], "quote": quote, "rationale": "optimism"}}
+    coder = get_coder("llm", **params).fit(book)
+    for segment in segments:
+        answer = answers.get(segment.key, {"codes": [], "quote": "", "rationale": ""})
+        coder.cache_.put(coder.cache_key(segment), coder.model_,
+                         {"content": json.dumps(answer), "finish_reason": "stop", "usage": {}})
+    coder.close()
+
+    run = run_coder(workspace, "llm", params=params)
+    assert run.suggestions == 2
+    with workspace.session() as session:
+        text = session.scalar(select(t.Document.text))
+        stored = session.scalars(select(t.CodingEvent).where(t.CodingEvent.run_id == run.run_id))
+        events = {e.segment_id: e for e in stored}
+    hope = events[relapse.key]
+    assert text[hope.start:hope.end] == quote
+    at = relapse.start + relapse.text.index(quote)
+    assert (hope.start, hope.end) == (at, at + len(quote))
+    assert f'"{quote}" [{hope.start}:{hope.end}]' in hope.evidence
+    whole = events[sponsor.key]
+    assert (whole.start, whole.end) == (sponsor.start, sponsor.end)  # the quote was not found: the sentence
+
+    (pending,) = [p for p in pending_suggestions(workspace) if p.event_id == hope.id]
+    assert pending.text == quote and pending.segment_text == relapse.text  # the sentence is still the unit
+    assert (pending.segment_start, pending.segment_end) == (relapse.start, relapse.end)
+    review = CliRunner().invoke(main, ["review", "-p", str(workspace.directory), "--db", db_url, "--code", "hope"])
+    assert f"“I relapsed last winter, but »{quote}«.”" in review.output, review.output
+
+    decide(workspace, [hope.id], "accepted", by="ann")
+    with workspace.session() as session:
+        accepted = session.scalar(select(t.CodingEvent).where(t.CodingEvent.decides_id == hope.id))
+    assert accepted.action == "accepted" and (accepted.start, accepted.end) == (hope.start, hope.end)
+    assert accepted.segment_id == relapse.key
+    frame = codings_frame(workspace)
+    assert frame[["segment_id", "code"]].values.tolist() == [[relapse.key, "hope"]]  # mapped to its sentence
 
 
 def test_a_server_dying_mid_run_stores_nothing(workspace, tmp_path):

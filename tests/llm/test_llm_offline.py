@@ -281,3 +281,42 @@ def test_answers_cut_off_at_max_tokens_keep_complete_codes(lookup, content, vali
     assert any("max_tokens=64" in p for p in answer.problems)
     if valid and "believe" in content:
         assert answer.span is not None and answer.quote == "I believe things will get better"
+
+
+# ---------------------------------------------------------------- suggestions name the quoted words
+
+
+def _answer_from_the_cache(coder, segment, answer: dict) -> None:
+    """Put a model answer for ``segment`` in the coder's answer cache (as a server's reply is kept)."""
+    import json
+
+    coder.cache_.put(coder.cache_key(segment), coder.model_,
+                     {"content": json.dumps(answer), "finish_reason": "stop", "usage": {}})
+
+
+def test_suggestions_carry_the_located_quote_as_offsets_in_the_segment(small_book, tmp_path):
+    """Answers come from the cache (the server is a closed port): offsets are the segment's, not the document's."""
+    coder = LLMCoder(endpoint=f"http://127.0.0.1:{free_port()}/v1", model="m", cache=str(tmp_path / "c.sqlite3"),
+                     retries=0).fit(small_book)
+    located = Segment(TEXT, start=500, end=500 + len(TEXT), lang="en", key="located")
+    lost = Segment("I relapsed last winter and lost my job.", start=700, lang="en", key="lost")
+    _answer_from_the_cache(coder, located, {"codes": ["hope"], "quote": "I Believe things will get better!",
+                                            "rationale": "optimism"})
+    _answer_from_the_cache(coder, lost, {"codes": ["difficulties"], "quote": "the weather was lovely in May",
+                                         "rationale": "struggle"})
+    suggestions = {s.segment_key: s for s in coder.suggest([located, lost])}
+    assert coder.stats()["requests"] == 0
+    hope = suggestions["located"]
+    assert hope.code_id == "hope" and 0 <= hope.start < hope.end <= len(TEXT)
+    assert TEXT[hope.start:hope.end] == "I believe things will get better"
+    assert f"[{500 + hope.start}:{500 + hope.end}]" in hope.evidence  # the evidence keeps document offsets
+    assert coder.quote_span(located, "hope") == (500 + hope.start, 500 + hope.end)
+    unlocated = suggestions["lost"]
+    assert unlocated.code_id == "difficulties" and (unlocated.start, unlocated.end) == (None, None)
+    assert "quote not found" in unlocated.evidence
+
+
+def test_other_coders_suggest_whole_segments():
+    coder = get_coder("lexicon").fit(builtin_codebook("chime-d"))
+    suggestions = coder.suggest([Segment("My sponsor calls me every week and my family visits.", key="s")])
+    assert suggestions and all((s.start, s.end) == (None, None) for s in suggestions)

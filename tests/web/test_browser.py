@@ -245,3 +245,43 @@ def test_offsets_stay_code_points_around_emoji(live, project, tmp_path):
     start = text.index(wanted)  # Python: code points
     assert (coded[-1][1], coded[-1][2]) == (start, start + len(wanted))
     assert page.errors == []
+
+
+def test_a_suggestion_on_quoted_words_is_reviewed_in_its_sentence(live, project, tmp_path):
+    """An LLM suggestion names words inside a sentence (after an emoji: code points): only those words
+    are highlighted, review mode shows the sentence with them marked, and accepting keeps their span."""
+    from chimeqda.model import CoderInfo
+    from chimeqda.services.importing import import_files
+    from chimeqda.services.project import code_ids, coder_row, project_codebook
+
+    app, base, browser = live
+    source = tmp_path / "P04-quote.txt"
+    source.write_text("I: And then?\nR: Hard 😞 at first. Then I went to a meeting and felt at home.\n", encoding="utf-8")
+    import_files(project, [source])
+    quote = "felt at home"
+    with project.session() as session:
+        doc = session.scalars(select(t.Document).where(t.Document.name == "P04-quote.txt")).one()
+        sentence = session.scalars(select(t.Segment).where(t.Segment.document_id == doc.id,
+                                                           t.Segment.text.startswith("Then"))).one()
+        start = doc.text.index(quote)
+        event = t.CodingEvent(
+            project_id=project.project_id, document_id=doc.id, segment_id=sentence.id, start=start,
+            end=start + len(quote), code_id=code_ids(session, project_codebook(session, project.project_id)[0].id)[
+                "connectedness"], coder_id=coder_row(session, CoderInfo("machine", "llm", "test")).id,
+            action="suggested", score=1.0, evidence=f'"{quote}" [{start}:{start + len(quote)}]',
+        )
+        session.add(event)
+        session.flush()
+        doc_id, event_id, sentence_text = doc.id, event.id, sentence.text
+    page = _open_document(browser, base, app, "cora", doc_id, project.project_id)
+    assert page.locator(".seg.suggested").all_inner_texts() == [quote]
+    page.focus("#transcript")
+    page.keyboard.press("r")
+    page.wait_for_selector("#review:not([hidden]) .review-text mark")
+    assert page.inner_text("#review .review-text mark") == quote
+    assert page.inner_text("#review .review-text") == sentence_text
+    page.keyboard.press("a")
+    page.wait_for_function("() => document.querySelectorAll('.chip.suggestion').length === 0")
+    assert [(s, e) for _, s, e, _, d in _human_events(project, "cora", "accepted") if d == event_id] == [
+        (start, start + len(quote))]
+    assert page.errors == []

@@ -4,7 +4,8 @@ A coder follows scikit-learn's habits: ``__init__`` stores keyword
 hyperparameters unchanged, ``fit(codebook, labelled=())`` learns and returns
 ``self`` (learned state ends in ``_``), ``predict_proba(segments)`` returns one
 ``{code_id: score}`` per segment. The base class supplies the rest:
-``get_params``, ``info`` (provenance), ``explain`` (evidence) and ``suggest``
+``get_params``, ``info`` (provenance), ``explain`` (evidence), ``evidence_span`` (the
+words showing a code inside the segment; None by default) and ``suggest``
 (thresholding into :class:`~chimeqda.model.Suggestion`).
 """
 
@@ -81,6 +82,10 @@ class Coder:
         """One line saying why ``code_id`` was suggested for ``segment``."""
         return ""
 
+    def evidence_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
+        """Offsets ``(start, end)`` in ``segment.text`` of the words showing ``code_id``; None: the whole segment."""
+        return None
+
     def info(self) -> CoderInfo:
         """Provenance recorded with every suggestion: name, version, parameters, training size."""
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
@@ -112,15 +117,28 @@ class Coder:
             for segment, scores in zip(batch, self.predict_proba(batch)):
                 for code, score in scores.items():
                     if score >= limits.get(code, self.default_threshold):
+                        start, end = _within(self.evidence_span(segment, code), segment.text)
                         found.append(
                             Suggestion(
                                 segment_key=segment.key,
                                 code_id=code,
                                 score=float(score),
                                 evidence=self.explain(segment, code),
+                                start=start,
+                                end=end,
                             )
                         )
         return found
+
+
+def _within(span: tuple[int, int] | None, text: str) -> tuple[int | None, int | None]:
+    """``span`` when it is a non-empty part of ``text``, else ``(None, None)`` (the whole segment)."""
+    if span is None:
+        return None, None
+    start, end = span
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+        return start, end
+    return None, None
 
 
 def _jsonable(value: Any) -> Any:

@@ -802,13 +802,23 @@ class LLMCoder(Coder):
         )
 
     # -- answering ----------------------------------------------------------------
-    def _ask(self, segment: Segment, sample: int) -> Answer:
+    def _request(self, segment: Segment, sample: int) -> tuple[dict[str, Any], str]:
+        """The chat request for one passage and sample, and its answer-cache key."""
         from chimeqda.coders.llm_cache import request_key
 
         user = render_user(self.template_, self.codebook_, self.codes_, self.research_question_, segment)
         payload = self._payload(user, sample)
         key = request_key({"payload": payload, "json_mode": self.json_mode,
                            "schema": self.schema_ if self.json_mode != "none" else None})
+        return payload, key
+
+    def cache_key(self, segment: Segment, sample: int = 0) -> str:
+        """The answer cache's key for ``segment`` (and sample number): where its answer is, or will be, kept."""
+        self._check_fitted()
+        return self._request(segment, sample)[1]
+
+    def _ask(self, segment: Segment, sample: int) -> Answer:
+        payload, key = self._request(segment, sample)
         stored = self.cache_.get(key)
         cached = stored is not None
         if stored is None:
@@ -900,12 +910,24 @@ class LLMCoder(Coder):
         parts.append(f"raw: {raw[:1200]}")
         return " | ".join(parts)
 
-    def quote_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
-        """Document offsets of the located quote supporting ``code_id`` (None when there is none)."""
+    def evidence_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
+        """Offsets in ``segment.text`` of the located quote supporting ``code_id`` (None when there is none).
+
+        The quote of the first answer giving the code whose quote was found in
+        the passage (the one ``explain`` shows); the suggestion then covers
+        those words instead of the whole segment.
+        """
         for answer in self.answers_.get(_segment_id(segment), ()):
             if code_id in answer.codes and answer.span:
-                return segment.start + answer.span[0], segment.start + answer.span[1]
+                start, end = answer.span
+                if 0 <= start < end <= len(segment.text):
+                    return start, end
         return None
+
+    def quote_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
+        """Document offsets of the located quote supporting ``code_id`` (None when there is none)."""
+        span = self.evidence_span(segment, code_id)
+        return None if span is None else (segment.start + span[0], segment.start + span[1])
 
     def stats(self) -> dict[str, int]:
         """Requests sent, cache hits, tokens, retries and invalid answers since ``fit``."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.model import CoderInfo, LabelledText, Segment
+from chimeqda.model import CoderInfo, LabelledText, Segment, Suggestion
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
 
@@ -47,6 +47,10 @@ class PendingSuggestion:
     score: float | None
     evidence: str
     coder: str
+    segment_start: int | None = None
+    """The suggestion's segment (the unit of review); ``start``/``end`` may be a quote inside it."""
+    segment_end: int | None = None
+    segment_text: str = ""
 
 
 def _decided():
@@ -138,10 +142,13 @@ def run_coder(
 ) -> CodingRun:
     """Let a machine coder suggest codes for the project's segments; store them with provenance.
 
-    Segments that already have a suggestion or a human decision for a code
-    are not suggested that code again. Every document with a coded segment is
-    recorded in ``coder_runs`` with the run, suggestions or not (agreement
-    counts such a document as coded by the machine).
+    A suggestion covers the words its coder names inside the segment (an
+    LLM's located quote), else the whole segment; it belongs to its segment
+    (``segment_id``) either way. Segments that already have a suggestion or
+    a human decision for a code are not suggested that code again. Every
+    document with a coded segment is recorded in ``coder_runs`` with the run,
+    suggestions or not (agreement counts such a document as coded by the
+    machine).
     """
     name = coder_name or DEFAULT_CODER
     coder = get_coder(name, **(params or {}))
@@ -188,10 +195,11 @@ def run_coder(
             if (segment.key, code_id) in existing:
                 skipped += 1
                 continue
+            start, end = _suggested_span(suggestion, segment)
             rows.append(
                 {
                     "project_id": ws.project_id, "document_id": document_of[segment.key],
-                    "segment_id": segment.key, "start": segment.start, "end": segment.end,
+                    "segment_id": segment.key, "start": start, "end": end,
                     "code_id": code_id, "coder_id": coder_id, "action": "suggested",
                     "score": float(suggestion.score), "evidence": suggestion.evidence[:2000], "run_id": run_id,
                 }
@@ -208,6 +216,14 @@ def run_coder(
     return CodingRun(run_id, info, len(segments), len(rows), skipped)
 
 
+def _suggested_span(suggestion: Suggestion, segment: Segment) -> tuple[int, int]:
+    """Document offsets of a suggestion: the words it names inside its segment, else the whole segment."""
+    start, end = suggestion.start, suggestion.end
+    if start is not None and end is not None and 0 <= start < end <= len(segment.text):
+        return segment.start + start, segment.start + end
+    return segment.start, segment.end
+
+
 def pending_suggestions(
     ws: Workspace,
     *,
@@ -221,9 +237,11 @@ def pending_suggestions(
     with ws.session() as session:
         book_row, book = project_codebook(session, ws.project_id)
         query = (
-            select(t.CodingEvent, t.Document.name, t.Document.text, t.Participant.label, t.Code.key, t.Coder.name)
+            select(t.CodingEvent, t.Document.name, t.Document.text, t.Participant.label, t.Code.key, t.Coder.name,
+                   t.Segment.start, t.Segment.end)
             .join(t.Document, t.Document.id == t.CodingEvent.document_id)
             .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .outerjoin(t.Segment, t.Segment.id == t.CodingEvent.segment_id)
             .join(t.Code, t.Code.id == t.CodingEvent.code_id)
             .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
             .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
@@ -242,11 +260,15 @@ def pending_suggestions(
             query = query.where(t.CodingEvent.score <= max_score)
         if limit:
             query = query.limit(limit)
-        return [
-            PendingSuggestion(e.id, name, label, e.segment_id, e.start, e.end, text[e.start:e.end], key, e.score,
-                              e.evidence, coder)
-            for e, name, text, label, key, coder in session.execute(query).all()
-        ]
+        found = []
+        for e, name, text, label, key, coder, seg_start, seg_end in session.execute(query).all():
+            unit_start = e.start if seg_start is None else seg_start
+            unit_end = e.end if seg_end is None else seg_end
+            found.append(PendingSuggestion(
+                e.id, name, label, e.segment_id, e.start, e.end, text[e.start:e.end], key, e.score, e.evidence,
+                coder, unit_start, unit_end, text[unit_start:unit_end],
+            ))
+        return found
 
 
 def decide(ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, note: str = "") -> int:

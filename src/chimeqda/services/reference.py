@@ -93,9 +93,12 @@ def apply_reference(ws: Workspace, path: Path, *, reviewer: str = "reference") -
         if suggestion.document not in spans:
             continue
         root = book.root_of(suggestion.code)
+        # the suggestion's segment is the unit judged, also when it names a quote inside it
+        unit_start = suggestion.start if suggestion.segment_start is None else suggestion.segment_start
+        unit_end = suggestion.end if suggestion.segment_end is None else suggestion.segment_end
         matches = [
             (s, e, c) for s, e, c in spans[suggestion.document]
-            if s < suggestion.end and e > suggestion.start and book.root_of(c) == root
+            if s < unit_end and e > unit_start and book.root_of(c) == root
         ]
         if matches:
             accept.append(suggestion.event_id)

@@ -496,13 +496,12 @@
     const code = codes.get(e.code) || { name: "?" };
     const position = list.findIndex((x) => x.id === e.id) + 1;
     const decidedAlready = !isPending(e);
-    const excerpt = slice(e.start, e.end);
     box.replaceChildren(...[
       el("h2", { text: `Review · ${position || "–"} of ${list.length} open` }),
       el("div", { class: "review-code" }, el("span", { class: "dot" }), el("strong", { text: code.name }),
         el("span", { class: "score", text: e.score === null ? "" : ` score ${e.score.toFixed(2)}` })),
       el("p", { class: "definition", text: code.definition || "" }),
-      el("blockquote", { class: "review-text", text: excerpt.length > 400 ? excerpt.slice(0, 397) + "…" : excerpt }),
+      reviewExcerpt(e),
       e.evidence ? el("p", { class: "evidence", text: e.evidence }) : null,
       decidedAlready ? el("p", { class: "muted", text: "Decided." }) : null,
       el("div", { class: "actions" },
@@ -513,6 +512,18 @@
         el("button", { type: "button", "data-review": "stop", text: "Stop (Esc)" }))].filter(Boolean));
     box.querySelector(".dot").style.backgroundColor = codeColor(code);
     drawHighlights();
+  }
+  function reviewExcerpt(e) {
+    // The segment is the unit of review: a suggestion naming words inside it (an LLM's quote)
+    // shows the whole sentence with those words marked.
+    const excerpt = slice(e.start, e.end);
+    const unit = segments.length ? segments[segmentIndexAt(e.start)] : null;
+    if (!unit || unit[0] > e.start || unit[1] < e.end || (unit[0] === e.start && unit[1] === e.end)) {
+      const shown = excerpt.length > 400 ? excerpt.slice(0, 397) + "…" : excerpt;
+      return el("blockquote", { class: "review-text", text: shown });
+    }
+    return el("blockquote", { class: "review-text" },
+      slice(unit[0], e.start), el("mark", { class: "review-quote", text: excerpt }), slice(e.end, unit[1]));
   }
   async function reviewAction(action) {
     if (!review) return;
