@@ -86,3 +86,37 @@ def test_participant_csv_errors_name_the_row(workspace, transcripts, tmp_path):
 def test_missing_input_is_named(workspace, tmp_path):
     with pytest.raises(InvalidInput, match="nowhere"):
         import_files(workspace, [tmp_path / "nowhere"])
+
+
+def test_importing_again_with_an_interviewer_updates_roles_and_keeps_codings(workspace, tmp_path):
+    """Same text, new --interviewer: roles change in place; document, offsets and codings stay."""
+    from chimeqda.services import add_coding, segments_frame
+
+    path = tmp_path / "P07-focus.txt"
+    path.write_text(
+        "Els: How did you find the meetings?\n"
+        "Marc: I kept going back because nobody judged me.\n"
+        "Els: And now?\n"
+        "Marc: Now I am the one who makes the coffee.\n",
+        encoding="utf-8",
+    )
+    (first,) = import_files(workspace, [path])
+    assert first.status == "imported"
+    before = segments_frame(workspace)
+    assert set(before["role"]) == {"participant"}  # nobody is known to be the interviewer
+    start = path.read_text(encoding="utf-8").index("nobody judged me")
+    coding = add_coding(workspace, first.document_id, start, start + len("nobody judged me"), "connectedness", by="ann")
+
+    (again,) = import_files(workspace, [path], interviewer_labels=["Els"])
+    assert again.status == "roles updated" and again.document_id == first.document_id
+    assert "2 turn(s)" in again.note
+    after = segments_frame(workspace)
+    assert list(after["segment_id"]) == list(before["segment_id"]) and list(after["turn"]) == list(before["turn"])
+    assert dict(zip(after["speaker"], after["role"])) == {"Els": "interviewer", "Marc": "participant"}
+    with workspace.session() as session:
+        event = session.get(t.CodingEvent, coding)
+        assert (event.document_id, event.start) == (first.document_id, start)
+        assert session.scalar(select(func.count()).select_from(t.Document)) == 1
+
+    (third,) = import_files(workspace, [path], interviewer_labels=["Els"])
+    assert third.status == "unchanged" and not third.note

@@ -2,8 +2,10 @@
 
 All files of one import are read and checked first; only when every file is
 good are they written, in one transaction. A file whose content is unchanged
-is skipped; a changed file becomes a new version of its document, and the old
-version — with every coding on it — is kept.
+is skipped — unless only its speakers' roles changed (a new ``--interviewer``):
+then the roles of its turns and segments are updated in place, text, offsets
+and codings untouched. A changed file becomes a new version of its document,
+and the old version — with every coding on it — is kept.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ImportOutcome:
     """What happened to one file."""
 
     name: str
-    status: str  # imported | unchanged | new version
+    status: str  # imported | unchanged | roles updated | new version
     document_id: int
     segments: int
     language: str
@@ -166,6 +168,29 @@ def _participant_for(name: str, file_owner: dict[str, str], known: dict[str, t.P
     return match.group(1).upper() if match else None
 
 
+def _update_roles(session: Session, document_id: int, doc: ParsedDocument) -> int:
+    """Give the stored turns (and their segments) of an unchanged text the roles ``doc`` parsed.
+
+    Only when the turns are the same (same boundaries and speakers) and only
+    roles differ; returns how many turns changed role (0: nothing written).
+    """
+    stored = session.scalars(select(t.Turn).where(t.Turn.document_id == document_id).order_by(t.Turn.index)).all()
+    same_turns = len(stored) == len(doc.turns) and all(
+        (row.index, row.start, row.end, row.speaker) == (turn.index, turn.start, turn.end, turn.speaker)
+        for row, turn in zip(stored, doc.turns)
+    )
+    if not same_turns:
+        return 0
+    changed = {row.index: turn.role for row, turn in zip(stored, doc.turns) if row.role != turn.role}
+    for row in stored:
+        if row.index in changed:
+            row.role = changed[row.index]
+    for segment in session.scalars(select(t.Segment).where(t.Segment.document_id == document_id)):
+        if segment.turn in changed:
+            segment.role = changed[segment.turn]
+    return len(changed)
+
+
 def store_document(
     session: Session, project_id: int, doc: ParsedDocument, participant: t.Participant | None
 ) -> ImportOutcome:
@@ -181,6 +206,11 @@ def store_document(
     label = participant.label if participant else None
     if current is not None and current.sha256 == doc.sha256:
         count = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == current.id))
+        changed = _update_roles(session, current.id, doc)
+        if changed:
+            note = (f"same text; the speaker roles of {changed} turn(s) changed (e.g. --interviewer) and were "
+                    "updated; offsets and codings are unchanged")
+            return ImportOutcome(doc.name, "roles updated", current.id, int(count or 0), current.language, label, note)
         return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label)
     version, note = 1, ""
     if current is not None:
