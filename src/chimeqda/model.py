@@ -176,6 +176,13 @@ class Codebook:
         return tuple(found)
 
 
+def span_within(start: int | None, end: int | None, text: str) -> tuple[int, int] | None:
+    """``(start, end)`` when it is a non-empty part of ``text``, else None (the whole text)."""
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+        return start, end
+    return None
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """A machine coder's proposal that ``code_id`` applies to a segment.

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from chimeqda import __version__
 from chimeqda.errors import NotFittedError
-from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, Suggestion
+from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, Suggestion, span_within
 
 
 class Coder:
@@ -117,7 +117,8 @@ class Coder:
             for segment, scores in zip(batch, self.predict_proba(batch)):
                 for code, score in scores.items():
                     if score >= limits.get(code, self.default_threshold):
-                        start, end = _within(self.evidence_span(segment, code), segment.text)
+                        span = self.evidence_span(segment, code)
+                        start, end = (span_within(*span, segment.text) if span else None) or (None, None)
                         found.append(
                             Suggestion(
                                 segment_key=segment.key,
@@ -130,15 +131,6 @@ class Coder:
                         )
         return found
 
-
-def _within(span: tuple[int, int] | None, text: str) -> tuple[int | None, int | None]:
-    """``span`` when it is a non-empty part of ``text``, else ``(None, None)`` (the whole segment)."""
-    if span is None:
-        return None, None
-    start, end = span
-    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
-        return start, end
-    return None, None
 
 
 def _jsonable(value: Any) -> Any:

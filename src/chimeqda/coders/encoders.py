@@ -51,6 +51,7 @@ class VectorStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._vectors: dict[str, dict[str, np.ndarray]] = {}
+        self._paths: dict[str, Path] = {}
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
 
@@ -61,7 +62,7 @@ class VectorStore:
     def _table(self, encoder: "Encoder") -> dict[str, np.ndarray]:
         if encoder.name not in self._vectors:
             table: dict[str, np.ndarray] = {}
-            path = self._path(encoder)
+            path = self._paths[encoder.name] = self._path(encoder)
             if path.exists():
                 try:
                     with np.load(path, allow_pickle=False) as data:
@@ -86,11 +87,9 @@ class VectorStore:
         """Write every encoder's table that gained vectors (atomic replace; errors only cost time)."""
         with self._lock:
             for name in sorted(self._dirty):
-                encoder = _LOADED.get(name)
-                table = self._vectors[name]
-                if encoder is None or not table:
+                table, path = self._vectors[name], self._paths[name]
+                if not table:
                     continue
-                path = self._path(encoder)
                 keys = np.array(sorted(table))
                 try:
                     self.folder.mkdir(parents=True, exist_ok=True)

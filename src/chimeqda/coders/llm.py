@@ -50,7 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 from chimeqda.coders.base import Coder
 from chimeqda.coders.lexicon import roll_up, target_codes
 from chimeqda.errors import ChimeqdaError, InvalidInput, ModelUnavailable
-from chimeqda.model import Code, Codebook, Example, LabelledText, Segment
+from chimeqda.model import Code, Codebook, Example, LabelledText, Segment, span_within
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 DEFAULT_TEMPLATE = PROMPTS_DIR / "default.txt"
@@ -919,9 +919,9 @@ class LLMCoder(Coder):
         """
         for answer in self.answers_.get(_segment_id(segment), ()):
             if code_id in answer.codes and answer.span:
-                start, end = answer.span
-                if 0 <= start < end <= len(segment.text):
-                    return start, end
+                inside = span_within(*answer.span, segment.text)
+                if inside:
+                    return inside
         return None
 
     def quote_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:

@@ -117,9 +117,9 @@ LEARNED_KINDS = frozenset({"labelled", "sentence"})
 
 def _same_story(refs: Sequence[Reference]) -> np.ndarray:
     """``[i, j]`` is true when rows i and j both come from labelled material of the same story (``group``)."""
-    story = np.array([r.group if r.kind in LEARNED_KINDS else "" for r in refs], dtype=object)
-    learned = story != ""
-    return (story[:, None] == story[None, :]) & learned[:, None] & learned[None, :]
+    _, story = np.unique([r.group if r.kind in LEARNED_KINDS else "" for r in refs], return_inverse=True)
+    story = np.where(np.array([r.kind in LEARNED_KINDS for r in refs], dtype=bool), story, -1)
+    return (story[:, None] == story[None, :]) & (story >= 0)[:, None]
 
 
 def label_matrices(refs: Sequence[Reference], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.model import CoderInfo, LabelledText, Segment, Suggestion
+from chimeqda.model import CoderInfo, LabelledText, Segment, Suggestion, span_within
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
 
@@ -218,10 +218,8 @@ def run_coder(
 
 def _suggested_span(suggestion: Suggestion, segment: Segment) -> tuple[int, int]:
     """Document offsets of a suggestion: the words it names inside its segment, else the whole segment."""
-    start, end = suggestion.start, suggestion.end
-    if start is not None and end is not None and 0 <= start < end <= len(segment.text):
-        return segment.start + start, segment.start + end
-    return segment.start, segment.end
+    inside = span_within(suggestion.start, suggestion.end, segment.text)
+    return (segment.start + inside[0], segment.start + inside[1]) if inside else (segment.start, segment.end)
 
 
 def pending_suggestions(
