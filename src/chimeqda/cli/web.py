@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli import _user, friendly_errors, project_options
+from chimeqda.cli.common import current_user, friendly_errors, project_options
 from chimeqda.errors import InvalidInput
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -101,7 +101,7 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
 
         from chimeqda.store import tables as t
 
-        name = username or _user()
+        name = username or current_user()
         with transaction(engine) as session:
             try:
                 user = accounts.get_user(session, name)
@@ -237,3 +237,6 @@ def users_list(project_dir, db):
             shown = ", ".join(f"{project}: {role}" for project, role in roles) or "no project"
             login = "password" if user.password_hash else "login link only"
             click.echo(f"{user.username}\t{login}\t{shown}")
+
+
+COMMANDS = (serve, users)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli import _open, friendly_errors, project_options
+from chimeqda.cli.common import friendly_errors, open_project, project_options
 
 FORMATS = {
     "qdpx": ".qdpx",
@@ -38,7 +38,7 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
     """
     from chimeqda.interop import refi_export, spreadsheets, word
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     if out is None:
         stem = (ws.directory.resolve().name if ws.directory else "chimeqda") or "chimeqda"
         suffix = "-codebook" if fmt.endswith("codebook") else "-presence" if fmt == "presence-matrix" else ""
@@ -64,3 +64,6 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
         else:
             spreadsheets.write_codebook_xlsx(book, out)
     click.echo(f"wrote {out}")
+
+
+COMMANDS = (export,)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli import _parse_params, friendly_errors
+from chimeqda.cli.common import friendly_errors, parse_params
 
 
 @click.command()
@@ -40,7 +40,7 @@ def teach(input_path: Path, output_path: Path, codebook: str, endpoint: str | No
     from chimeqda.codebook import load_codebook
     from chimeqda.llm_teacher import teach_file
 
-    settings = _parse_params(params)
+    settings = parse_params(params)
     for name, value in (("endpoint", endpoint), ("model", model),
                         ("prompt_template", str(prompt_template) if prompt_template else None)):
         if value:
@@ -53,3 +53,6 @@ def teach(input_path: Path, output_path: Path, codebook: str, endpoint: str | No
         f"{stats['requests']} requests, {stats['cache_hits']} cached answers, {stats['invalid']} invalid answers",
         err=True,
     )
+
+
+COMMANDS = (teach,)

@@ -1,6 +1,6 @@
 """Commands for rigour: agreement, disagreements, reconcile, history, framework, saturation.
 
-Thin translators to :mod:`chimeqda.services.rigour`; registered in ``cli.py``.
+Thin translators to :mod:`chimeqda.services.rigour`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli import _echo_table, _open, _user, friendly_errors, project_options
+from chimeqda.cli.common import current_user, echo_table, friendly_errors, open_project, project_options
 
 CODER_HELP = "Coder to compare (repeatable; default: the person with most codings vs the main machine coder). " \
              "Prefix human: or machine: when a name is ambiguous."
@@ -49,16 +49,16 @@ def agreement(project_dir, db, coders, documents, rule, level, table, n_boot, cl
     """
     from chimeqda.services import rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     if list_coders:
-        _echo_table(rigour.coders_frame(ws))
+        echo_table(rigour.coders_frame(ws))
         return
     result = rigour.agreement(ws, list(coders) or None, level=level, documents=list(documents) or None,
                               rule=rule, n_boot=n_boot, cluster=cluster)
     click.echo(result.note, err=True)
     shown = {"code": result.by_code, "document": result.by_document, "characters": result.characters,
              "pairs": result.pairwise}[table]
-    _echo_table(shown.round(3))
+    echo_table(shown.round(3))
     if csv_out:
         shown.to_csv(csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
@@ -83,7 +83,7 @@ def disagreements(project_dir, db, coders, documents, rule, level, open_only, li
     """
     from chimeqda.services import rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     table = rigour.disagreements(ws, list(coders) or None, level=level, documents=list(documents) or None,
                                  rule=rule, open_only=open_only)
     if csv_out:
@@ -116,7 +116,7 @@ def disagreements(project_dir, db, coders, documents, rule, level, open_only, li
 @click.option("--side", help="Settle every open disagreement as this coder coded it.")
 @click.option("--interactive", "-i", is_flag=True, help="Walk through open disagreements: i=include e=exclude s=skip q=quit.")
 @click.option("--level", type=click.Choice(["root", "code"]), default="code", show_default=True)
-@click.option("--by", default=_user, show_default="your user name", help="Name of the reconciler.")
+@click.option("--by", default=current_user, show_default="your user name", help="Name of the reconciler.")
 @click.option("--note", default="", help="Why (stored with the decision).")
 @friendly_errors
 def reconcile(project_dir, db, coders, documents, rule, segment_id, code_id, include, side, interactive, level, by,
@@ -129,7 +129,7 @@ def reconcile(project_dir, db, coders, documents, rule, segment_id, code_id, inc
     """
     from chimeqda.services import rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     if segment_id is not None or code_id is not None:
         if segment_id is None or code_id is None or include is None:
             raise click.UsageError("give --segment, --code and --include or --exclude together")
@@ -175,13 +175,13 @@ def history(project_dir, db, coder, replay_state, until, csv_out):
     """
     from chimeqda.services import rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     table = rigour.coding_history(ws)
     if replay_state:
         table = rigour.replay(table, until=until)
     if coder:
         table = table[table["coder"] == coder]
-    _echo_table(table.drop(columns=[c for c in ("created_at",) if c in table.columns]).set_index("event_id"),
+    echo_table(table.drop(columns=[c for c in ("created_at",) if c in table.columns]).set_index("event_id"),
                 max_rows=200)
     if csv_out:
         table.to_csv(csv_out, index=False)
@@ -195,7 +195,7 @@ def history(project_dir, db, coder, replay_state, until, csv_out):
 @click.option("--draft", is_flag=True, help="Machine-draft summaries for cells with codings and no summary.")
 @click.option("--redraft", is_flag=True, help="With --draft: also replace earlier machine drafts.")
 @click.option("--summary", nargs=3, metavar="PARTICIPANT CODE TEXT", help="Write a cell summary (as --by).")
-@click.option("--by", default=_user, show_default="your user name", help="Author of --summary.")
+@click.option("--by", default=current_user, show_default="your user name", help="Author of --summary.")
 @click.option("--sort-by", multiple=True, help="Participant attribute to sort rows by (repeatable).")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), help="Export to this workbook.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Export to this HTML file.")
@@ -207,7 +207,7 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
     """
     from chimeqda.services import participants_frame, rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     codes = list(codes) or None
     if summary:
         participant, code, text = summary
@@ -222,7 +222,7 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
         tables = rigour.framework_tables(cells, people, sort_by=sort_by)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sort-by") from None
-    _echo_table(tables["counts"].set_index("participant"))
+    echo_table(tables["counts"].set_index("participant"))
     if xlsx:
         rigour.write_workbook(tables, xlsx, readme=[
             "chimeqda framework matrix (participants × themes)",
@@ -257,10 +257,10 @@ def saturation(project_dir, db, level, include_suggested, coder, base, run_lengt
     from chimeqda.report.rigour import saturation_figure
     from chimeqda.services import rigour
 
-    ws = _open(project_dir, db)
+    ws = open_project(project_dir, db)
     result = rigour.saturation(ws, level=level, include_suggested=include_suggested, coder=coder, base=base,
                                run=run_length, threshold=threshold, n_orders=orders)
-    _echo_table(result.curve.drop(columns=["document_id"]).set_index("position").round(3))
+    echo_table(result.curve.drop(columns=["document_id"]).set_index("position").round(3))
     click.echo(result.note)
     if plot:
         plot.write_bytes(saturation_figure(result.curve, result.bootstrap, result.point))
@@ -272,15 +272,3 @@ def saturation(project_dir, db, level, include_suggested, coder, base, run_lengt
 
 COMMANDS = (agreement, disagreements, reconcile, history, framework, saturation)
 
-
-def _register_late() -> None:
-    """When this module is imported before ``chimeqda.cli``, the CLI's feature block runs
-    while these commands do not exist yet; add them now (the normal path adds them there)."""
-    from chimeqda.cli import main
-
-    for command in COMMANDS:
-        if command.name not in main.commands:
-            main.add_command(command)
-
-
-_register_late()

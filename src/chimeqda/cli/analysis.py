@@ -1,0 +1,87 @@
+"""Analysis commands: analyse (tables) and report (the findings report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
+
+ANALYSES = ("frequencies", "matrix", "cooccurrence", "linked", "quotes", "by-attribute", "segments")
+
+
+@click.command()
+@click.argument("what", type=click.Choice(ANALYSES))
+@project_options
+@click.option("--level", type=click.Choice(["root", "code", "all"]), default="root", show_default=True,
+              help="root: roll sub-codes up to top-level codes; code: as coded; all: code and ancestors.")
+@click.option("--include-suggested", is_flag=True, help="Count pending machine suggestions too.")
+@click.option("--window", type=int, default=0, show_default=True, help="Co-occurrence window in segments.")
+@click.option("--code", "code_id", help="For `linked`: the code whose links to show (default: most frequent).")
+@click.option("--attribute", help="For `by-attribute`: the participant attribute.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table to CSV.")
+@friendly_errors
+def analyse(what: str, project_dir: Path, db: str | None, level: str, include_suggested: bool, window: int,
+            code_id: str | None, attribute: str | None, csv_out: Path | None) -> None:
+    """Print an analysis table: frequencies, matrix, cooccurrence, linked, quotes, by-attribute, segments.
+
+    Example: chimeqda analyse frequencies; chimeqda analyse by-attribute --attribute gender
+    """
+    from chimeqda import analysis
+    from chimeqda.services import codings_frame, participants_frame, segments_frame
+    from chimeqda.services.project import project_codebook
+
+    ws = open_project(project_dir, db)
+    with ws.session() as session:
+        _, book = project_codebook(session, ws.project_id)
+    codings = codings_frame(ws, include_suggested=include_suggested)
+    people = participants_frame(ws)
+    common = {"level": level, "include_suggested": include_suggested}
+    if what == "frequencies":
+        table = analysis.code_frequencies(codings, book, people, **common)
+    elif what == "matrix":
+        table = analysis.code_participant_matrix(codings, book, people, **common)
+    elif what in ("cooccurrence", "linked"):
+        table = analysis.cooccurrence(codings, book, segments=segments_frame(ws), window=window, **common)
+        if what == "linked":
+            if code_id is None:
+                freq = analysis.code_frequencies(codings, book, people, **common)
+                code_id = str(freq["segments"].idxmax())
+            table = analysis.most_linked(table, code_id)
+    elif what == "quotes":
+        table = analysis.exemplar_quotes(codings, book, **common)
+    elif what == "by-attribute":
+        if not attribute:
+            choices = [c for c in people.columns if c != "participant"]
+            raise click.UsageError(f"give --attribute, one of: {', '.join(choices) or '(no attributes loaded)'}")
+        table = analysis.frequencies_by_attribute(codings, book, people, attribute, **common)
+    else:
+        table = codings
+    echo_table(table)
+    if csv_out:
+        table.to_csv(csv_out)
+        click.echo(f"written {csv_out}", err=True)
+
+
+@click.command()
+@project_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"), show_default=True)
+@click.option("--include-suggested", is_flag=True, help="Count pending machine suggestions too.")
+@click.option("--window", type=int, default=1, show_default=True, help="Co-occurrence window in segments.")
+@friendly_errors
+def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool, window: int) -> None:
+    """Write the findings report (one self-contained HTML file plus a CSV per table).
+
+    Example: chimeqda report -p my-study --out my-study/report
+    """
+    from chimeqda.services import project_report
+    from chimeqda.services.rigour import rigour_sections
+
+    ws = open_project(project_dir, db)
+    path = project_report(ws, out, include_suggested=include_suggested, window=window,
+                          extra_sections=rigour_sections(ws, include_suggested=include_suggested))
+    click.echo(f"Report: {path}")
+
+
+COMMANDS = (analyse, report)

@@ -1,0 +1,211 @@
+"""Coding commands: code, review, next, classify, coders, prepare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chimeqda.cli.common import current_user, friendly_errors, open_project, parse_params, project_options
+from chimeqda.coders import DEFAULT_CODER
+
+
+@click.command()
+@project_options
+@click.option("--coder", default=None, help="Coder name (default: ensemble). See `chimeqda coders`.")
+@click.option("--document", "documents", multiple=True, help="Only these documents (repeatable).")
+@click.option("--include-interviewer", is_flag=True, help="Also code the interviewer's turns.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@friendly_errors
+def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[str, ...],
+         include_interviewer: bool, params: tuple[str, ...]) -> None:
+    """Let a machine coder suggest codes; suggestions wait for review.
+
+    Example: chimeqda code -p my-study --coder ensemble
+    """
+    from chimeqda.services import run_coder
+
+    ws = open_project(project_dir, db)
+    run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
+                    include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True))
+    click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
+               f"{run.coder.version} (run {run.run_id[:8]}); {run.skipped_existing} already suggested or decided.")
+    click.echo("Review them with: chimeqda review")
+
+
+@click.command()
+@project_options
+@click.option("--code", "code_filter", help="Only suggestions of this code (and its sub-codes).")
+@click.option("--document", help="Only suggestions in this document.")
+@click.option("--min-score", type=float)
+@click.option("--max-score", type=float)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--accept", "accept_ids", help="Accept these suggestion ids (comma-separated).")
+@click.option("--reject", "reject_ids", help="Reject these suggestion ids (comma-separated).")
+@click.option("--accept-listed", is_flag=True, help="Accept every suggestion the filters select.")
+@click.option("--reject-listed", is_flag=True, help="Reject every suggestion the filters select.")
+@click.option("--interactive", "-i", is_flag=True, help="Walk through suggestions: a=accept r=reject s=skip q=quit.")
+@click.option("--by", default=current_user, show_default="your user name", help="Name of the person deciding.")
+@friendly_errors
+def review(project_dir: Path, db: str | None, code_filter: str | None, document: str | None,
+           min_score: float | None, max_score: float | None, limit: int, accept_ids: str | None,
+           reject_ids: str | None, accept_listed: bool, reject_listed: bool, interactive: bool, by: str) -> None:
+    """List, accept and reject machine suggestions.
+
+    Example: chimeqda review --code hope --min-score 0.6; chimeqda review --accept 12,15 --reject 13
+    """
+    from chimeqda.services import decide, pending_suggestions
+
+    ws = open_project(project_dir, db)
+    if accept_ids or reject_ids:
+        for ids, action in ((accept_ids, "accepted"), (reject_ids, "rejected")):
+            if ids:
+                n = decide(ws, _ids(ids), action, by=by)
+                click.echo(f"{action} {n} suggestion(s)")
+        return
+    pending = pending_suggestions(ws, code=code_filter, document=document, min_score=min_score,
+                                  max_score=max_score, limit=None if (accept_listed or reject_listed) else limit)
+    if accept_listed or reject_listed:
+        action = "accepted" if accept_listed else "rejected"
+        n = decide(ws, [p.event_id for p in pending], action, by=by) if pending else 0
+        click.echo(f"{action} {n} suggestion(s)")
+        return
+    if not pending:
+        click.echo("No pending suggestions match.")
+        return
+    for item in pending:
+        score = f"{item.score:.2f}" if item.score is not None else "–"
+        click.echo(f"#{item.event_id} {item.code} {score} {item.document}"
+                   f"{' [' + item.participant + ']' if item.participant else ''}")
+        click.echo(f"    “{_marked(item)}”")
+        if item.evidence:
+            click.echo(f"    why: {item.evidence}")
+        if interactive:
+            choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
+                                  show_choices=False, default="s")
+            if choice == "q":
+                break
+            if choice in "ar":
+                decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
+
+
+def _marked(item) -> str:
+    """The suggestion's segment with the words it names (a quote inside the segment) between » and «."""
+    start, end = item.segment_start, item.segment_end
+    if start is None or end is None or (item.start, item.end) == (start, end) \
+            or not start <= item.start < item.end <= end:
+        return item.text
+    a, b, unit = item.start - start, item.end - start, item.segment_text
+    return f"{unit[:a]}»{unit[a:b]}«{unit[b:]}"
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give suggestion ids separated by commas, e.g. 12,15") from None
+
+
+@click.command()
+@click.option("--codebook", default="chime-d", show_default=True, help="Built-in name or codebook file.")
+@click.option("--coder", default=None, help="Coder name (default: ensemble).")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help='JSON lines {"id": ..., "text": ...} (optional "lang", "context").')
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--train", "train_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled JSON lines (text, labels) to train a learning coder on first.")
+@click.option("--encoder", help="Sentence encoder: minilm, e5, or a local sentence-transformers model folder.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@click.option("--whole-passages", is_flag=True,
+              help="Score each passage as one text instead of sentence by sentence (the default).")
+@friendly_errors
+def classify(codebook: str, coder: str | None, input_path: Path, output_path: Path, train_path: Path | None,
+             encoder: str | None, params: tuple[str, ...], whole_passages: bool) -> None:
+    """Code passages from a JSONL file without a project (for benchmarks and pipelines).
+
+    Example: chimeqda classify --coder lexicon --input passages.jsonl --output coded.jsonl
+    """
+    from chimeqda.classify import classify_file
+    from chimeqda.codebook import load_codebook
+
+    stats = classify_file(input_path, output_path, load_codebook(codebook), coder, train=train_path,
+                          encoder=encoder, params=parse_params(params) or None, by_sentence=not whole_passages)
+    click.echo(f"wrote {output_path}" + (f" ({stats})" if stats else ""), err=True)
+
+
+@click.command()
+def coders() -> None:
+    """List the available machine coders.
+
+    Example: chimeqda coders
+    """
+    from chimeqda.coders import CODERS, DEFAULT_CODER
+
+    for name, cls in sorted(CODERS.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{name}{' (default)' if name == DEFAULT_CODER else ''}: {doc}")
+
+
+@click.command()
+@click.option("--coder", default=None, help="Coder to prepare (default: ensemble).")
+@click.option("--codebook", default="chime-d", show_default=True, help="Built-in name or codebook file.")
+@friendly_errors
+def prepare(coder: str | None, codebook: str) -> None:
+    """Fit a coder on a codebook's examples once and cache it (setup runs this).
+
+    Embedding the example bank and fitting the default coder takes about half
+    a minute on a 2-core laptop for the built-in codebook (its multilingual-e5
+    vectors ship with chimeqda), longer for your own; afterwards `chimeqda code`
+    and `chimeqda demo` load the cached fit. Nothing is downloaded.
+
+    Example: chimeqda prepare --codebook chime-d
+    """
+    import time
+
+    from chimeqda.codebook import load_codebook
+    from chimeqda.coders import get_coder
+    from chimeqda.coders.cache import cache_root, fit_cached
+
+    started = time.perf_counter()
+    fitted = fit_cached(get_coder(coder), load_codebook(codebook))
+    where = cache_root()
+    click.echo(f"{fitted.coder_id} coder ready for {codebook} in {time.perf_counter() - started:.1f} s"
+               + (f" (cached in {where})" if where else " (caching is off)"))
+
+
+@click.command("next")
+@project_options
+@click.option("--coder", default=DEFAULT_CODER, show_default=True,
+              help="Coder to retrain and ask (the one `chimeqda code` suggests with). See `chimeqda coders`.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many segments to serve.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@click.option("--no-agreement", is_flag=True, help="Skip the estimated agreement (it refits the coder per fold).")
+@friendly_errors
+def next_command(project_dir: Path, db: str | None, coder: str, count: int, params: tuple[str, ...],
+                 no_agreement: bool) -> None:
+    """Serve the undecided segments the coder is least sure about, retrained on every decision so far.
+
+    Decide them with `chimeqda review` (or code them by hand); the next call
+    refits the coder on the new decisions. Also prints Cohen's κ between the
+    coder and the decisions made so far (cross-validated by document, once at
+    least 20 segments are decided).
+
+    Example: chimeqda next -n 10
+    """
+    from chimeqda.services.active import estimated_agreement, next_for_review
+
+    ws = open_project(project_dir, db)
+    settings = parse_params(params)
+    items = next_for_review(ws, coder=coder, n=count, params=settings)
+    if not items:
+        click.echo("no undecided participant segments left")
+    for item in items:
+        who = f" [{item.participant}]" if item.participant else ""
+        click.echo(f"segment {item.segment_id} {item.document}{who}: {item.code} score {item.score:.2f} "
+                   f"(uncertainty {item.uncertainty:.2f})")
+        click.echo(f"    {item.text}")
+    if not no_agreement:
+        click.echo(estimated_agreement(ws, coder=coder, params=settings).summary())
+
+
+COMMANDS = (code, review, next_command, classify, coders, prepare)

@@ -1,0 +1,80 @@
+"""What every command module shares: options, error translation, opening a project, printing tables.
+
+Command modules import from here, never from ``chimeqda.cli`` itself, so
+registration runs one way: ``cli/__init__.py`` imports the modules and adds
+their ``COMMANDS`` to the group.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chimeqda.errors import ChimeqdaError
+
+PROJECT_HELP = "Project folder (default: the current folder)."
+
+
+def current_user() -> str:
+    """Who is at the keyboard: ``CHIMEQDA_USER``, else the login name."""
+    return os.environ.get("CHIMEQDA_USER") or getpass.getuser() or "researcher"
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn chimeqda's own errors into a one-line message and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ChimeqdaError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--project DIR`` and ``--db URL`` on every command that opens a project."""
+    func = click.option("--db", envvar="CHIMEQDA_DATABASE_URL", help="SQLAlchemy database URL (e.g. postgresql://…).")(func)
+    func = click.option(
+        "--project", "-p", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+        show_default=True, help=PROJECT_HELP,
+    )(func)
+    return func
+
+
+def open_project(project_dir: Path, db: str | None):
+    """The project in ``project_dir`` (or at ``db``), ready for ``services`` calls."""
+    from chimeqda.services import open_project
+
+    return open_project(project_dir, db=db)
+
+
+def echo_table(frame, *, max_rows: int = 60) -> None:
+    """Print a pandas table wide enough to read in a terminal."""
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", max_rows, "display.max_columns", 30, "display.width", 160,
+                           "display.max_colwidth", 60):
+        click.echo(frame.to_string())
+
+
+def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
+    """``--param NAME=VALUE`` options as a dict; values are JSON when they parse as JSON."""
+    parsed: dict[str, Any] = {}
+    for item in params:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        key, value = item.split("=", 1)
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed

@@ -1,0 +1,177 @@
+"""Project commands: init, import, participants, documents, demo, db migrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Project name (default: the folder name).")
+@click.option("--codebook", default="chime-d", show_default=True, help="Built-in codebook name, or a YAML/CSV/XLSX file.")
+@click.option("--db", envvar="CHIMEQDA_DATABASE_URL", help="SQLAlchemy URL instead of a SQLite file in DIRECTORY.")
+@friendly_errors
+def init(directory: Path, name: str | None, codebook: str, db: str | None) -> None:
+    """Create a project folder with a database and a codebook.
+
+    Example: chimeqda init my-study
+    """
+    from chimeqda.services import init_project
+
+    init_project(directory, name=name, db=db, codebook=codebook)
+    click.echo(f"Created project in {directory} (codebook: {codebook}). Next: chimeqda import -p {directory} TRANSCRIPTS/")
+
+
+@click.command("import")
+@click.argument("inputs", nargs=-1, required=True)
+@project_options
+@click.option("--participants", "participants_csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV with a 'participant' column, optional 'file' column and attributes.")
+@click.option("--participant", help="Participant ID for the imported file(s).")
+@click.option("--interviewer", "interviewer_labels", multiple=True,
+              help="Speaker label used by the interviewer (repeatable), e.g. --interviewer Els. Default: "
+                   "labels like I, Q, Interviewer, Onderzoeker; in .vtt/.srt/.json with two speakers, the "
+                   "one who speaks first if they ask at least as many questions.")
+@click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the transcripts (default: detected).")
+@click.option("--max-size", type=float, default=25, show_default=True, help="Largest file accepted, in MB.")
+@friendly_errors
+def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, participants_csv: Path | None,
+            participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float) -> None:
+    """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json): files, folders or globs.
+
+    All files are checked first; if one is bad nothing is imported.
+    Unchanged files are skipped; a changed file becomes a new version.
+
+    Example: chimeqda import -p my-study transcripts/ --participants participants.csv
+    """
+    from chimeqda.services import import_files
+
+    ws = open_project(project_dir, db)
+    if all(Path(item).suffix.lower() in (".qdpx", ".qdc", ".sqlite3") for item in inputs):
+        from chimeqda.interop import import_exchange
+
+        for item in inputs:
+            click.echo(str(import_exchange(ws, item)))
+        return
+    outcomes = import_files(
+        ws, inputs, participants_csv=participants_csv, participant=participant,
+        interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
+    )
+    no_interviewer = _speakers_without_interviewer(ws, outcomes)
+    for o in outcomes:
+        who = f" [{o.participant}]" if o.participant else ""
+        click.echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
+        if o.note:
+            click.echo(f"{'':12} {o.note}")
+        if o.document_id in no_interviewer:
+            names = no_interviewer[o.document_id]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            click.echo(f"{'':12} no interviewer recognised among the speakers {shown}: "
+                       "all their turns count as participant speech and will be coded")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("imported", "new version", "roles updated", "unchanged")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
+    if no_interviewer:
+        example = next(iter(no_interviewer.values()))[0]
+        click.echo(f"To mark the interviewer, import the same files again with --interviewer LABEL "
+                   f"(e.g. --interviewer {example}): the roles are updated, codings are kept.")
+
+
+def _speakers_without_interviewer(ws: Any, outcomes: list[Any]) -> dict[int, list[str]]:
+    """Newly stored documents with two or more speakers of whom none is an interviewer."""
+    from chimeqda.services import segments_frame
+
+    new = {o.document_id for o in outcomes if o.status != "unchanged"}
+    if not new:
+        return {}
+    frame = segments_frame(ws)
+    frame = frame[frame["document_id"].isin(new)]
+    found: dict[int, list[str]] = {}
+    for document_id, rows in frame.groupby("document_id", sort=False):
+        speakers = list(dict.fromkeys(rows["speaker"].dropna()))
+        if len(speakers) >= 2 and not (rows["role"] == "interviewer").any():
+            found[int(document_id)] = speakers
+    return found
+
+
+@click.command()
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@project_options
+@friendly_errors
+def participants(csv_file: Path, project_dir: Path, db: str | None) -> None:
+    """Load or update participant attributes from a CSV (column 'participant' plus attributes).
+
+    Example: chimeqda participants -p my-study participants.csv
+    """
+    from chimeqda.services import read_participants_csv
+    from chimeqda.services.importing import upsert_participants
+
+    rows = read_participants_csv(csv_file)
+    ws = open_project(project_dir, db)
+    with ws.session() as session:
+        upsert_participants(session, ws.project_id, rows)
+    click.echo(f"{len(rows)} participants loaded")
+
+
+@click.command()
+@project_options
+@click.option("--all-versions", is_flag=True, help="Also list superseded versions.")
+@friendly_errors
+def documents(project_dir: Path, db: str | None, all_versions: bool) -> None:
+    """List the project's documents.
+
+    Example: chimeqda documents -p my-study
+    """
+    from chimeqda.services import documents_frame
+
+    frame = documents_frame(open_project(project_dir, db))
+    if not all_versions:
+        frame = frame[frame["current"]]
+    echo_table(frame.drop(columns=["imported_at"]).set_index("document_id"))
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the project and report (default: a new ./chimeqda-demo).")
+@click.option("--coder", default=None, help="Coder to use (default: ensemble).")
+@friendly_errors
+def demo(out: Path | None, coder: str | None) -> None:
+    """Run the whole path on the bundled synthetic sample study.
+
+    init → import → machine coding → review against the human reference → analysis → report.
+
+    Example: chimeqda demo --out /tmp/demo
+    """
+    from chimeqda.services.demo import run_demo
+
+    result = run_demo(out, coder=coder, progress=lambda m: click.echo(m, err=True))
+    click.echo(f"Done in {result.seconds:.1f} s.")
+    click.echo(f"Project: {result.project_dir}")
+    click.echo(f"Report:  {result.report}")
+    click.echo(f"Tables:  {result.report.parent / 'tables'}")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("migrate")
+@project_options
+@friendly_errors
+def db_migrate(project_dir: Path, db: str | None) -> None:
+    """Bring the database schema up to date (PostgreSQL needs this after an upgrade).
+
+    Example: chimeqda db migrate --db postgresql://me@localhost/study
+    """
+    from chimeqda.store.db import head_revision, make_engine, migrate, project_url
+
+    engine = make_engine(project_url(project_dir, db))
+    migrate(engine)
+    click.echo(f"schema at revision {head_revision()}")
+
+
+COMMANDS = (init, import_, participants, documents, demo, db_group)
