@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
+from chimeqda.errors import InvalidInput
 
 
 @click.command()
@@ -46,16 +47,21 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
 
     All files are checked first; if one is bad nothing is imported.
     Unchanged files are skipped; a changed file becomes a new version.
+    Projects from other tools (REFI-QDA .qdpx .qde .qdc, Taguette .sqlite3)
+    are imported on their own, with their codes and codings (docs/interop.md).
 
     Example: chimeqda import -p my-study transcripts/ --participants participants.csv
     """
+    from chimeqda.interop import EXCHANGE_SUFFIXES, import_exchange
     from chimeqda.services import import_files
 
+    exchange = [item for item in inputs if Path(item).suffix.lower() in EXCHANGE_SUFFIXES]
+    if exchange and len(exchange) < len(inputs):
+        raise InvalidInput(f"import exchange files ({' '.join(EXCHANGE_SUFFIXES)}) separately from transcripts, "
+                           f"e.g. chimeqda import {Path(exchange[0]).name}", source=", ".join(exchange))
     ws = open_project(project_dir, db)
-    if all(Path(item).suffix.lower() in (".qdpx", ".qdc", ".sqlite3") for item in inputs):
-        from chimeqda.interop import import_exchange
-
-        for item in inputs:
+    if exchange:
+        for item in exchange:
             click.echo(str(import_exchange(ws, item)))
         return
     outcomes = import_files(
