@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -68,7 +67,8 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         ws, inputs, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
     )
-    no_interviewer = _speakers_without_interviewer(ws, outcomes)
+    no_interviewer = {o.document_id: o.speakers_without_interviewer for o in outcomes
+                      if o.status != "unchanged" and o.speakers_without_interviewer}
     for o in outcomes:
         who = f" [{o.participant}]" if o.participant else ""
         click.echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
@@ -85,23 +85,6 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         example = next(iter(no_interviewer.values()))[0]
         click.echo(f"To mark the interviewer, import the same files again with --interviewer LABEL "
                    f"(e.g. --interviewer {example}): the roles are updated, codings are kept.")
-
-
-def _speakers_without_interviewer(ws: Any, outcomes: list[Any]) -> dict[int, list[str]]:
-    """Newly stored documents with two or more speakers of whom none is an interviewer."""
-    from chimeqda.services import segments_frame
-
-    new = {o.document_id for o in outcomes if o.status != "unchanged"}
-    if not new:
-        return {}
-    frame = segments_frame(ws)
-    frame = frame[frame["document_id"].isin(new)]
-    found: dict[int, list[str]] = {}
-    for document_id, rows in frame.groupby("document_id", sort=False):
-        speakers = list(dict.fromkeys(rows["speaker"].dropna()))
-        if len(speakers) >= 2 and not (rows["role"] == "interviewer").any():
-            found[int(document_id)] = speakers
-    return found
 
 
 @click.command()

@@ -39,6 +39,8 @@ class ImportOutcome:
     language: str
     participant: str | None
     note: str = ""
+    # two or more speakers and none recognised as the interviewer: their names, in order of appearance
+    speakers_without_interviewer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,10 @@ def store_document(
         if changed:
             note = (f"same text; the speaker roles of {changed} turn(s) changed (e.g. --interviewer) and were "
                     "updated; offsets and codings are unchanged")
-            return ImportOutcome(doc.name, "roles updated", current.id, int(count or 0), current.language, label, note)
-        return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label)
+            return ImportOutcome(doc.name, "roles updated", current.id, int(count or 0), current.language, label, note,
+                                 _speakers_without_interviewer(doc))
+        return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label,
+                             speakers_without_interviewer=_speakers_without_interviewer(doc))
     version, note = 1, ""
     if current is not None:
         current.is_current = False
@@ -257,4 +261,13 @@ def store_document(
             ],
         )
     status = "new version" if current is not None else "imported"
-    return ImportOutcome(doc.name, status, row.id, len(doc.segments), doc.language, label, note)
+    return ImportOutcome(doc.name, status, row.id, len(doc.segments), doc.language, label, note,
+                         _speakers_without_interviewer(doc))
+
+
+def _speakers_without_interviewer(doc: ParsedDocument) -> tuple[str, ...]:
+    """The speakers of ``doc`` if there are two or more and none is the interviewer, else ``()``."""
+    if any(s.role == "interviewer" for s in doc.segments):
+        return ()
+    speakers = tuple(dict.fromkeys(s.speaker for s in doc.segments if s.speaker))
+    return speakers if len(speakers) >= 2 else ()
