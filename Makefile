@@ -3,6 +3,8 @@
 
 VENV := .venv
 BIN := $(VENV)/bin
+# The interpreter `make lint` uses: the project's venv, or PYTHON=/path/to/python.
+PYTHON ?= $(firstword $(wildcard $(BIN)/python) python3)
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +17,12 @@ test: setup
 
 test-sqlite: setup
 	$(BIN)/python -m pytest -q
+
+# ruff (rules in pyproject.toml) on everything, mypy on the layers that hold the data.
+# Needs the dev extra (`make setup`); it does not install anything itself.
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m mypy
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from chimeqda.classify import classify_records, make_coder, read_jsonl, to_labelled, to_segments
-from chimeqda.coders.passages import sentence_units
 from chimeqda.codebook.loader import builtin_codebook, load_codebook
 from chimeqda.coders import CODERS, DEFAULT_CODER, available_coders
 from chimeqda.coders.encoders import get_encoder
+from chimeqda.coders.passages import sentence_units
 from chimeqda.evaluation import evaluate, grouped_folds, markdown_table
 
 LEARNING = {"supervised", "similarity", "ensemble"}

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import socket
-import subprocess
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -95,7 +95,7 @@ def server_process(url: str):
         except OSError:
             if time.time() > deadline or process.poll() is not None:
                 process.kill()
-                raise RuntimeError("the benchmark server did not start")
+                raise RuntimeError("the benchmark server did not start") from None
             time.sleep(0.1)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -219,7 +219,7 @@ def bench_backend(label: str, db: str | None, args) -> dict:
                 keys = session.scalars(select(t.Code.key)).all()
             rng = random.Random(3)
             applied, applied_rt = [], []
-            for i in range(args.apply_n + 20):
+            for _ in range(args.apply_n + 20):
                 seg = rng.choice(segments)
                 started = time.perf_counter()
                 response = client.post(f"/api/documents/{doc_id}/codings",
@@ -389,7 +389,7 @@ def bench_taguette(args) -> dict | None:
             xsrf = client.cookies.get("_xsrf")
             project, document = made["project"], made["document"]
             applied, opened = [], []
-            for i in range(args.apply_n + 20):
+            for _ in range(args.apply_n + 20):
                 start = rng.randrange(0, len(stripped) - 400)
                 started = time.perf_counter()
                 response = client.post(

@@ -5,6 +5,14 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 bash scripts/system-deps.sh
 bash scripts/setup-taguette.sh  # a real Taguette, in its own venv, for the exchange tests
+# The LLM coder's end-to-end tests need a real llama.cpp server (the `llm` extra; compiling it
+# takes minutes the first time, so `make demo` does not install it).
+llm_stamp=".venv/.installed-llm-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$llm_stamp" ]; then
+  .venv/bin/python -m pip install --quiet -e ".[dev,llm]"
+  rm -f .venv/.installed-llm-*
+  touch "$llm_stamp"
+fi
 echo "== tests on SQLite =="
 .venv/bin/python -m pytest -q -p no:cacheprovider
 if [ "${CHIMEQDA_SKIP_POSTGRES:-0}" = 1 ]; then

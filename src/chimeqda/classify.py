@@ -21,14 +21,15 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from chimeqda.coders import get_coder
 from chimeqda.coders.base import Coder
 from chimeqda.coders.cache import fit_cached
-from chimeqda.coders.passages import sentence_units
 from chimeqda.coders.lexicon import guess_language
+from chimeqda.coders.passages import sentence_units
 from chimeqda.errors import InvalidInput
 from chimeqda.model import ROLES, Codebook, LabelledText, Segment
 

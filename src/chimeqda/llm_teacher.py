@@ -15,8 +15,9 @@ supervised`` learns from the accepted and rejected decisions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from chimeqda.coders.llm import LLMCoder
 from chimeqda.errors import InvalidInput

@@ -9,8 +9,9 @@ Offsets are always Unicode code points into an immutable document text:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 Role = Literal["interviewer", "participant", "other"]
 ROLES: tuple[Role, ...] = ("interviewer", "participant", "other")

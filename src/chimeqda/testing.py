@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from chimeqda.coders.base import Coder
 from chimeqda.errors import NotFittedError

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from chimeqda.codebook import builtin_codebook, load_codebook, write_codebook_csv, write_codebook_yaml
+from chimeqda.codebook import (
+    builtin_codebook,
+    load_codebook,
+    write_codebook_csv,
+    write_codebook_yaml,
+)
 from chimeqda.errors import CodebookError
 
 TOP = ["connectedness", "hope", "identity", "meaning", "empowerment", "difficulties"]

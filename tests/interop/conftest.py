@@ -24,9 +24,9 @@ def _memo(session, project_id, target_type, target_id, title, text, author_id=No
 @pytest.fixture
 def coded_project(workspace, transcripts):
     """``workspace`` with two transcripts, three participants, codings (one accepted from a machine), memos."""
+    from chimeqda.model import CoderInfo
     from chimeqda.services import add_coding, decide, import_files
     from chimeqda.services.project import coder_row, human
-    from chimeqda.model import CoderInfo
 
     outcomes = import_files(workspace, [transcripts], participants_csv=DATA / "participants.csv")
     doc = {o.name: o.document_id for o in outcomes}

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from chimeqda.interop import export_qdc, export_qdpx, import_exchange
 from chimeqda.store import tables as t
 
-
 SCHEMAS = Path(__file__).resolve().parents[2] / "src" / "chimeqda" / "interop" / "schemas"
 
 

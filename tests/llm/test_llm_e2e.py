@@ -215,7 +215,13 @@ def test_run_coder_stores_suggestions_with_provenance(workspace, llm_params):
 def test_a_suggestion_covers_the_quoted_words_and_accepting_keeps_them(workspace, db_url, llm_params, cache_file):
     """The model's answers are put in the answer cache first (the coder then reads them as it would a rerun's):
     a located quote becomes the suggestion's span, an unlocatable one leaves the whole sentence."""
-    from chimeqda.services import codings_frame, decide, import_files, pending_suggestions, run_coder
+    from chimeqda.services import (
+        codings_frame,
+        decide,
+        import_files,
+        pending_suggestions,
+        run_coder,
+    )
     from chimeqda.services.coding import project_segments
     from chimeqda.services.project import project_codebook
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from llm_support import DATA, free_port
 
+from chimeqda.codebook import builtin_codebook
 from chimeqda.coders import get_coder
 from chimeqda.coders.llm import (
     LLMCoder,
@@ -22,11 +24,8 @@ from chimeqda.coders.llm import (
     render_user,
 )
 from chimeqda.coders.llm_cache import AnswerCache, open_cache, request_key
-from chimeqda.codebook import builtin_codebook
 from chimeqda.errors import ChimeqdaError, InvalidInput, ModelUnavailable, NotFittedError
 from chimeqda.model import Segment
-
-from llm_support import DATA, free_port
 
 TEXT = "Uhm, my sponsor — she calls me every week, and honestly I believe things will get better."
 

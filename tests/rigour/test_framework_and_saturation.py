@@ -15,8 +15,7 @@ from sqlalchemy import select
 from chimeqda.analysis.framework import draft_summary, framework_wide
 from chimeqda.analysis.saturation import saturation_bootstrap, saturation_curve, saturation_point
 from chimeqda.cli import main
-from chimeqda.services import participants_frame
-from chimeqda.services import rigour
+from chimeqda.services import participants_frame, rigour
 from chimeqda.store import tables as t
 
 

@@ -13,8 +13,15 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import delete, select
 
-from chimeqda.services import add_coding, decide, import_files, pending_suggestions, remove_coding, run_coder
-from chimeqda.services import rigour
+from chimeqda.services import (
+    add_coding,
+    decide,
+    import_files,
+    pending_suggestions,
+    remove_coding,
+    rigour,
+    run_coder,
+)
 from chimeqda.store import tables as t
 from tests.rigour.conftest import participant_segments
 

@@ -9,8 +9,7 @@ from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import select
 
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.services import codings_frame, pending_suggestions, remove_coding
-from chimeqda.services import rigour
+from chimeqda.services import codings_frame, pending_suggestions, remove_coding, rigour
 from chimeqda.store import tables as t
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from chimeqda.services import import_files, project_report, run_coder
 from chimeqda.services.demo import sample_study_dir
 from chimeqda.services.reference import apply_reference

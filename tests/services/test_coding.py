@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.services import (

@@ -1,15 +1,21 @@
 """The schema comes from the Alembic migrations and matches the table mappings."""
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from chimeqda.errors import ProjectError
-from chimeqda.store.db import _alembic_config, head_revision, make_engine, migrate, open_database, schema_revision
+from chimeqda.store.db import (
+    _alembic_config,
+    head_revision,
+    make_engine,
+    migrate,
+    open_database,
+    schema_revision,
+)
 from chimeqda.store.tables import Base
-
-import pytest
 
 
 def test_migrations_create_the_mapped_schema(db_url):

@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from live_server import chromium, have_chromium, running
 from sqlalchemy import select
 
 from chimeqda.services import accounts
 from chimeqda.store import tables as t
 from chimeqda.web import create_app
-
-from live_server import chromium, have_chromium, running
 
 pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs playwright and /usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

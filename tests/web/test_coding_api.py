@@ -79,7 +79,7 @@ def test_blind_coding_hides_other_coders_until_lifted(login, project, doc_id):
     assert olga.write("POST", f"/projects/{project.project_id}/blind", data={"on": "1"}).status_code == 303
     coded = cora.write("POST", f"/api/documents/{doc_id}/codings", json={"start": 3, "end": 30, "codes": ["hope"]})
     event = coded.json()["events"][0][0]
-    cora.write("POST", "/api/projects/%d/memos" % project.project_id,
+    cora.write("POST", f"/api/projects/{project.project_id}/memos",
                json={"target_type": "coding", "target_id": event, "text": "cora's private note"})
     carl_view = carl.get(f"/api/documents/{doc_id}").json()
     assert carl_view["me"]["hides_others"] is True

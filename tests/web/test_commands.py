@@ -30,11 +30,9 @@ def test_serve_prints_a_one_time_login_link(workspace, db_url, tmp_path):
     import subprocess
     import sys
     import time
-
     from pathlib import Path
 
     import httpx
-
     from live_server import free_port
 
     port = free_port()

@@ -405,7 +405,7 @@ def _runs(regions: pd.DataFrame, spans: pd.DataFrame, coders: Sequence[str]) -> 
         if len(bounds) < 2:
             continue
 
-        def covered(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        def covered(lo: np.ndarray, hi: np.ndarray, bounds: np.ndarray = bounds) -> np.ndarray:
             change = np.zeros(len(bounds) + 1)
             np.add.at(change, np.searchsorted(bounds, lo), 1)
             np.add.at(change, np.searchsorted(bounds, hi), -1)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -249,8 +250,9 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def _read_xlsx(path: Path) -> list[dict[str, str]]:
-    from openpyxl import load_workbook
     from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)

@@ -1,8 +1,8 @@
 """Automatic coders: the registry of every coder by name.
 
-Built-in coders register themselves through :func:`register_coders`, the same
-hook a plugin implements (``register_coders(register)``); nothing heavy is
-imported until a coder is fitted, so importing this package is cheap.
+Built-in coders register themselves through :func:`register_coders`; another
+coder is added with :func:`register`. Nothing heavy is imported until a coder
+is fitted, so importing this package is cheap.
 
 >>> from chimeqda.coders import get_coder
 >>> coder = get_coder("lexicon", min_hits=1)          # doctest: +SKIP
@@ -11,7 +11,8 @@ imported until a coder is fitted, so importing this package is cheap.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chimeqda.coders.base import Coder
 from chimeqda.errors import UnknownCoder
@@ -19,7 +20,7 @@ from chimeqda.errors import UnknownCoder
 DEFAULT_CODER = "ensemble"
 
 CODERS: dict[str, type[Coder]] = {}
-"""Coder classes by ``coder_id``: the built-in ones plus any registered by plugins."""
+"""Coder classes by ``coder_id``: the built-in ones plus any added with :func:`register`."""
 
 
 def register(coder_cls: type[Coder]) -> type[Coder]:
@@ -33,7 +34,7 @@ def register(coder_cls: type[Coder]) -> type[Coder]:
 
 
 def register_coders(register: Callable[[type[Coder]], Any]) -> None:
-    """The built-in coders, registered through the plugin hook's callback."""
+    """Register the built-in coders with ``register``."""
     from chimeqda.coders.ensemble import EnsembleCoder
     from chimeqda.coders.lexicon import LexiconCoder
     from chimeqda.coders.llm import LLMCoder
@@ -42,17 +43,6 @@ def register_coders(register: Callable[[type[Coder]], Any]) -> None:
 
     for coder_cls in (LexiconCoder, SimilarityCoder, SupervisedCoder, EnsembleCoder, LLMCoder):
         register(coder_cls)
-
-
-def _load_plugins() -> None:
-    """Let installed plugins register coders when the plugin manager exists."""
-    try:
-        from chimeqda import plugins  # noqa: PLC0415 - optional, written elsewhere
-    except ImportError:
-        return
-    hook = getattr(getattr(plugins, "pm", None), "hook", None)
-    if hook is not None and hasattr(hook, "register_coders"):
-        hook.register_coders(register=register)
 
 
 register_coders(register)
@@ -69,8 +59,6 @@ def get_coder(name: str | None = None, **params: Any) -> Coder:
     Raises :class:`~chimeqda.errors.UnknownCoder` listing the available names.
     """
     name = name or DEFAULT_CODER
-    if name not in CODERS:
-        _load_plugins()
     if name not in CODERS:
         raise UnknownCoder(f"no coder named {name!r}; available: {', '.join(available_coders())}")
     coder_cls = CODERS[name]

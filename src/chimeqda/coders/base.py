@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from chimeqda import __version__
 from chimeqda.errors import NotFittedError
@@ -48,7 +49,7 @@ class Coder:
         """The hyperparameters as passed to ``__init__``."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> "Coder":
+    def set_params(self, **params: Any) -> Coder:
         for name, value in params.items():
             if name not in self._param_names():
                 raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
@@ -56,7 +57,7 @@ class Coder:
         return self
 
     # -- fitting --------------------------------------------------------------
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "Coder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> Coder:
         raise NotImplementedError
 
     def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
@@ -75,7 +76,8 @@ class Coder:
     def thresholds(self) -> dict[str, float]:
         """Score above which each code is suggested; learning coders calibrate these."""
         self._check_fitted()
-        return dict(getattr(self, "thresholds_", {code: self.default_threshold for code in self.codes_}))
+        codes: Sequence[str] = getattr(self, "codes_", ())
+        return dict(getattr(self, "thresholds_", {code: self.default_threshold for code in codes}))
 
     # -- evidence and provenance ---------------------------------------------
     def explain(self, segment: Segment, code_id: str) -> str:

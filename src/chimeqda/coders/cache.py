@@ -20,8 +20,8 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from chimeqda.coders.base import Coder
 from chimeqda.model import Codebook, LabelledText
@@ -64,7 +64,7 @@ def _canonical(value: object) -> str:
         if dataclasses.is_dataclass(item) and not isinstance(item, type):
             return {f.name: convert(getattr(item, f.name)) for f in dataclasses.fields(item)}
         if isinstance(item, (set, frozenset)):
-            return sorted(convert(x) for x in item)
+            return sorted((convert(x) for x in item), key=repr)
         if isinstance(item, dict):
             return {str(k): convert(v) for k, v in item.items()}
         if isinstance(item, (list, tuple)):
@@ -95,9 +95,9 @@ def fit_cached(coder: Coder, codebook: Codebook, labelled: Sequence[LabelledText
     coder.fit(codebook, labelled)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-            pickle.dump(coder, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
+            pickle.dump(coder, temporary, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary.name, path)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass  # an unwritable cache only costs time
     return coder

@@ -20,8 +20,8 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -33,10 +33,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_ENCODER = "minilm"
 _LOCK = threading.Lock()
-_LOADED: dict[str, "Encoder"] = {}
+_LOADED: dict[str, Encoder] = {}
 
 
-_VECTOR_FOLDER: contextvars.ContextVar["VectorStore | None"] = contextvars.ContextVar("vector_folder", default=None)
+_VECTOR_FOLDER: contextvars.ContextVar[VectorStore | None] = contextvars.ContextVar("vector_folder", default=None)
 
 
 class VectorStore:
@@ -55,11 +55,11 @@ class VectorStore:
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
 
-    def _path(self, encoder: "Encoder") -> Path:
+    def _path(self, encoder: Encoder) -> Path:
         tag = hashlib.sha256(f"{encoder.name}\0{encoder.dim}".encode()).hexdigest()[:16]
         return self.folder / f"vectors-{tag}.npz"
 
-    def _table(self, encoder: "Encoder") -> dict[str, np.ndarray]:
+    def _table(self, encoder: Encoder) -> dict[str, np.ndarray]:
         if encoder.name not in self._vectors:
             table: dict[str, np.ndarray] = {}
             path = self._paths[encoder.name] = self._path(encoder)
@@ -74,11 +74,11 @@ class VectorStore:
             self._vectors[encoder.name] = table
         return self._vectors[encoder.name]
 
-    def get(self, encoder: "Encoder", key: str) -> np.ndarray | None:
+    def get(self, encoder: Encoder, key: str) -> np.ndarray | None:
         with self._lock:
             return self._table(encoder).get(key)
 
-    def put(self, encoder: "Encoder", key: str, vector: np.ndarray) -> None:
+    def put(self, encoder: Encoder, key: str, vector: np.ndarray) -> None:
         with self._lock:
             self._table(encoder)[key] = vector
             self._dirty.add(encoder.name)
@@ -185,7 +185,10 @@ class SentenceTransformerEncoder(Encoder):
                 f"{str(exc)[:200]}). Give a folder that holds the model, or a name already in the "
                 "local Hugging Face cache; chimeqda never downloads models."
             ) from None
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise ModelUnavailable(f"the sentence-transformers model {path!r} does not say its dimension")
+        self.dim = int(dim)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)

@@ -11,13 +11,20 @@ All parts share one embedding per segment (the encoders cache by text).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.lexicon import (
+    LexiconCoder,
+    hits_to_score,
+    keyword_counts,
+    segment_language,
+    target_codes,
+)
 from chimeqda.coders.passages import max_by_owner, sentence_units
-from chimeqda.coders.lexicon import LexiconCoder, hits_to_score, keyword_counts, segment_language, target_codes
 from chimeqda.coders.similarity import SimilarityCoder, best_thresholds, rescale
 from chimeqda.coders.supervised import SupervisedCoder
 from chimeqda.model import Codebook, LabelledText, Segment
@@ -78,10 +85,10 @@ class EnsembleCoder(Coder):
             raise ValueError("part weights must be non-negative and not all zero")
         return w / w.sum()
 
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "EnsembleCoder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> EnsembleCoder:
         w = self._weights()
         self.codes_ = target_codes(codebook, self.level)
-        common = dict(encoder=self.encoder, nl_encoder=self.nl_encoder, level=self.level)
+        common: dict[str, Any] = dict(encoder=self.encoder, nl_encoder=self.nl_encoder, level=self.level)
         self.supervised_ = SupervisedCoder(
             C=self.C,
             labelled_weight=self.labelled_weight,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chimeqda.coders.base import Coder
 from chimeqda.model import Codebook, LabelledText, Segment
@@ -128,15 +128,15 @@ class Lexicon:
         }
         self.by_prefix: dict[tuple[str, str, str], list[tuple[str, re.Pattern[str]]]] = {}
         self.unindexed: dict[tuple[str, str], list[tuple[str, re.Pattern[str]]]] = {}
-        for code, per in self.patterns.items():
+        for code_id, per in self.patterns.items():
             for lang, bucket in per.items():
                 for word, pattern in bucket:
                     first = _WORD.match(_norm(word).strip().split()[0].split("*")[0].lower())
                     head = first.group(0) if first else ""
                     if len(head) >= 3:
-                        self.by_prefix.setdefault((code, lang, head[:3]), []).append((word, pattern))
+                        self.by_prefix.setdefault((code_id, lang, head[:3]), []).append((word, pattern))
                     else:
-                        self.unindexed.setdefault((code, lang), []).append((word, pattern))
+                        self.unindexed.setdefault((code_id, lang), []).append((word, pattern))
 
     def _candidates(self, code: str, lang: str, prefixes: set[str]) -> list[tuple[str, re.Pattern[str]]]:
         """The patterns that could match, in codebook order (so evidence is deterministic)."""
@@ -226,7 +226,7 @@ class LexiconCoder(Coder):
         self.cross_language = cross_language
         self.level = level
 
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "LexiconCoder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> LexiconCoder:
         if int(self.min_hits) < 1:
             raise ValueError("min_hits must be at least 1")
         self.codes_ = target_codes(codebook, self.level)

@@ -40,11 +40,12 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from chimeqda.coders.base import Coder
@@ -135,7 +136,7 @@ class PromptTemplate:
     sha256: str
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> "PromptTemplate":
+    def load(cls, path: str | os.PathLike[str] | None = None) -> PromptTemplate:
         path = Path(path) if path else DEFAULT_TEMPLATE
         if not path.is_file():
             raise InvalidInput("no such prompt template file", source=str(path))
@@ -348,8 +349,8 @@ def parse_answer(content: str, segment_text: str, lookup: Mapping[str, str]) -> 
             found.append(target)
     if raw_codes and not found and problems:
         return Answer(False, problems=tuple(problems), raw=content)
-    quote = data.get("quote") if isinstance(data.get("quote"), str) else ""
-    rationale = data.get("rationale") if isinstance(data.get("rationale"), str) else ""
+    quote = str(data["quote"]) if isinstance(data.get("quote"), str) else ""
+    rationale = str(data["rationale"]) if isinstance(data.get("rationale"), str) else ""
     span = locate_quote(quote, segment_text) if quote.strip() else None
     if quote.strip() and span is None:
         problems.append("the quote was not found in the passage")
@@ -589,7 +590,7 @@ class LLMCoder(Coder):
         if not isinstance(self.allow_remote, bool):
             raise bad("allow_remote", "must be true or false")
 
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "LLMCoder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> LLMCoder:
         """Check the settings, build the prompt from ``codebook`` and ask the server which model it runs.
 
         ``labelled`` is not used: the model is not trained (see
@@ -671,8 +672,11 @@ class LLMCoder(Coder):
             raise LLMUnavailable(f"the server at {_public_url(self.endpoint_)} lists no models; pass model=NAME")
         chosen = next((m for m in models if m["id"] == self.model), None) if self.model else models[0]
         name = self.model or models[0]["id"]
-        info = {k: v for k, v in (chosen or {}).items() if isinstance(v, (str, int, float, bool)) and k != "id"}
-        if isinstance((chosen or {}).get("meta"), dict):
+        chosen = chosen or {}
+        info: dict[str, Any] = {
+            k: v for k, v in chosen.items() if isinstance(v, (str, int, float, bool)) and k != "id"
+        }
+        if isinstance(chosen.get("meta"), dict):
             info["meta"] = {k: v for k, v in chosen["meta"].items() if isinstance(v, (str, int, float, bool))}
         if not info.get("digest"):
             info.update(self._ollama_digest(name))
@@ -690,7 +694,7 @@ class LLMCoder(Coder):
             return {}
         for entry in models:
             if isinstance(entry, dict) and name in (entry.get("name"), entry.get("model")) and entry.get("digest"):
-                details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+                details: dict[str, Any] = entry["details"] if isinstance(entry.get("details"), dict) else {}
                 return {"digest": str(entry["digest"]), **{k: v for k, v in details.items() if isinstance(v, str)}}
         return {}
 
@@ -936,8 +940,9 @@ class LLMCoder(Coder):
 
     def close(self) -> None:
         """Close the HTTP connection and the cache file."""
-        if getattr(self, "_client", None) is not None:
-            self._client.close()
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
             self._client = None
         if hasattr(self, "cache_"):
             self.cache_.close()

@@ -11,8 +11,8 @@ mean the same thing at calibration and at prediction time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def labelled_passage_units(refs: Sequence) -> tuple[list[Segment], np.ndarray]:
     return units, np.array([rows[o] for o in owner], dtype=int)
 
 
-def max_by_owner(unit_scores: np.ndarray, owner: Sequence[int], n: int) -> np.ndarray:
+def max_by_owner(unit_scores: np.ndarray, owner: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
     """Per passage (``n`` of them), the column-wise maximum of its units' scores."""
     out = np.full((n, unit_scores.shape[1]), -np.inf)
     np.maximum.at(out, np.asarray(owner, dtype=int), unit_scores)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -367,7 +367,7 @@ class SimilarityCoder(Coder):
         self.labelled_weight = labelled_weight
         self.level = level
 
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "SimilarityCoder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> SimilarityCoder:
         if int(self.k) < 1 or float(self.temperature) <= 0:
             raise ValueError("k must be >= 1 and temperature > 0")
         self.codes_ = target_codes(codebook, self.level)

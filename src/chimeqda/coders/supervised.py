@@ -17,7 +17,7 @@ so every code's decision point is 0.5.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -150,7 +150,7 @@ class SupervisedCoder(Coder):
             out[:, j] = model if isinstance(model, float) else model.predict_proba(X)[:, 1]
         return out
 
-    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> "SupervisedCoder":
+    def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> SupervisedCoder:
         if float(self.C) <= 0:
             raise ValueError("C must be positive")
         self.codes_ = target_codes(codebook, self.level)

@@ -51,7 +51,7 @@ def cue_utterances(text: str, source: str, kind: str) -> list[Utterance]:
         first = lines[0].strip()
         if first.startswith(("NOTE", "STYLE", "REGION")):
             continue
-        for position, line in enumerate(lines):
+        for position, line in enumerate(lines):  # noqa: B007 (used after the loop)
             timing = _TIMING.match(line)
             if timing:
                 break

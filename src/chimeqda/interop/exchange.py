@@ -269,7 +269,7 @@ def _colour(value: str | None) -> str | None:
 def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[str, int], report: ImportReport) -> None:
     from chimeqda.ingest.build import build_document
     from chimeqda.ingest.speakers import find_text_turns
-    from chimeqda.services.importing import store_document, upsert_participants, ParticipantRow
+    from chimeqda.services.importing import ParticipantRow, store_document, upsert_participants
     from chimeqda.services.project import coder_row, human
 
     # participants (cases)

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -53,8 +53,8 @@ def _when(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _el(parent, tag: str, ns: str, attrs: dict[str, Any] | None = None, text: str | None = None):
@@ -251,7 +251,7 @@ def project_package(session, project_id: int) -> tuple[bytes, dict[str, str]]:
     person_guid = {p.id: object_guid(ns, "participant", p.label) for p in people}
     memo_guid = {m.id: object_guid(ns, "memo", m.id) for m in memos}
     users: dict[int, t.Coder] = {}
-    for event, person, _, _ in codings:
+    for _, person, _, _ in codings:
         users[person.id] = person
     for memo in memos:
         if memo.author_id in coders:

@@ -18,8 +18,9 @@ safely can and notes the rest in the report:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from chimeqda.errors import ImportRejected

@@ -13,7 +13,12 @@ from chimeqda.services.coding import (
     remove_coding,
     run_coder,
 )
-from chimeqda.services.frames import codings_frame, documents_frame, participants_frame, segments_frame
+from chimeqda.services.frames import (
+    codings_frame,
+    documents_frame,
+    participants_frame,
+    segments_frame,
+)
 from chimeqda.services.importing import import_files, read_participants_csv
 from chimeqda.services.project import Workspace, init_project, open_project
 from chimeqda.services.reporting import project_report

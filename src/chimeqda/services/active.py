@@ -15,8 +15,9 @@ coded: a code not accepted there counts as absent).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -141,7 +142,7 @@ def next_for_review(
             continue
         served.append(tokens)
         document, participant = where.get(segment.key, ("", None))
-        items.append(ReviewItem(int(segment.key), document, participant, segment.text,
+        items.append(ReviewItem(int(str(segment.key)), document, participant, segment.text,
                                 {k: float(v) for k, v in scores.items()}, code, score, value))
         if len(items) >= n:
             break

@@ -11,8 +11,9 @@ The current state is derived:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import cast
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.model import CoderInfo, LabelledText, Segment, Suggestion, span_within
+from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
 
@@ -85,7 +86,7 @@ def project_segments(
         raise UnknownObject(f"no document named {', '.join(documents)} in the project")
     result: list[Segment] = []
     for i, (seg, lang) in enumerate(rows):
-        same_turn = lambda j: 0 <= j < len(rows) and rows[j][0].document_id == seg.document_id and rows[j][0].turn == seg.turn  # noqa: E731
+        same_turn = lambda j, seg=seg: 0 <= j < len(rows) and rows[j][0].document_id == seg.document_id and rows[j][0].turn == seg.turn  # noqa: E731
         before = [rows[j][0].text for j in range(i - context, i) if same_turn(j)]
         after = [rows[j][0].text for j in range(i + 1, i + 1 + context) if same_turn(j)]
         if seg.role == "interviewer" and not include_interviewer:
@@ -93,7 +94,7 @@ def project_segments(
         result.append(
             Segment(
                 text=seg.text, start=seg.start, end=seg.end, index=seg.index, turn=seg.turn,
-                speaker=seg.speaker, role=seg.role, lang=lang, context=tuple(before + after), key=seg.id,
+                speaker=seg.speaker, role=cast(Role, seg.role), lang=lang, context=tuple(before + after), key=seg.id,
             )
         )
     return result
@@ -205,11 +206,11 @@ def run_coder(
                 }
             )
         if rows:
-            session.execute(t.CodingEvent.__table__.insert(), rows)
+            session.execute(t.table(t.CodingEvent).insert(), rows)
         # Coverage, also of documents where nothing was suggested: "coded, no code applies".
         covered = sorted({document_of[s.key] for s in segments if s.key in document_of})
         if covered:
-            session.execute(t.CoderRun.__table__.insert(), [
+            session.execute(t.table(t.CoderRun).insert(), [
                 {"run_id": run_id, "project_id": ws.project_id, "coder_id": coder_id, "document_id": document_id}
                 for document_id in covered
             ])

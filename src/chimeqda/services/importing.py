@@ -11,9 +11,9 @@ and the old version — with every coding on it — is kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,8 +22,8 @@ from chimeqda.errors import InvalidInput
 from chimeqda.ingest import expand_inputs, read_document
 from chimeqda.model import ParsedDocument
 from chimeqda.services.project import Workspace
-from chimeqda.tabular import read_csv_table
 from chimeqda.store import tables as t
+from chimeqda.tabular import read_csv_table
 
 _PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
 
@@ -244,7 +244,7 @@ def store_document(
     session.flush()
     if doc.turns:
         session.execute(
-            t.Turn.__table__.insert(),
+            t.table(t.Turn).insert(),
             [
                 {"document_id": row.id, "index": turn.index, "start": turn.start, "end": turn.end,
                  "speaker": turn.speaker, "role": turn.role, "time": turn.time}
@@ -253,7 +253,7 @@ def store_document(
         )
     if doc.segments:
         session.execute(
-            t.Segment.__table__.insert(),
+            t.table(t.Segment).insert(),
             [
                 {"document_id": row.id, "index": s.index, "turn": s.turn, "speaker": s.speaker,
                  "role": s.role, "start": s.start, "end": s.end, "text": s.text}

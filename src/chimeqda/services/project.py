@@ -14,7 +14,7 @@ from chimeqda.coders.base import params_hash
 from chimeqda.errors import ProjectError, UnknownObject
 from chimeqda.model import Code as CodeModel
 from chimeqda.model import Codebook as CodebookModel
-from chimeqda.model import CoderInfo, Example
+from chimeqda.model import CoderInfo, Example, LabelledText
 from chimeqda.store import tables as t
 from chimeqda.store.db import DB_FILE, open_database, project_url, transaction
 
@@ -175,7 +175,7 @@ def project_codebook(session: Session, project_id: int, key: str | None = None) 
     if row is None:
         raise UnknownObject(f"the project has no codebook{' ' + repr(key) if key else ''}")
     codes = session.scalars(select(t.Code).where(t.Code.codebook_id == row.id).order_by(t.Code.position)).all()
-    bank = ()
+    bank: tuple[LabelledText, ...] = ()
     try:
         from chimeqda.codebook import BUILTIN, builtin_codebook
 

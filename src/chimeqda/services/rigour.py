@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -359,7 +360,7 @@ def agreement(
         raise InvalidInput(
             f"{' and '.join(names)} have no document in common; choose documents with --document"
         )
-    common = {"coders": names, "n_boot": n_boot, "ci": ci, "random_state": random_state}
+    common: dict[str, Any] = {"coders": names, "n_boot": n_boot, "ci": ci, "random_state": random_state}
     cluster_col = "document" if cluster == "document" else None
     by_code = agr.agreement_table(ratings, by="code", names=label, cluster=cluster_col, **common)
     by_document = agr.agreement_table(ratings, by="document", overall=False, cluster=None, **common)
@@ -413,6 +414,7 @@ def _consensus_state(session: Session, project_id: int, mapping: dict[str, str])
     ).all()
     state: dict[tuple[int, str], tuple[str, int]] = {}
     for event_id, segment_id, key, action in rows:
+        assert segment_id is not None  # the query keeps segment codings only
         state[(segment_id, mapping.get(key, key))] = ("include" if action == "accepted" else "exclude", event_id)
     return state
 

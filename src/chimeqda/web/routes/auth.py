@@ -11,7 +11,13 @@ from chimeqda.services import accounts
 from chimeqda.store.db import transaction
 from chimeqda.web.app import templates
 from chimeqda.web.deps import CurrentUser, check_csrf, get_engine
-from chimeqda.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token, require_login_csrf, set_cookie
+from chimeqda.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    new_token,
+    require_login_csrf,
+    set_cookie,
+)
 
 router = APIRouter()
 

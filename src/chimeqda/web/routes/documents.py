@@ -19,7 +19,13 @@ from chimeqda.services.coding import add_coding, remove_coding
 from chimeqda.store import tables as t
 from chimeqda.web import queries
 from chimeqda.web.app import templates
-from chimeqda.web.deps import CodingCoderWrite, DocumentCoderWrite, DocumentViewer, ProjectCoderWrite, ProjectViewer
+from chimeqda.web.deps import (
+    CodingCoderWrite,
+    DocumentCoderWrite,
+    DocumentViewer,
+    ProjectCoderWrite,
+    ProjectViewer,
+)
 
 router = APIRouter()
 

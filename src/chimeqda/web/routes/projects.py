@@ -9,7 +9,13 @@ from chimeqda.services import accounts
 from chimeqda.store.db import transaction
 from chimeqda.web import queries
 from chimeqda.web.app import templates
-from chimeqda.web.deps import CurrentUser, ProjectOwner, ProjectOwnerWrite, ProjectViewer, get_engine
+from chimeqda.web.deps import (
+    CurrentUser,
+    ProjectOwner,
+    ProjectOwnerWrite,
+    ProjectViewer,
+    get_engine,
+)
 
 router = APIRouter()
 
