@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import current_user, friendly_errors, open_project, parse_params, project_options
+from chimeqda.cli.common import (
+    current_user,
+    friendly_errors,
+    open_project,
+    parse_params,
+    project_options,
+)
 from chimeqda.coders import DEFAULT_CODER
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import current_user, echo_table, friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    current_user,
+    echo_table,
+    friendly_errors,
+    open_project,
+    project_options,
+)
 
 CODER_HELP = "Coder to compare (repeatable; default: the person with most codings vs the main machine coder). " \
              "Prefix human: or machine: when a name is ambiguous."
