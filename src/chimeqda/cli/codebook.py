@@ -6,16 +6,20 @@ from pathlib import Path
 
 import click
 
-from chimeqda.errors import ChimeqdaError
+from chimeqda.cli.common import friendly_errors
 
 
 @click.group()
 def codebook() -> None:
-    """Show, check and export codebooks."""
+    """Show, check and export codebooks.
+
+    Example: chimeqda codebook show chime-d
+    """
 
 
 @codebook.command("show")
 @click.argument("source", default="chime-d")
+@friendly_errors
 def codebook_show(source: str) -> None:
     """Print a codebook's code tree.
 
@@ -23,10 +27,7 @@ def codebook_show(source: str) -> None:
     """
     from chimeqda.codebook import load_codebook
 
-    try:
-        book = load_codebook(source)
-    except ChimeqdaError as exc:
-        raise click.ClickException(str(exc)) from None
+    book = load_codebook(source)
     click.echo(f"{book.name} ({book.id} {book.version}), {len(book.codes)} codes, {len(book.bank)} bank examples")
     for item in book.codes:
         depth = item.id.count(".") if item.id.startswith(book.root_of(item.id)) else 0
@@ -35,6 +36,7 @@ def codebook_show(source: str) -> None:
 
 @codebook.command("validate")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
 def codebook_validate(path: Path) -> None:
     """Check a codebook file; errors name the file, row and field.
 
@@ -42,16 +44,14 @@ def codebook_validate(path: Path) -> None:
     """
     from chimeqda.codebook import load_codebook
 
-    try:
-        book = load_codebook(path)
-    except ChimeqdaError as exc:
-        raise click.ClickException(str(exc)) from None
+    book = load_codebook(path)
     click.echo(f"OK: {len(book.codes)} codes ({len(book.top_level)} top-level)")
 
 
 @codebook.command("export")
 @click.argument("source", default="chime-d")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".csv or .yaml file")
+@friendly_errors
 def codebook_export(source: str, out: Path) -> None:
     """Write a codebook as CSV or YAML.
 
@@ -59,10 +59,7 @@ def codebook_export(source: str, out: Path) -> None:
     """
     from chimeqda.codebook import load_codebook, write_codebook_csv, write_codebook_yaml
 
-    try:
-        book = load_codebook(source)
-    except ChimeqdaError as exc:
-        raise click.ClickException(str(exc)) from None
+    book = load_codebook(source)
     (write_codebook_yaml if out.suffix.lower() in (".yaml", ".yml") else write_codebook_csv)(book, out)
     click.echo(f"wrote {out}")
 

@@ -28,7 +28,7 @@ def current_user() -> str:
 
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn chimeqda's own errors into a one-line message and exit status 1."""
+    """Turn chimeqda's own errors, and files that cannot be read or written, into one line and exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -36,6 +36,9 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ChimeqdaError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a missing folder, no permission, a full disk: the researcher can fix these
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
 

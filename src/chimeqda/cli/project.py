@@ -145,7 +145,10 @@ def demo(out: Path | None, coder: str | None) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Database maintenance."""
+    """Database maintenance.
+
+    Example: chimeqda db migrate -p my-study
+    """
 
 
 @db_group.command("migrate")
