@@ -224,3 +224,4 @@ class Memo(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 from chimeqda.store import accounts  # noqa: E402,F401  (web accounts tables join Base.metadata)
+from chimeqda.store import privacy  # noqa: E402,F401  (pseudonymisation tables join Base.metadata)
