@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from itertools import pairwise
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +33,8 @@ from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
 
 Edit = tuple[int, int, str]
+_RECORDING_TIMES = (("time_start", min), ("time_end", max))  # segment columns of recorded documents
+_WORDS = "words"
 
 
 @dataclass(frozen=True)
@@ -344,19 +346,18 @@ def _segments(
         row = t.Segment(document_id=document_id, index=first_index + offset, turn=turn, speaker=speaker,
                         role=role, start=a, end=b, text=text[a:b])
         overlapping = [s for (sa, sb), s in remapped if sa < b and a < sb]
-        if "time_start" in columns:
-            times = [s.time_start for s in overlapping if s.time_start is not None]
-            row.time_start = min(times) if times else None
-        if "time_end" in columns:
-            times = [s.time_end for s in overlapping if s.time_end is not None]
-            row.time_end = max(times) if times else None
-        if "words" in columns:
+        # The recording columns (audio's migration) are read by name: absent on older schemas.
+        for name, pick in _RECORDING_TIMES:
+            if name in columns:
+                times = [v for v in (getattr(s, name) for s in overlapping) if v is not None]
+                setattr(row, name, pick(times) if times else None)
+        if _WORDS in columns:
             words = []
             for s in overlapping:
-                for word in s.words or []:
+                for word in getattr(s, _WORDS) or []:
                     ws, we = mapping.span(int(word[0]), int(word[1]))
                     if a <= ws and we <= b and we > ws:
                         words.append([ws, we, *word[2:]])
-            row.words = words or None
+            setattr(row, _WORDS, words or None)
         rows.append(row)
     return rows

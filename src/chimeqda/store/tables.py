@@ -223,5 +223,5 @@ class Memo(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-from chimeqda.store import accounts  # noqa: E402,F401  (web accounts tables join Base.metadata)
-from chimeqda.store import privacy  # noqa: E402,F401  (pseudonymisation tables join Base.metadata)
+# The web accounts and the pseudonymisation tables join Base.metadata.
+from chimeqda.store import accounts, privacy  # noqa: E402,F401
