@@ -46,6 +46,18 @@ def test_remove_and_change_a_coding(login, project, doc_id):
     assert codings_frame(project, coder="cora").empty
 
 
+def test_changing_to_an_unknown_code_keeps_the_coding(login, project, doc_id):
+    cora = login("cora")
+    event = cora.write("POST", f"/api/documents/{doc_id}/codings",
+                       json={"start": 0, "end": 40, "codes": ["hope"]}).json()["events"][0][0]
+    refused = cora.write("POST", f"/api/codings/{event}/change", json={"code": "no.such.code"})
+    assert refused.status_code == 404 and "no.such.code" in refused.json()["detail"]
+    frame = codings_frame(project, coder="cora")
+    assert list(frame["code"]) == ["hope"] and list(frame["event_id"]) == [event]
+    with project.session() as session:
+        assert session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.decides_id == event)) is None
+
+
 def test_bad_input_is_422_and_unknown_things_404(login, doc_id):
     cora = login("cora")
     assert cora.write("POST", f"/api/documents/{doc_id}/codings",

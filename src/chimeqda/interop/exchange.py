@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from chimeqda.model import CoderInfo
 from chimeqda.store import tables as t
+from chimeqda.store.queries import current_coding
 
 CHIMEQDA_LINE = "chimeqda:"
 """Prefix of the machine-readable line chimeqda adds to descriptions (see docs/interop.md)."""
@@ -178,12 +179,10 @@ def _key_from_name(name: str, taken: set[str]) -> str:
 def _codebook(session: Session, project_id: int) -> t.Codebook:
     from chimeqda.errors import ProjectError
 
-    row = session.scalars(
-        select(t.Codebook).where(t.Codebook.project_id == project_id).order_by(t.Codebook.id)
-    ).first()
-    if row is None:
+    book_id = session.scalar(select(func.min(t.Codebook.id)).where(t.Codebook.project_id == project_id))
+    if book_id is None:
         raise ProjectError("the project has no codebook; create the project with `chimeqda init` first")
-    return row
+    return session.get_one(t.Codebook, book_id)
 
 
 def store_exchange(ws, ex: Exchange) -> ImportReport:
@@ -379,11 +378,9 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
 
 
 def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, int], list[int]]:
-    other = aliased(t.CodingEvent)
-    removed = exists().where(and_(other.decides_id == t.CodingEvent.id, other.action == "removed"))
     rows = session.execute(
         select(t.CodingEvent.start, t.CodingEvent.end, t.CodingEvent.code_id, t.CodingEvent.id).where(
-            t.CodingEvent.document_id == document_id, t.CodingEvent.action == "accepted", ~removed
+            t.CodingEvent.document_id == document_id, current_coding()
         )
     ).all()
     spans: dict[tuple[int, int, int], list[int]] = {}

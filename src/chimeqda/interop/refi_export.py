@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from chimeqda import __version__
 from chimeqda.interop.exchange import CHIMEQDA_LINE, code_description
 from chimeqda.interop.guids import code_guid, object_guid, project_namespace, user_guid
 from chimeqda.store import tables as t
+from chimeqda.store.queries import current_coding, first_codebook_id
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -145,7 +146,7 @@ def _descendants(key: str, codes: list[t.Code]) -> list[str]:
 
 
 def _book_and_codes(session, project_id: int) -> tuple[t.Codebook, list[t.Code]]:
-    book = session.scalars(select(t.Codebook).where(t.Codebook.project_id == project_id).order_by(t.Codebook.id)).first()
+    book = session.get_one(t.Codebook, first_codebook_id(session, project_id))
     codes = list(session.scalars(select(t.Code).where(t.Code.codebook_id == book.id).order_by(t.Code.position)))
     return book, codes
 
@@ -202,17 +203,15 @@ def _value_element(kind: str, value: Any) -> tuple[str, str]:
 
 def _accepted_codings(session, project_id: int):
     event = aliased(t.CodingEvent)
-    other = aliased(t.CodingEvent)
     suggestion = aliased(t.CodingEvent)
     machine = aliased(t.Coder)
-    removed = exists().where(and_(other.decides_id == event.id, other.action == "removed"))
     query = (
         select(event, t.Coder, suggestion, machine)
         .join(t.Document, t.Document.id == event.document_id)
         .join(t.Coder, t.Coder.id == event.coder_id)
         .outerjoin(suggestion, and_(suggestion.id == event.decides_id, suggestion.action == "suggested"))
         .outerjoin(machine, machine.id == suggestion.coder_id)
-        .where(event.project_id == project_id, event.action == "accepted", ~removed, t.Document.is_current.is_(True))
+        .where(event.project_id == project_id, current_coding(event), t.Document.is_current.is_(True))
         .order_by(event.document_id, event.start, event.end, event.id)
     )
     return session.execute(query).all()

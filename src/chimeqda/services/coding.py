@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.coders import DEFAULT_CODER, get_coder
@@ -24,6 +24,13 @@ from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
+from chimeqda.store.queries import (
+    current_coding,
+    first_codebook_id,
+    latest_decision,
+    pending_suggestion,
+    removed,
+)
 
 
 @dataclass(frozen=True)
@@ -52,16 +59,6 @@ class PendingSuggestion:
     """The suggestion's segment (the unit of review); ``start``/``end`` may be a quote inside it."""
     segment_end: int | None = None
     segment_text: str = ""
-
-
-def _decided():
-    decision = aliased(t.CodingEvent)
-    return exists().where(decision.decides_id == t.CodingEvent.id)
-
-
-def _removed(accepted):
-    removal = aliased(t.CodingEvent)
-    return exists().where(and_(removal.decides_id == accepted.id, removal.action == "removed"))
 
 
 def project_segments(
@@ -117,7 +114,7 @@ def project_decisions(session: Session, project_id: int) -> list[LabelledText]:
         .join(t.Code, t.Code.id == accepted.code_id)
         .join(t.Coder, t.Coder.id == accepted.coder_id)
         .where(accepted.project_id == project_id, t.Coder.kind == "human",
-               accepted.action.in_(("accepted", "rejected")), ~_removed(accepted))
+               accepted.action.in_(("accepted", "rejected")), ~removed(accepted))
     ).all()
     items: dict[int, dict] = {}
     for seg_id, text, lang, key, action in coded:
@@ -243,8 +240,8 @@ def pending_suggestions(
             .outerjoin(t.Segment, t.Segment.id == t.CodingEvent.segment_id)
             .join(t.Code, t.Code.id == t.CodingEvent.code_id)
             .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
-                   t.Document.is_current.is_(True), ~_decided())
+            .where(t.CodingEvent.project_id == ws.project_id,
+                   t.Document.is_current.is_(True), pending_suggestion())
             .order_by(t.CodingEvent.score.desc(), t.CodingEvent.id)
         )
         if code:
@@ -270,14 +267,30 @@ def pending_suggestions(
         return found
 
 
-def decide(ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, note: str = "") -> int:
+def decide(
+    ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, note: str = "", per_person: bool = False,
+    blind: bool = False,
+) -> int:
     """Accept or reject suggestions (appends one event each); returns how many were decided.
 
     Re-deciding is allowed and appends: rejecting an accepted suggestion also
-    records the removal of the accepted coding.
+    records the removal of the accepted coding. The decision to compare with
+    is the suggestion's latest one, or with ``per_person`` this person's latest
+    one (in a team each coder decides for themselves; one coder's accept never
+    withdraws another's). ``blind``: see :func:`remove_coding`.
     """
+    ids = sorted(set(event_ids))
+    decide_events(ws, ids, action, by=by, note=note, per_person=per_person, blind=blind)
+    return len(ids)
+
+
+def decide_events(
+    ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, note: str = "", per_person: bool = False,
+    blind: bool = False,
+) -> list[int]:
+    """:func:`decide`, returning the ids of the appended events (none when nothing changed)."""
     if action not in ("accepted", "rejected"):
-        raise ValueError("action must be 'accepted' or 'rejected'")
+        raise InvalidInput("action must be 'accepted' or 'rejected'", source="action")
     ids = sorted(set(event_ids))
     with ws.session() as session:
         person = coder_row(session, human(by)).id
@@ -290,17 +303,18 @@ def decide(ws: Workspace, event_ids: Iterable[int], action: str, *, by: str, not
         missing = [i for i in ids if i not in events or events[i].action != "suggested"]
         if missing:
             raise UnknownObject(f"no suggestion with id {missing[0]} in this project (see `chimeqda review`)")
+        added: list[t.CodingEvent] = []
         for event in events.values():
-            latest = session.scalars(
-                select(t.CodingEvent).where(t.CodingEvent.decides_id == event.id).order_by(t.CodingEvent.id.desc())
-            ).first()
+            check_may_touch(session, event, person, blind)
+            latest = latest_decision(session, event.id, by=person if per_person else None)
             if latest is not None and latest.action == action:
                 continue
             if latest is not None and latest.action == "accepted":
-                session.add(_event_like(event, person, "removed", decides=latest.id, evidence=note))
-            session.add(_event_like(event, person, action, decides=event.id, evidence=note))
+                added.append(_event_like(event, person, "removed", decides=latest.id, evidence=note))
+            added.append(_event_like(event, person, action, decides=event.id, evidence=note))
+        session.add_all(added)
         session.flush()
-    return len(ids)
+        return [e.id for e in added]
 
 
 def _event_like(event: t.CodingEvent, coder_id: int, action: str, *, decides: int, evidence: str = "") -> t.CodingEvent:
@@ -311,46 +325,97 @@ def _event_like(event: t.CodingEvent, coder_id: int, action: str, *, decides: in
     )
 
 
+def check_may_touch(session: Session, event: t.CodingEvent, person: int, blind: bool) -> None:
+    """Under blind coding a coder acts only on their own codings and the machine's suggestions."""
+    if not blind or event.coder_id == person:
+        return
+    if session.scalar(select(t.Coder.kind).where(t.Coder.id == event.coder_id)) == "machine":
+        return
+    raise UnknownObject(f"no coding {event.id} in this project")
+
+
 def add_coding(ws: Workspace, document_id: int, start: int, end: int, code: str, *, by: str) -> int:
     """A person codes the span ``[start, end)`` of a document; returns the event id."""
-    with ws.session() as session:
-        doc = session.get(t.Document, document_id)
-        if doc is None or doc.project_id != ws.project_id:
-            raise UnknownObject(f"no document {document_id} in this project")
-        if not (0 <= start < end <= len(doc.text)):
-            raise InvalidInput(
-                f"span {start}–{end} is outside the document (it has {len(doc.text)} characters)",
-                source=doc.name,
-            )
-        code_id = session.scalar(
-            select(t.Code.id)
-            .join(t.Codebook, t.Codebook.id == t.Code.codebook_id)
-            .where(t.Codebook.project_id == ws.project_id, t.Code.key == code)
-            .order_by(t.Codebook.id)
-            .limit(1)
-        )
-        if code_id is None:
-            raise UnknownObject(f"no code {code!r} in the codebook")
-        segment_id = session.scalar(
-            select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start,
-                                       t.Segment.end == end)
-        )
-        event = t.CodingEvent(
-            project_id=ws.project_id, document_id=document_id, segment_id=segment_id, start=start, end=end,
-            code_id=code_id, coder_id=coder_row(session, human(by)).id, action="accepted",
-        )
-        session.add(event)
-        session.flush()
-        return event.id
+    return add_codings(ws, document_id, start, end, [code], by=by)[0]
 
 
-def remove_coding(ws: Workspace, event_id: int, *, by: str) -> int:
-    """Withdraw an accepted coding (appends a ``removed`` event); returns its id."""
+def add_codings(ws: Workspace, document_id: int, start: int, end: int, codes: Sequence[str], *, by: str) -> list[int]:
+    """A person codes the span ``[start, end)`` with one or more codes, in one transaction; returns the event ids."""
     with ws.session() as session:
-        event = session.get(t.CodingEvent, event_id)
-        if event is None or event.project_id != ws.project_id or event.action != "accepted":
-            raise UnknownObject(f"no accepted coding {event_id} in this project")
-        removal = _event_like(event, coder_row(session, human(by)).id, "removed", decides=event.id)
+        return _insert_codings(session, ws.project_id, document_id, start, end, codes,
+                               coder_row(session, human(by)).id)
+
+
+def _insert_codings(
+    session: Session, project_id: int, document_id: int, start: int, end: int, codes: Sequence[str], coder_id: int,
+) -> list[int]:
+    keys = list(dict.fromkeys(codes))
+    if not keys:
+        raise InvalidInput("choose at least one code", source="codes")
+    doc = session.execute(
+        select(t.Document.project_id, t.Document.name, func.length(t.Document.text)).where(t.Document.id == document_id)
+    ).first()
+    if doc is None or doc.project_id != project_id:
+        raise UnknownObject(f"no document {document_id} in this project")
+    length = doc[2]
+    if not (0 <= start < end <= length):
+        raise InvalidInput(f"span {start}–{end} is outside the document (it has {length} characters)", source=doc.name)
+    ids = dict(session.execute(
+        select(t.Code.key, t.Code.id).where(t.Code.codebook_id == first_codebook_id(session, project_id),
+                                            t.Code.key.in_(keys))
+    ).all())
+    missing = [key for key in keys if key not in ids]
+    if missing:
+        raise UnknownObject(f"no code {missing[0]!r} in the codebook")
+    segment_id = session.scalar(
+        select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start, t.Segment.end == end)
+    )
+    rows = [
+        {"project_id": project_id, "document_id": document_id, "segment_id": segment_id, "start": start, "end": end,
+         "code_id": ids[key], "coder_id": coder_id, "action": "accepted", "evidence": ""}
+        for key in keys
+    ]
+    return list(session.scalars(t.table(t.CodingEvent).insert().returning(t.table(t.CodingEvent).c.id), rows))
+
+
+def _accepted_coding(session: Session, project_id: int, event_id: int) -> t.CodingEvent:
+    """The coding ``event_id`` if it is in force (accepted, not removed) in the project."""
+    event = session.scalars(
+        select(t.CodingEvent).where(t.CodingEvent.id == event_id, t.CodingEvent.project_id == project_id,
+                                    current_coding())
+    ).first()
+    if event is None:
+        raise UnknownObject(f"no coding {event_id} in this project (it may have been removed already)")
+    return event
+
+
+def remove_coding(ws: Workspace, event_id: int, *, by: str, blind: bool = False) -> int:
+    """Withdraw an accepted coding (appends a ``removed`` event); returns its id.
+
+    ``blind``: under blind coding a person may act only on their own codings
+    and machine suggestions; anyone else's is reported as not found.
+    """
+    with ws.session() as session:
+        person = coder_row(session, human(by)).id
+        event = _accepted_coding(session, ws.project_id, event_id)
+        check_may_touch(session, event, person, blind)
+        removal = _event_like(event, person, "removed", decides=event.id)
         session.add(removal)
         session.flush()
         return removal.id
+
+
+def change_coding(ws: Workspace, event_id: int, code: str, *, by: str, blind: bool = False) -> tuple[int, int]:
+    """Give a coding another code, in one transaction: (removal event id, new coding event id).
+
+    If the new code is unknown nothing changes (the old coding stays).
+    """
+    with ws.session() as session:
+        person = coder_row(session, human(by)).id
+        event = _accepted_coding(session, ws.project_id, event_id)
+        check_may_touch(session, event, person, blind)
+        removal = _event_like(event, person, "removed", decides=event.id)
+        session.add(removal)
+        session.flush()
+        (added,) = _insert_codings(session, ws.project_id, event.document_id, event.start, event.end, [code], person)
+        return removal.id, added

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
+from chimeqda.store.queries import current_coding, pending_suggestion
 
 CODING_COLUMNS = [
     "document_id", "document", "participant", "segment_id", "segment_index", "turn", "text",
@@ -29,12 +30,9 @@ def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str 
     machine coder's name for its suggestions).
     """
     event = aliased(t.CodingEvent)
-    other = aliased(t.CodingEvent)
-    removed = exists().where(and_(other.decides_id == event.id, other.action == "removed"))
-    decided = exists().where(other.decides_id == event.id)
-    wanted = and_(event.action == "accepted", ~removed)
+    wanted = current_coding(event)
     if include_suggested:
-        wanted = wanted | and_(event.action == "suggested", ~decided)
+        wanted = wanted | pending_suggestion(event)
     query = (
         select(
             t.Document.id, t.Document.name, t.Participant.label, t.Segment.id, t.Segment.index, t.Segment.turn,

@@ -17,6 +17,7 @@ from chimeqda.model import Codebook as CodebookModel
 from chimeqda.model import CoderInfo, Example, LabelledText
 from chimeqda.store import tables as t
 from chimeqda.store.db import DB_FILE, open_database, project_url, transaction
+from chimeqda.store.queries import first_codebook_id
 
 CONFIG_FILE = "chimeqda.toml"
 
@@ -168,12 +169,14 @@ def project_codebook(session: Session, project_id: int, key: str | None = None) 
     The model carries the built-in example bank when the codebook is a built-in one
     of the same version.
     """
-    query = select(t.Codebook).where(t.Codebook.project_id == project_id)
     if key:
-        query = query.where(t.Codebook.key == key)
-    row = session.scalars(query.order_by(t.Codebook.id)).first()
-    if row is None:
-        raise UnknownObject(f"the project has no codebook{' ' + repr(key) if key else ''}")
+        row = session.scalars(
+            select(t.Codebook).where(t.Codebook.project_id == project_id, t.Codebook.key == key).order_by(t.Codebook.id)
+        ).first()
+        if row is None:
+            raise UnknownObject(f"the project has no codebook {key!r}")
+    else:
+        row = session.get_one(t.Codebook, first_codebook_id(session, project_id))
     codes = session.scalars(select(t.Code).where(t.Code.codebook_id == row.id).order_by(t.Code.position)).all()
     bank: tuple[LabelledText, ...] = ()
     try:

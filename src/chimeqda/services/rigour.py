@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.analysis import agreement as agr
@@ -48,6 +48,7 @@ from chimeqda.model import Codebook, CoderInfo
 from chimeqda.services.frames import codings_frame, participants_frame
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
+from chimeqda.store.queries import current_coding
 
 CONSENSUS = "consensus"
 SUMMARY_DRAFTER = "summary-draft"
@@ -137,18 +138,13 @@ def default_coders(ws: Workspace) -> list[str]:
     raise InvalidInput("agreement needs two coders with codings (a person and a machine coder, or two people)")
 
 
-def _removed(event):
-    other = aliased(t.CodingEvent)
-    return exists().where(and_(other.decides_id == event.id, other.action == "removed"))
-
-
 def _coder_events(session: Session, project_id: int, coder: CoderRef) -> pd.DataFrame:
     """The coder's codings as spans: event_id, document_id, start, end, code."""
     event = aliased(t.CodingEvent)
     if coder.kind == "machine":
         wanted = event.action == "suggested"
     else:
-        wanted = and_(event.action == "accepted", ~_removed(event))
+        wanted = current_coding(event)
     rows = session.execute(
         select(event.id, event.document_id, event.start, event.end, t.Code.key)
         .join(t.Code, t.Code.id == event.code_id)
@@ -539,7 +535,7 @@ def _originals(session: Session, project_id: int, segment: t.Segment, codes: Seq
         .where(event.project_id == project_id, event.document_id == segment.document_id,
                event.start < segment.end, event.end > segment.start, t.Code.key.in_(list(codes)),
                t.Coder.name != CONSENSUS,
-               ((event.action == "accepted") & ~_removed(event)) | (event.action == "suggested"))
+               current_coding(event) | (event.action == "suggested"))
         .order_by(event.id)
     ).all()
     return [event_id for event_id, _, _ in rows]

@@ -1,4 +1,4 @@
-"""Reads and writes the browser workspace needs beyond ``services``.
+"""Read payloads of the browser workspace (every write goes through ``services``).
 
 The document view gets the transcript as text plus turn and segment offsets,
 and the coding events as compact rows; the browser derives the current state
@@ -9,9 +9,9 @@ appended since the browser's cursor, so two coders on one document see each
 other's work; under blind coding a coder is sent only their own events and
 the machine's.
 
-Human decisions here are per person: a coder's accept or reject never
-withdraws another coder's decision on the same suggestion (``services.decide``
-keeps one decision per suggestion, which suits a single researcher).
+Human decisions in the browser are per person (``services.decide(...,
+per_person=True)``): a coder's accept or reject never withdraws another
+coder's decision on the same suggestion.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.errors import UnknownObject
 from chimeqda.services.project import coder_row, human
 from chimeqda.store import tables as t
+from chimeqda.store.queries import first_codebook_id
 from chimeqda.web.deps import Access
 
 EVENT_FIELDS = ["id", "start", "end", "code", "coder", "action", "decides", "score", "evidence"]
 CURSOR_LAG = timedelta(seconds=10)
 """Events younger than this stay after the cursor: a transaction that took its
 id earlier may still commit, and the browser must not skip it."""
-MEMO_TARGETS = ("document", "code", "coding")
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,6 @@ def my_coder_id(session: Session, username: str) -> int:
     return coder_row(session, human(username)).id  # new in this transaction, which may still roll back
 
 
-def _codebook_id(session: Session, project_id: int) -> int:
-    """The project's codebook (the first one, as ``services.project.project_codebook`` picks)."""
-    found = session.scalar(select(func.min(t.Codebook.id)).where(t.Codebook.project_id == project_id))
-    if found is None:
-        raise UnknownObject("the project has no codebook")
-    return found
-
-
 def _document(session: Session, document_id: int) -> tuple[int, int]:
     """(project id, length) of a document (cached: documents are immutable)."""
     key = (str(session.get_bind().url), document_id)
@@ -82,41 +74,6 @@ def _document(session: Session, document_id: int) -> tuple[int, int]:
             raise UnknownObject(f"no document {document_id} in this project")
         _documents[key] = (row[0], row[1])
     return _documents[key]
-
-
-def apply_codes(access: Access, document_id: int, start: int, end: int, keys: list[str]) -> list[list]:
-    """A person codes the span ``[start, end)`` with one or more codes: one INSERT, one event per code.
-
-    The same rows as ``services.coding.add_coding`` writes, without loading the
-    codebook; returns the new events in the compact form of the document view.
-    """
-    keys = list(dict.fromkeys(keys))
-    with access.ws.session() as session:
-        project_id, length = _document(session, document_id)
-        if project_id != access.project_id:
-            raise UnknownObject(f"no document {document_id} in this project")
-        if not (0 <= start < end <= length):
-            raise InvalidInput(f"span {start}–{end} is outside the document (it has {length} characters)",
-                               source="span")
-        ids = dict(session.execute(
-            select(t.Code.key, t.Code.id).where(t.Code.codebook_id == _codebook_id(session, project_id),
-                                                t.Code.key.in_(keys))
-        ).all())
-        missing = [key for key in keys if key not in ids]
-        if missing:
-            raise UnknownObject(f"no code {missing[0]!r} in the codebook")
-        me = my_coder_id(session, access.user.username)
-        segment_id = session.scalar(
-            select(t.Segment.id).where(t.Segment.document_id == document_id, t.Segment.start == start,
-                                       t.Segment.end == end)
-        )
-        rows = [
-            {"project_id": project_id, "document_id": document_id, "segment_id": segment_id, "start": start,
-             "end": end, "code_id": ids[key], "coder_id": me, "action": "accepted", "evidence": ""}
-            for key in keys
-        ]
-        new_ids = session.scalars(t.CodingEvent.__table__.insert().returning(t.CodingEvent.id), rows).all()
-        return [[i, start, end, ids[key], me, "accepted", None, None, ""] for i, key in zip(new_ids, keys)]
 
 
 def _visible(access: Access, me: int):
@@ -243,7 +200,7 @@ def document_payload(access: Access, document_id: int) -> bytes:
         ).first()
         codes = session.execute(
             select(t.Code.id, t.Code.key, t.Code.name, t.Code.color, t.Code.parent_key, t.Code.definition)
-            .where(t.Code.codebook_id == _codebook_id(session, access.project_id)).order_by(t.Code.position)
+            .where(t.Code.codebook_id == first_codebook_id(session, access.project_id)).order_by(t.Code.position)
         ).all()
         rows = _event_rows(session, access, me, t.CodingEvent.document_id == document_id)
         memos = _memo_rows(session, access, me, document_id)
@@ -287,86 +244,6 @@ def events_by_id(access: Access, ids: list[int]) -> list[list]:
     with access.ws.session() as session:
         me = my_coder_id(session, access.user.username)
         return [_compact(r) for r in _event_rows(session, access, me, t.CodingEvent.id.in_(ids))]
-
-
-def _event_in_project(session: Session, access: Access, event_id: int) -> t.CodingEvent:
-    event = session.get(t.CodingEvent, event_id)
-    if event is None or event.project_id != access.project_id:
-        raise UnknownObject(f"no coding event {event_id} in this project")
-    return event
-
-
-def check_may_touch(session: Session, access: Access, event: t.CodingEvent, me: int) -> None:
-    """Under blind coding a coder acts only on their own codings and the machine's suggestions."""
-    if not access.hides_others or event.coder_id == me:
-        return
-    if session.scalar(select(t.Coder.kind).where(t.Coder.id == event.coder_id)) == "machine":
-        return
-    raise UnknownObject(f"no coding {event.id} in this project")
-
-
-def decide_as(access: Access, event_id: int, action: str) -> list[int]:
-    """Accept or reject a suggestion as this person; returns the ids of the appended events."""
-    if action not in ("accepted", "rejected"):
-        raise InvalidInput("action must be 'accepted' or 'rejected'", source="action")
-    with access.ws.session() as session:
-        me = my_coder_id(session, access.user.username)
-        event = _event_in_project(session, access, event_id)
-        if event.action != "suggested":
-            raise UnknownObject(f"no suggestion {event_id} in this project")
-        latest = session.scalars(
-            select(t.CodingEvent)
-            .where(t.CodingEvent.decides_id == event.id, t.CodingEvent.coder_id == me)
-            .order_by(t.CodingEvent.id.desc())
-        ).first()
-        if latest is not None and latest.action == action:
-            return []
-        added = []
-        if latest is not None and latest.action == "accepted":
-            added.append(_like(event, me, "removed", latest.id))
-        added.append(_like(event, me, action, event.id))
-        session.add_all(added)
-        session.flush()
-        return [e.id for e in added]
-
-
-def _like(event: t.CodingEvent, coder_id: int, action: str, decides: int) -> t.CodingEvent:
-    return t.CodingEvent(
-        project_id=event.project_id, document_id=event.document_id, segment_id=event.segment_id,
-        start=event.start, end=event.end, code_id=event.code_id, coder_id=coder_id, action=action,
-        decides_id=decides, score=event.score, evidence="",
-    )
-
-
-def add_memo(access: Access, target_type: str, target_id: int, text: str) -> int:
-    """Append a memo to a document, code or coding of the project; returns its id."""
-    text = (text or "").strip()
-    if target_type not in MEMO_TARGETS:
-        raise InvalidInput(f"a memo belongs to one of {', '.join(MEMO_TARGETS)}", source="target_type")
-    if not text:
-        raise InvalidInput("the memo is empty", source="text")
-    if len(text) > 20_000:
-        raise InvalidInput("a memo has at most 20,000 characters", source="text")
-    with access.ws.session() as session:
-        me = my_coder_id(session, access.user.username)
-        if target_type == "document":
-            found = session.scalar(select(t.Document.project_id).where(t.Document.id == target_id))
-        elif target_type == "coding":
-            event = _event_in_project(session, access, target_id)
-            check_may_touch(session, access, event, me)
-            found = event.project_id
-        else:
-            found = session.scalar(
-                select(t.Codebook.project_id).join(t.Code, t.Code.codebook_id == t.Codebook.id)
-                .where(t.Code.id == target_id)
-            )
-        if found != access.project_id:
-            raise UnknownObject(f"no {target_type} {target_id} in this project")
-        memo = t.Memo(project_id=access.project_id, target_type=target_type, target_id=target_id, author_id=me,
-                      text=text)
-        session.add(memo)
-        session.flush()
-        return memo.id
 
 
 def code_memos(access: Access) -> dict[int, list[tuple[str, str, str]]]:

@@ -6,9 +6,10 @@ import re
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.services import codebook as codebook_service
+from chimeqda.services import memos
 from chimeqda.services.project import project_codebook
 from chimeqda.store import tables as t
 from chimeqda.web import queries
@@ -17,7 +18,6 @@ from chimeqda.web.deps import ProjectCoderWrite, ProjectOwnerWrite, ProjectViewe
 
 router = APIRouter()
 _LANG_LINE = re.compile(r"^\[([A-Za-z-]{2,10})\]\s*(.+)$")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,199}$")
 
 
 def _example_lines(pairs) -> str:
@@ -58,59 +58,27 @@ def codebook(request: Request, access: ProjectViewer):
     )
 
 
-def _code_in_project(session, project_id: int, code_id: int) -> t.Code:
-    code = session.get(t.Code, code_id)
-    book = session.get(t.Codebook, code.codebook_id) if code else None
-    if book is None or book.project_id != project_id:
-        raise UnknownObject(f"no code {code_id} in this project")
-    return code
-
-
 @router.post("/projects/{project_id}/codebook/codes/{code_id}")
 def edit_code(
     access: ProjectOwnerWrite, code_id: int, name: str = Form(...), definition: str = Form(""),
     inclusion: str = Form(""), exclusion: str = Form(""), examples: str = Form(""),
     counter_examples: str = Form(""), color: str = Form(""),
 ):
-    if not name.strip():
-        raise InvalidInput("a code needs a name", source="name")
-    if color and not re.match(r"^#[0-9a-fA-F]{6}$", color):
-        raise InvalidInput("colour must look like #1f77b4", source="color")
-    with access.ws.session() as session:
-        code = _code_in_project(session, access.project_id, code_id)
-        code.name, code.definition = name.strip(), definition.strip()
-        code.inclusion, code.exclusion = inclusion.strip(), exclusion.strip()
-        code.color = color or code.color
-        code.data = {
-            **(code.data or {}), "examples": _parse_examples(examples),
-            "counter_examples": _parse_examples(counter_examples),
-        }
+    codebook_service.update_code(
+        access.ws, code_id, name=name, definition=definition, inclusion=inclusion, exclusion=exclusion,
+        color=color, examples=_parse_examples(examples), counter_examples=_parse_examples(counter_examples),
+    )
     return RedirectResponse(f"/projects/{access.project_id}/codebook#code-{code_id}", status_code=303)
 
 
 @router.post("/projects/{project_id}/codebook/codes")
 def add_code(access: ProjectOwnerWrite, key: str = Form(...), name: str = Form(...), parent: str = Form(""),
              definition: str = Form("")):
-    key = key.strip().lower()
-    if not _KEY.match(key):
-        raise InvalidInput("a code id has lower-case letters, digits and . _ - (e.g. hope.goals)", source="key")
-    with access.ws.session() as session:
-        book_row, _ = project_codebook(session, access.project_id)
-        keys = set(session.scalars(select(t.Code.key).where(t.Code.codebook_id == book_row.id)))
-        if key in keys:
-            raise InvalidInput(f"the codebook already has a code {key!r}", source="key")
-        if parent and parent not in keys:
-            raise InvalidInput(f"no parent code {parent!r}", source="parent")
-        position = session.scalar(select(func.max(t.Code.position)).where(t.Code.codebook_id == book_row.id)) or 0
-        code = t.Code(codebook_id=book_row.id, key=key, parent_key=parent or None, position=position + 1,
-                      name=name.strip() or key, definition=definition.strip(), inclusion="", exclusion="", data={})
-        session.add(code)
-        session.flush()
-        code_id = code.id
+    code_id = codebook_service.add_code(access.ws, key, name, parent=parent, definition=definition)
     return RedirectResponse(f"/projects/{access.project_id}/codebook#code-{code_id}", status_code=303)
 
 
 @router.post("/projects/{project_id}/codebook/codes/{code_id}/memos")
 def code_memo(access: ProjectCoderWrite, code_id: int, text: str = Form(...)):
-    queries.add_memo(access, "code", code_id, text)
+    memos.add_memo(access.ws, "code", code_id, text, by=access.user.username, blind=access.hides_others)
     return RedirectResponse(f"/projects/{access.project_id}/codebook#code-{code_id}", status_code=303)

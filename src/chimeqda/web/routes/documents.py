@@ -4,7 +4,7 @@ Pages: ``GET /projects/{p}/documents/{d}`` (the transcript, palette, review
 mode). API, all under ``/api``: the document payload, events since a cursor
 (polled every few seconds), applying, removing and changing codings,
 deciding suggestions, writing memos. Writes need the coder role and the CSRF
-header; each appends coding events through ``services.coding``.
+header; each is one call of ``services`` (one transaction), which appends the events.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.services.coding import add_coding, remove_coding
+from chimeqda.services import coding, memos
 from chimeqda.store import tables as t
 from chimeqda.web import queries
 from chimeqda.web.app import templates
@@ -82,41 +82,32 @@ def apply_codes(access: DocumentCoderWrite, document_id: int, body: NewCoding):
     """Apply one or more codes to the span [start, end) — one appended event per code."""
     if body.end <= body.start:
         raise InvalidInput("select some text first (the span is empty)", source="span")
-    return {"events": queries.apply_codes(access, document_id, body.start, body.end, body.codes)}
+    ids = coding.add_codings(access.ws, document_id, body.start, body.end, body.codes, by=access.user.username)
+    return {"events": queries.events_by_id(access, ids)}
 
 
 @router.post("/api/codings/{event_id}/remove")
 def remove(access: CodingCoderWrite, event_id: int):
-    _check_touch(access, event_id)
-    removal = remove_coding(access.ws, event_id, by=access.user.username)
+    removal = coding.remove_coding(access.ws, event_id, by=access.user.username, blind=access.hides_others)
     return {"events": queries.events_by_id(access, [removal])}
 
 
 @router.post("/api/codings/{event_id}/change")
 def change(access: CodingCoderWrite, event_id: int, body: ChangeCoding):
-    """Replace the code of a coding: the old coding is removed and the span coded anew."""
-    event = _check_touch(access, event_id)
-    removal = remove_coding(access.ws, event_id, by=access.user.username)
-    added = add_coding(access.ws, event.document_id, event.start, event.end, body.code, by=access.user.username)
-    return {"events": queries.events_by_id(access, [removal, added])}
+    """Replace the code of a coding: the old coding is removed and the span coded anew, in one transaction."""
+    ids = coding.change_coding(access.ws, event_id, body.code, by=access.user.username, blind=access.hides_others)
+    return {"events": queries.events_by_id(access, list(ids))}
 
 
 @router.post("/api/suggestions/{event_id}/decide")
 def decide(access: CodingCoderWrite, event_id: int, body: Decision):
-    ids = queries.decide_as(access, event_id, body.action)
+    ids = coding.decide_events(access.ws, [event_id], body.action, by=access.user.username, per_person=True,
+                               blind=access.hides_others)
     return {"events": queries.events_by_id(access, ids)}
 
 
 @router.post("/api/projects/{project_id}/memos")
 def memo(access: ProjectCoderWrite, body: NewMemo):
-    memo_id = queries.add_memo(access, body.target_type, body.target_id, body.text)
+    memo_id = memos.add_memo(access.ws, body.target_type, body.target_id, body.text, by=access.user.username,
+                             blind=access.hides_others)
     return {"id": memo_id}
-
-
-def _check_touch(access, event_id: int) -> t.CodingEvent:
-    with access.ws.session() as session:
-        me = queries.my_coder_id(session, access.user.username)
-        event = session.get(t.CodingEvent, event_id)
-        queries.check_may_touch(session, access, event, me)
-        session.expunge(event)
-        return event
