@@ -59,3 +59,11 @@ class ProjectError(ChimeqdaError, RuntimeError):
 
 class ModelUnavailable(ChimeqdaError, RuntimeError):
     """A configured model cannot be loaded offline."""
+
+
+class WrongPassphrase(ChimeqdaError, PermissionError):
+    """The key file cannot be opened with this passphrase (or is damaged); nothing was changed."""
+
+
+class PrivacyRequired(ChimeqdaError, RuntimeError):
+    """The project requires pseudonymised documents and some are not yet."""

@@ -14,9 +14,9 @@ import sys
 import click
 
 from chimeqda import __version__
-from chimeqda.cli import analysis, codebook, coding, exchange, llm, project, rigour, web
+from chimeqda.cli import analysis, codebook, coding, exchange, llm, privacy, project, rigour, web
 
-AREAS = (project, coding, analysis, codebook, rigour, exchange, web, llm)
+AREAS = (project, coding, analysis, codebook, rigour, exchange, web, llm, privacy)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

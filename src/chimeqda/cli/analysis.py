@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    allow_unpseudonymised_option,
+    echo_table,
+    friendly_errors,
+    guard_privacy,
+    log_export,
+    open_project,
+    project_options,
+)
 
 ANALYSES = ("frequencies", "matrix", "cooccurrence", "linked", "quotes", "by-attribute", "segments")
 
@@ -69,8 +77,10 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"), show_default=True)
 @click.option("--include-suggested", is_flag=True, help="Count pending machine suggestions too.")
 @click.option("--window", type=int, default=1, show_default=True, help="Co-occurrence window in segments.")
+@allow_unpseudonymised_option
 @friendly_errors
-def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool, window: int) -> None:
+def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool, window: int,
+           allow_unpseudonymised: bool) -> None:
     """Write the findings report (one self-contained HTML file plus a CSV per table).
 
     Example: chimeqda report -p my-study --out my-study/report
@@ -79,8 +89,10 @@ def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool
     from chimeqda.services.rigour import rigour_sections
 
     ws = open_project(project_dir, db)
+    guard_privacy(ws, allow_unpseudonymised, "the report")
     path = project_report(ws, out, include_suggested=include_suggested, window=window,
                           extra_sections=rigour_sections(ws, include_suggested=include_suggested))
+    log_export(ws, "report", path)
     click.echo(f"Report: {path}")
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from chimeqda.cli.common import (
+    allow_unpseudonymised_option,
     current_user,
     friendly_errors,
+    guard_privacy,
     open_project,
     parse_params,
     project_options,
@@ -22,9 +24,10 @@ from chimeqda.coders import DEFAULT_CODER
 @click.option("--document", "documents", multiple=True, help="Only these documents (repeatable).")
 @click.option("--include-interviewer", is_flag=True, help="Also code the interviewer's turns.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@allow_unpseudonymised_option
 @friendly_errors
 def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[str, ...],
-         include_interviewer: bool, params: tuple[str, ...]) -> None:
+         include_interviewer: bool, params: tuple[str, ...], allow_unpseudonymised: bool) -> None:
     """Let a machine coder suggest codes; suggestions wait for review.
 
     Example: chimeqda code -p my-study --coder ensemble
@@ -32,6 +35,7 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
     from chimeqda.services import run_coder
 
     ws = open_project(project_dir, db)
+    guard_privacy(ws, allow_unpseudonymised, "machine coding", documents or None)
     run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
                     include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True))
     click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "

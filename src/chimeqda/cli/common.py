@@ -60,6 +60,28 @@ def open_project(project_dir: Path, db: str | None):
     return open_project(project_dir, db=db)
 
 
+def allow_unpseudonymised_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--allow-unpseudonymised`` on commands that refuse identifiable documents (docs/privacy.md)."""
+    return click.option(
+        "--allow-unpseudonymised", "allow_unpseudonymised", is_flag=True,
+        help="Run even on documents not yet pseudonymised (only matters in projects that require it).",
+    )(func)
+
+
+def guard_privacy(ws: Any, allow: bool, what: str, documents: Any = None) -> None:
+    """Refuse identifiable documents in projects that require pseudonymisation (see ``services.privacy_audit``)."""
+    from chimeqda.services.privacy_audit import require_pseudonymised
+
+    require_pseudonymised(ws, documents=documents, allow=allow, what=what)
+
+
+def log_export(ws: Any, kind: str, path: Any) -> None:
+    """Note an export or report in the privacy audit log."""
+    from chimeqda.services.privacy_audit import record_export
+
+    record_export(ws, kind, path, user=current_user())
+
+
 def echo_table(frame, *, max_rows: int = 60) -> None:
     """Print a pandas table wide enough to read in a terminal."""
     import pandas as pd

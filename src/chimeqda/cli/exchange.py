@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    allow_unpseudonymised_option,
+    friendly_errors,
+    guard_privacy,
+    log_export,
+    open_project,
+    project_options,
+)
 
 FORMATS = {
     "qdpx": ".qdpx",
@@ -19,6 +26,9 @@ FORMATS = {
 }
 
 
+WITH_TRANSCRIPT_TEXT = ("qdpx", "xlsx", "docx")  # formats that carry quotes or whole transcripts
+
+
 @click.command("export")
 @project_options
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
@@ -29,9 +39,10 @@ FORMATS = {
               help="Output file (default: the project name with the format's extension).")
 @click.option("--include-suggested", is_flag=True, help="Tables and report: count pending machine suggestions too.")
 @click.option("--window", type=int, default=1, show_default=True, help="Co-occurrence window in segments.")
+@allow_unpseudonymised_option
 @friendly_errors
 def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, include_suggested: bool,
-           window: int) -> None:
+           window: int, allow_unpseudonymised: bool) -> None:
     """Export the project for other tools: REFI-QDA (.qdpx/.qdc), Excel, Word, codebook, presence matrix.
 
     Example: chimeqda export -p my-study --format qdpx --out my-study.qdpx
@@ -43,6 +54,8 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
         stem = (ws.directory.resolve().name if ws.directory else "chimeqda") or "chimeqda"
         suffix = "-codebook" if fmt.endswith("codebook") else "-presence" if fmt == "presence-matrix" else ""
         out = Path(f"{stem}{suffix}{FORMATS[fmt]}")
+    if fmt in WITH_TRANSCRIPT_TEXT:
+        guard_privacy(ws, allow_unpseudonymised, f"export --format {fmt}")
     if fmt == "qdpx":
         refi_export.export_qdpx(ws, out)
     elif fmt == "qdc":
@@ -63,6 +76,7 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
             write_codebook_csv(book, out)
         else:
             spreadsheets.write_codebook_xlsx(book, out)
+    log_export(ws, fmt, out)
     click.echo(f"wrote {out}")
 
 

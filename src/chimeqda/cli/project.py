@@ -15,15 +15,22 @@ from chimeqda.errors import InvalidInput
 @click.option("--name", help="Project name (default: the folder name).")
 @click.option("--codebook", default="chime-d", show_default=True, help="Built-in codebook name, or a YAML/CSV/XLSX file.")
 @click.option("--db", envvar="CHIMEQDA_DATABASE_URL", help="SQLAlchemy URL instead of a SQLite file in DIRECTORY.")
+@click.option("--pseudonymise", is_flag=True,
+              help="Require pseudonymised transcripts before coding, export and report (docs/privacy.md).")
 @friendly_errors
-def init(directory: Path, name: str | None, codebook: str, db: str | None) -> None:
+def init(directory: Path, name: str | None, codebook: str, db: str | None, pseudonymise: bool) -> None:
     """Create a project folder with a database and a codebook.
 
     Example: chimeqda init my-study
     """
     from chimeqda.services import init_project
 
-    init_project(directory, name=name, db=db, codebook=codebook)
+    ws = init_project(directory, name=name, db=db, codebook=codebook)
+    if pseudonymise:
+        from chimeqda.services.privacy_audit import opt_in
+
+        opt_in(ws)
+        click.echo("Transcripts must be pseudonymised before coding, export and report: chimeqda pseudonymise")
     click.echo(f"Created project in {directory} (codebook: {codebook}). Next: chimeqda import -p {directory} TRANSCRIPTS/")
 
 

@@ -25,6 +25,7 @@ from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
 from chimeqda.tabular import read_csv_table
 
+PARTICIPANT_NAME_COLUMNS = ("name", "aliases")  # real names: read only into the pseudonym key file
 _PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
 
 
@@ -54,6 +55,9 @@ def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
     """Read a participant attribute CSV: a ``participant`` column, optional ``file``, attributes.
 
     Numbers become numbers; empty cells are left out. Errors name the file and row.
+    The columns ``name`` and ``aliases`` (real names, for pseudonymisation) are
+    never stored: ``chimeqda pseudonymise --participants`` reads them into the
+    encrypted key file.
     """
     path = Path(path)
     columns, raw_rows = read_csv_table(path)
@@ -79,6 +83,8 @@ def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
             )
         seen[label] = number
         files = tuple(f.strip() for f in row.pop("file", "").split(";") if f.strip())
+        for identifying in PARTICIPANT_NAME_COLUMNS:
+            row.pop(identifying, None)
         attributes = {key: _number_or_text(value) for key, value in row.items() if value != ""}
         rows.append(ParticipantRow(label=label, files=files, attributes=attributes))
     return rows

@@ -1,0 +1,190 @@
+"""The privacy audit trail, each document's pseudonymisation status, and the guard that uses it.
+
+A project opts into pseudonymisation (``settings["privacy"]["required"]``,
+set by ``chimeqda pseudonymise`` the first time or ``init --pseudonymise``).
+From then on machine coding, export and the report refuse documents that are
+not pseudonymised unless the researcher says ``--allow-unpseudonymised``.
+A document is pseudonymised when the audit log says so for that exact
+version (``action = "pseudonymised"``). The audit log is appended, never
+rewritten: the database refuses updates and deletes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chimeqda.errors import PrivacyRequired, UnknownObject
+from chimeqda.services.project import Workspace
+from chimeqda.store import tables as t
+from chimeqda.store.privacy import AUDIT_ACTIONS, IdentifierProposal, PrivacyAudit
+
+SETTING = "privacy"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    user: str
+    action: str
+    document: str
+    reason: str
+    detail: dict[str, Any]
+
+
+def privacy_settings(session: Session, project_id: int) -> dict[str, Any]:
+    """The project's privacy settings (empty when it never opted in)."""
+    settings = session.scalar(select(t.Project.settings).where(t.Project.id == project_id)) or {}
+    return dict(settings.get(SETTING) or {})
+
+
+def enable_privacy(session: Session, project_id: int, *, substitute: str | None = None) -> dict[str, Any]:
+    """Opt the project into pseudonymisation (idempotent); returns its privacy settings."""
+    project = session.get(t.Project, project_id)
+    if project is None:
+        raise UnknownObject(f"no project {project_id}")
+    current = dict((project.settings or {}).get(SETTING) or {})
+    changed = dict(current)
+    changed.setdefault("required", True)
+    changed.setdefault("key_id", uuid.uuid4().hex)
+    changed.setdefault("substitute", "labels")
+    if substitute is not None:
+        changed["substitute"] = substitute
+    if changed != current:
+        project.settings = {**(project.settings or {}), SETTING: changed}
+        session.flush()
+    return changed
+
+
+def record(
+    session: Session, project_id: int, action: str, *, user: str, document: t.Document | None = None,
+    reason: str = "", detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit entry (never a real identifier in ``detail``)."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    session.add(PrivacyAudit(
+        project_id=project_id, document_id=document.id if document else None,
+        document_name=f"{document.name} v{document.version}" if document else "", user=user, action=action,
+        reason=reason, detail=dict(detail or {}),
+    ))
+
+
+def pseudonymised_ids(session: Session, project_id: int) -> set[int]:
+    """Document versions the audit log records as pseudonymised."""
+    return set(session.scalars(select(PrivacyAudit.document_id).where(
+        PrivacyAudit.project_id == project_id, PrivacyAudit.action == "pseudonymised",
+        PrivacyAudit.document_id.is_not(None))))
+
+
+def document_statuses(session: Session, project_id: int) -> dict[str, str]:
+    """Each current document's status: pseudonymised, reviewed, to review, or not checked."""
+    done = pseudonymised_ids(session, project_id)
+    docs = session.execute(select(t.Document.id, t.Document.name).where(
+        t.Document.project_id == project_id, t.Document.is_current.is_(True)).order_by(t.Document.name)).all()
+    states: dict[int, set[str]] = {}
+    for document_id, status in session.execute(select(IdentifierProposal.document_id, IdentifierProposal.status)
+                                               .where(IdentifierProposal.project_id == project_id)):
+        states.setdefault(document_id, set()).add(status)
+    checked = set(session.scalars(select(PrivacyAudit.document_id).where(
+        PrivacyAudit.project_id == project_id, PrivacyAudit.action == "detected")))
+    result = {}
+    for document_id, name in docs:
+        if document_id in done:
+            result[name] = "pseudonymised"
+        elif "proposed" in states.get(document_id, set()):
+            result[name] = "to review"
+        elif document_id in checked:
+            result[name] = "reviewed, not applied"
+        else:
+            result[name] = "not checked"
+    return result
+
+
+def require_pseudonymised(
+    ws: Workspace, *, documents: Sequence[str] | None = None, allow: bool = False, what: str = "this command"
+) -> None:
+    """Refuse when the project requires pseudonymisation and a (selected) current document is not yet.
+
+    Projects that never opted in, and ``allow`` (``--allow-unpseudonymised``), pass.
+    """
+    if allow:
+        return
+    with ws.session() as session:
+        if not privacy_settings(session, ws.project_id).get("required"):
+            return
+        statuses = document_statuses(session, ws.project_id)
+    wanted = set(documents) if documents else None
+    missing = [name for name, status in statuses.items()
+               if status != "pseudonymised" and (wanted is None or name in wanted)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise PrivacyRequired(
+            f"{len(missing)} document(s) of this project are not pseudonymised yet ({shown}); "
+            f"{what} refuses identifiable text. Run `chimeqda pseudonymise -p PROJECT --review` and then "
+            "`chimeqda pseudonymise -p PROJECT --apply`, or add --allow-unpseudonymised if this is intended"
+        )
+
+
+def record_export(ws: Workspace, kind: str, path: object, *, user: str) -> None:
+    """Log an export or report (every project: a later opt-in can tell what left before)."""
+    with ws.session() as session:
+        statuses = document_statuses(session, ws.project_id)
+        unpseudonymised = sorted(name for name, status in statuses.items() if status != "pseudonymised")
+        record(session, ws.project_id, "exported", user=user,
+               detail={"kind": kind, "file": str(getattr(path, "name", path)),
+                       "unpseudonymised": unpseudonymised})
+
+
+def record_view(ws: Workspace, document_id: int, *, user: str) -> None:
+    """Log that someone viewed a document (only in projects that opted into pseudonymisation)."""
+    with ws.session() as session:
+        if not privacy_settings(session, ws.project_id).get("required"):
+            return
+        document = session.get(t.Document, document_id)
+        if document is None or document.project_id != ws.project_id:
+            raise UnknownObject(f"no document {document_id} in this project")
+        record(session, ws.project_id, "viewed", user=user, document=document)
+
+
+def audit_trail(ws: Workspace, document: str | None = None) -> list[AuditEntry]:
+    """The audit log, oldest first; ``document`` keeps the entries about all versions of that document."""
+    with ws.session() as session:
+        query = select(PrivacyAudit).where(PrivacyAudit.project_id == ws.project_id).order_by(PrivacyAudit.id)
+        if document is not None:
+            ids = list(session.scalars(select(t.Document.id).where(
+                t.Document.project_id == ws.project_id, t.Document.name == document)))
+            if not ids:
+                raise UnknownObject(f"no document named {document!r} in this project (see `chimeqda status`)")
+            query = query.where(PrivacyAudit.document_id.in_(ids))
+        return [AuditEntry(row.at, row.user, row.action, row.document_name, row.reason, dict(row.detail or {}))
+                for row in session.scalars(query)]
+
+
+def audit_csv(entries: Sequence[AuditEntry]) -> str:
+    """The audit entries as CSV text (at, user, action, document, reason, detail)."""
+    import json
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "user", "action", "document", "reason", "detail"])
+    for entry in entries:
+        writer.writerow([entry.at.isoformat(timespec="seconds"), entry.user, entry.action, entry.document,
+                         entry.reason, json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)])
+    return out.getvalue()
+
+
+def opt_in(ws: Workspace, *, substitute: str | None = None) -> dict[str, Any]:
+    """Make the project require pseudonymised documents (``init --pseudonymise``, first ``pseudonymise``)."""
+    if substitute not in (None, "labels", "names"):
+        raise ValueError("substitute must be 'labels' or 'names'")
+    with ws.session() as session:
+        return enable_privacy(session, ws.project_id, substitute=substitute)
