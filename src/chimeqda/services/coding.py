@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from chimeqda.coders import DEFAULT_CODER, get_coder
+from chimeqda.coders import DEFAULT_CODER, Coder, get_coder
 from chimeqda.coders.cache import fit_cached
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
@@ -63,12 +63,13 @@ class PendingSuggestion:
 
 def project_segments(
     session: Session, project_id: int, *, documents: Sequence[str] | None = None, include_interviewer: bool = False,
-    context: int = 1,
+    context: int = 1, document_ids: tuple[int, int] | None = None,
 ) -> list[Segment]:
     """Segments of the project's current documents as ``model.Segment`` (key = segment id).
 
     ``context`` neighbouring sentences of the same turn on each side go into
-    ``Segment.context`` (before, then after).
+    ``Segment.context`` (before, then after). ``document_ids`` ``(first, last)``
+    keeps the documents whose row id is in that range (a partition of a large project).
     """
     query = (
         select(t.Segment, t.Document.language)
@@ -78,6 +79,8 @@ def project_segments(
     )
     if documents:
         query = query.where(t.Document.name.in_(list(documents)))
+    if document_ids is not None:
+        query = query.where(t.Document.id.between(*document_ids))
     rows = session.execute(query).all()
     if documents and not rows:
         raise UnknownObject(f"no document named {', '.join(documents)} in the project")
@@ -148,27 +151,17 @@ def run_coder(
     suggestions or not (agreement counts such a document as coded by the
     machine).
     """
-    name = coder_name or DEFAULT_CODER
-    coder = get_coder(name, **(params or {}))
     with ws.session() as session:
-        book_row, book = project_codebook(session, ws.project_id)
-        question = session.scalar(select(t.Project.research_question).where(t.Project.id == ws.project_id))
-        if question and "research_question" in coder.get_params() and not coder.get_params()["research_question"]:
-            coder.set_params(research_question=question)  # the project's own question goes into the prompt
-        labelled = project_decisions(session, ws.project_id) if learn_from_decisions else []
         segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
-    if progress:
-        progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
     with ws.kept_vectors():
-        coder = fit_cached(coder, book, labelled)
+        coder, codebook_id = fit_project_coder(ws, coder_name, params=params,
+                                               learn_from_decisions=learn_from_decisions, progress=progress)
         if progress:
             progress(f"coding {len(segments)} segments")
         suggestions = coder.suggest(segments)
     info = coder.info()
     run_id = uuid.uuid4().hex
-    by_key = {s.key: s for s in segments}
     with ws.session() as session:
-        ids = code_ids(session, book_row.id)
         coder_id = coder_row(session, info).id
         existing = set(
             session.execute(
@@ -184,34 +177,77 @@ def run_coder(
                 .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
             ).all()
         )
-        rows, skipped = [], 0
-        for suggestion in suggestions:
-            segment = by_key[suggestion.segment_key]
-            code_id = ids.get(suggestion.code_id)
-            if code_id is None:
-                continue
-            if (segment.key, code_id) in existing:
-                skipped += 1
-                continue
-            start, end = _suggested_span(suggestion, segment)
-            rows.append(
-                {
-                    "project_id": ws.project_id, "document_id": document_of[segment.key],
-                    "segment_id": segment.key, "start": start, "end": end,
-                    "code_id": code_id, "coder_id": coder_id, "action": "suggested",
-                    "score": float(suggestion.score), "evidence": suggestion.evidence[:2000], "run_id": run_id,
-                }
-            )
+        rows, skipped = suggestion_rows(
+            suggestions, segments, document_of, code_ids(session, codebook_id), existing,
+            project_id=ws.project_id, coder_id=coder_id, run_id=run_id,
+        )
         if rows:
             session.execute(t.table(t.CodingEvent).insert(), rows)
         # Coverage, also of documents where nothing was suggested: "coded, no code applies".
         covered = sorted({document_of[s.key] for s in segments if s.key in document_of})
         if covered:
-            session.execute(t.table(t.CoderRun).insert(), [
-                {"run_id": run_id, "project_id": ws.project_id, "coder_id": coder_id, "document_id": document_id}
-                for document_id in covered
-            ])
+            session.execute(t.table(t.CoderRun).insert(), coverage_rows(covered, project_id=ws.project_id,
+                                                                      coder_id=coder_id, run_id=run_id))
     return CodingRun(run_id, info, len(segments), len(rows), skipped)
+
+
+def fit_project_coder(
+    ws: Workspace, coder_name: str | None = None, *, params: dict | None = None, learn_from_decisions: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Coder, int]:
+    """The coder ``coder_name`` fitted on the project's codebook (and decisions); also the codebook's row id.
+
+    The project's research question goes into an LLM coder's prompt. Shared
+    by :func:`run_coder` and the distributed engine (``services.distributed``).
+    """
+    name = coder_name or DEFAULT_CODER
+    coder = get_coder(name, **(params or {}))
+    with ws.session() as session:
+        book_row, book = project_codebook(session, ws.project_id)
+        question = session.scalar(select(t.Project.research_question).where(t.Project.id == ws.project_id))
+        if question and "research_question" in coder.get_params() and not coder.get_params()["research_question"]:
+            coder.set_params(research_question=question)  # the project's own question goes into the prompt
+        labelled = project_decisions(session, ws.project_id) if learn_from_decisions else []
+    if progress:
+        progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
+    return fit_cached(coder, book, labelled), book_row.id
+
+
+def suggestion_rows(
+    suggestions: Iterable[Suggestion], segments: Iterable[Segment], document_of: dict, code_id_of: dict[str, int],
+    existing: set, *, project_id: int, coder_id: int, run_id: str,
+) -> tuple[list[dict], int]:
+    """``coding_events`` rows for ``suggestions``, and how many were skipped.
+
+    A (segment id, code row id) pair in ``existing`` (already suggested or
+    decided) is skipped; codes not in the codebook are dropped.
+    """
+    by_key = {s.key: s for s in segments}
+    rows, skipped = [], 0
+    for suggestion in suggestions:
+        segment = by_key[suggestion.segment_key]
+        code_id = code_id_of.get(suggestion.code_id)
+        if code_id is None:
+            continue
+        if (segment.key, code_id) in existing:
+            skipped += 1
+            continue
+        start, end = _suggested_span(suggestion, segment)
+        rows.append(
+            {
+                "project_id": project_id, "document_id": document_of[segment.key],
+                "segment_id": segment.key, "start": start, "end": end,
+                "code_id": code_id, "coder_id": coder_id, "action": "suggested",
+                "score": float(suggestion.score), "evidence": suggestion.evidence[:2000], "run_id": run_id,
+            }
+        )
+    return rows, skipped
+
+
+def coverage_rows(document_ids: Iterable[int], *, project_id: int, coder_id: int, run_id: str) -> list[dict]:
+    """``coder_runs`` rows: the run covered these documents (suggestions or not)."""
+    return [{"run_id": run_id, "project_id": project_id, "coder_id": coder_id, "document_id": document_id}
+            for document_id in document_ids]
 
 
 def _suggested_span(suggestion: Suggestion, segment: Segment) -> tuple[int, int]:
