@@ -35,6 +35,10 @@ MINIMUM = {
     ("GET", "/projects/{project_id}/analysis"): "viewer",
     ("GET", "/projects/{project_id}/analysis/figures/{name}.png"): "viewer",
     ("GET", "/projects/{project_id}/report.zip"): "viewer",
+    ("GET", "/api/documents/{document_id}/identifiers"): "viewer",
+    ("POST", "/api/documents/{document_id}/identifiers"): "coder",
+    ("POST", "/api/documents/{document_id}/identifiers/{proposal_id}/decide"): "coder",
+    ("POST", "/api/documents/{document_id}/pseudonymise"): "coder",
 }
 # who lacks the role: someone one rank below, and someone with no role in the project
 LACKING = {"viewer": ["nora"], "coder": ["vera", "nora"], "owner": ["cora", "vera", "nora"]}
@@ -59,7 +63,7 @@ def urls(project, doc_id):
         event = session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.action == "suggested"))
         code = session.scalar(select(t.Code.id))
     values = {"project_id": project.project_id, "document_id": doc_id, "event_id": event, "code_id": code,
-              "name": "participants"}
+              "name": "participants", "proposal_id": 1}
     return lambda path: path.format(**values)
 
 

@@ -118,18 +118,20 @@ def key_location(ws: Workspace, key_file: Path | str | None = None) -> Path:
     return path
 
 
-def unlock_key(ws: Workspace, passphrase: str, key_file: Path | str | None = None) -> KeyRing:
-    """Open the project's key file, or create it when the project has none yet."""
+def unlock_key(ws: Workspace, passphrase: str, key_file: Path | str | None = None, *, create: bool = True) -> KeyRing:
+    """Open the project's key file, or (``create``) make it when the project has none yet."""
     path = key_location(ws, key_file)
     with ws.session() as session:
         key_id = privacy_settings(session, ws.project_id)["key_id"]
         used = session.scalar(select(func.count()).select_from(Pseudonym).where(Pseudonym.project_id == ws.project_id))
     if path.exists():
         return open_key(path, passphrase, key_id)
-    if used:
+    if used or not create:
         raise InvalidInput(
-            f"no key file at {path}, but the project already has {used} pseudonyms: pass the key file it was "
-            "made with (--key-file)", source=str(path))
+            f"no key file at {path}" + (f", but the project already has {used} pseudonyms: pass the key file it "
+                                        "was made with (--key-file)" if used else
+                                        "; make it with `chimeqda pseudonymise -p PROJECT` first"),
+            source=str(path))
     return create_key(path, passphrase, key_id)
 
 
@@ -497,3 +499,40 @@ def reveal(ws: Workspace, key: KeyRing, pseudonyms: Sequence[str] = (), *, reaso
         record(session, ws.project_id, "revealed", user=user, reason=reason,
                detail={"pseudonyms": [p for p, _, _ in result]})
     return result
+
+
+def document_identifiers(ws: Workspace, document_id: int) -> dict:
+    """What the web document view shows: whether the project pseudonymises, the status, the proposals."""
+    from chimeqda.services.privacy_audit import document_statuses
+
+    with ws.session() as session:
+        doc = _document(session, document_id)
+        if doc.project_id != ws.project_id:
+            raise UnknownObject(f"no document {document_id} in this project")
+        settings = privacy_settings(session, ws.project_id)
+        status = document_statuses(session, ws.project_id).get(doc.name, "not checked") if doc.is_current else "old"
+        if doc.is_current and doc.id in pseudonymised_ids(session, ws.project_id):
+            status = "pseudonymised"
+        rows = session.scalars(select(IdentifierProposal).where(IdentifierProposal.document_id == document_id)
+                               .order_by(IdentifierProposal.start)).all()
+        proposals = [{"id": r.id, "start": r.start, "end": r.end, "text": doc.text[r.start:r.end], "label": r.label,
+                      "status": r.status, "source": r.source, "score": r.score} for r in rows]
+    return {"enabled": bool(settings.get("required")), "status": status, "proposals": proposals}
+
+
+def proposal_document(ws: Workspace, proposal_id: int) -> int:
+    """The document a proposal belongs to (for access checks)."""
+    with ws.session() as session:
+        row = session.get(IdentifierProposal, proposal_id)
+        if row is None or row.project_id != ws.project_id:
+            raise UnknownObject(f"no identifier proposal {proposal_id} in this project")
+        return row.document_id
+
+
+def document_name(ws: Workspace, document_id: int) -> str:
+    """The name of a current document of the project."""
+    with ws.session() as session:
+        doc = _document(session, document_id)
+        if doc.project_id != ws.project_id or not doc.is_current:
+            raise UnknownObject(f"no current document {document_id} in this project")
+        return doc.name

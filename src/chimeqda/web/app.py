@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from chimeqda import __version__
-from chimeqda.errors import InvalidInput, UnknownCoder, UnknownObject
+from chimeqda.errors import InvalidInput, PrivacyRequired, UnknownCoder, UnknownObject
 from chimeqda.store.db import open_database
 from chimeqda.web.security import LoginLinks, SecurityHeaders
 
@@ -41,14 +41,18 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from chimeqda.web.routes import analysis, auth, codebook, documents, projects
+    from chimeqda.web.routes import analysis, auth, codebook, documents, privacy, projects
 
-    for module in (auth, projects, documents, codebook, analysis):
+    for module in (auth, projects, documents, codebook, analysis, privacy):
         app.include_router(module.router)
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput):
         return _error(request, 422, str(exc))
+
+    @app.exception_handler(PrivacyRequired)
+    async def _private(request: Request, exc: PrivacyRequired):
+        return _error(request, 409, str(exc))
 
     @app.exception_handler(UnknownObject)
     @app.exception_handler(UnknownCoder)

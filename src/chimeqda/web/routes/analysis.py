@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from chimeqda.report import build_report, write_report
+from chimeqda.services import privacy_audit
 from chimeqda.services.frames import codings_frame, participants_frame, segments_frame
 from chimeqda.services.project import project_codebook
 from chimeqda.services.reporting import machine_provenance
@@ -113,7 +114,8 @@ def figure(access: ProjectViewer, name: str, suggested: bool = False):
 
 @router.get("/projects/{project_id}/report.zip")
 def report_download(access: ProjectViewer, suggested: bool = False):
-    """``report.html`` and a CSV per table, zipped."""
+    """``report.html`` and a CSV per table, zipped (refused on identifiable text where privacy is on; logged)."""
+    privacy_audit.require_pseudonymised(access.ws, what="the report download")
     report = _report(access, suggested)
     with tempfile.TemporaryDirectory() as tmp:
         write_report(report, tmp)
@@ -123,6 +125,7 @@ def report_download(access: ProjectViewer, suggested: bool = False):
                 if path.is_file():
                     archive.write(path, path.relative_to(tmp).as_posix())
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in access.project_name)[:60] or "project"
+    privacy_audit.record_export(access.ws, "report (web)", f"{safe}-report.zip", user=access.user.username)
     return Response(
         buffer.getvalue(), media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{safe}-report.zip"'},

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.services import coding, memos
+from chimeqda.services import coding, memos, privacy_audit
 from chimeqda.store import tables as t
 from chimeqda.web import queries
 from chimeqda.web.app import templates
@@ -59,6 +59,7 @@ def document_page(request: Request, access: ProjectViewer, document_id: int):
         if doc is None or doc.project_id != access.project_id:
             raise UnknownObject(f"no document {document_id} in this project")
         name = doc.name
+    privacy_audit.record_view(access.ws, document_id, user=access.user.username)  # only where privacy is on
     return templates.TemplateResponse(
         request, "document.html",
         {"user": access.user, "access": access, "document_id": document_id, "document_name": name,
