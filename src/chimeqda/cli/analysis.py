@@ -86,12 +86,10 @@ def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool
     Example: chimeqda report -p my-study --out my-study/report
     """
     from chimeqda.services import project_report
-    from chimeqda.services.rigour import rigour_sections
 
     ws = open_project(project_dir, db)
     guard_privacy(ws, allow_unpseudonymised, "the report")
-    path = project_report(ws, out, include_suggested=include_suggested, window=window,
-                          extra_sections=rigour_sections(ws, include_suggested=include_suggested))
+    path = project_report(ws, out, include_suggested=include_suggested, window=window, rigour=True)
     log_export(ws, "report", path)
     click.echo(f"Report: {path}")
 

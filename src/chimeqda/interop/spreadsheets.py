@@ -87,21 +87,10 @@ def presence_matrix(ws, *, include_suggested: bool = False) -> pd.DataFrame:
 
 
 def project_report_object(ws, *, include_suggested: bool = False, window: int = 1):
-    """The project's :class:`~chimeqda.report.Report`, built as ``chimeqda report`` builds it."""
-    from chimeqda.report import build_report
-    from chimeqda.services import codings_frame, participants_frame, segments_frame
-    from chimeqda.services.project import project_codebook
-    from chimeqda.services.reporting import machine_provenance
-    from chimeqda.store import tables as t
+    """The project's findings report (:func:`chimeqda.services.reporting.findings_report`)."""
+    from chimeqda.services.reporting import findings_report
 
-    with ws.session() as session:
-        project_name = session.get(t.Project, ws.project_id).name
-        _, book = project_codebook(session, ws.project_id)
-    return build_report(
-        codings_frame(ws, include_suggested=include_suggested), book, participants_frame(ws),
-        segments=segments_frame(ws), title=f"{book.name}: findings", project_name=project_name,
-        include_suggested=include_suggested, window=window, provenance=machine_provenance(ws) or None,
-    )
+    return findings_report(ws, include_suggested=include_suggested, window=window)
 
 
 def _write_frame(writer, frame: pd.DataFrame, name: str, taken: set[str]) -> str:

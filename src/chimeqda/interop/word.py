@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import math
+import re
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +65,14 @@ def _add_table(document, frame: pd.DataFrame, title: str) -> None:
         document.add_paragraph(f"({'; '.join(notes)}; the full table is in the XLSX export)").italic = True
 
 
+def _html_paragraphs(html: str) -> list[str]:
+    """The prose of an HTML section (its tables are written as tables; images are left out)."""
+    without = re.sub(r"(?is)<(table|figure|style|script)\b.*?</\1>", "", html)
+    blocks = re.split(r"(?i)</?(?:p|li|h[1-6]|div|br)\b[^>]*>", without)
+    texts = (unescape(re.sub(r"<[^>]+>", "", block)) for block in blocks)
+    return [" ".join(text.split()) for text in texts if text.strip()]
+
+
 def write_docx(report, out: Path | str) -> Path:
     """Write a :class:`~chimeqda.report.Report` as a Word document."""
     from docx import Document
@@ -86,6 +96,11 @@ def write_docx(report, out: Path | str) -> Path:
     for number, (name, png) in enumerate(report.figures.items(), start=1):
         document.add_picture(io.BytesIO(png), width=Cm(15))
         document.add_paragraph(f"Figure {number}. {FIGURE_CAPTIONS.get(name, name)}", style="Caption")
+
+    for title, html in report.extra_sections:
+        document.add_heading(str(title), level=1)
+        for paragraph in _html_paragraphs(html):
+            document.add_paragraph(paragraph)
 
     document.add_heading("Tables", level=1)
     for name, frame in report.tables().items():

@@ -42,6 +42,8 @@ class Report:
     figures: dict[str, bytes] = field(default_factory=dict)
     settings: dict[str, object] = field(default_factory=dict)
     extra_sections: tuple[tuple[str, str], ...] = ()
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Tables of the extra sections (agreement, framework, saturation…), saved with the others."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by the file name (without ``.csv``) it is saved under."""
@@ -57,6 +59,8 @@ class Report:
         if self.most_linked is not None:
             tables["most_linked"] = self.most_linked
         tables["quotes"] = self.quotes
+        for name, table in self.extra_tables.items():
+            tables.setdefault(_file_safe(name), table)
         return tables
 
 
@@ -79,6 +83,7 @@ def build_report(
     attribute_bins: Mapping[str, int | Sequence[float]] | None = None,
     provenance: str | None = None,
     extra_sections: Sequence[tuple[str, str]] = (),
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> Report:
     """Run the framework analysis and collect tables, figures and prose.
 
@@ -107,6 +112,8 @@ def build_report(
         Sections appended by other features. The title is escaped; the HTML
         is inserted as it is, so it must come from chimeqda's own code and
         escape any user text itself.
+    extra_tables : mapping of name to DataFrame, optional
+        The tables of those sections; saved, exported and rendered with the others.
 
     Returns
     -------
@@ -183,6 +190,7 @@ def build_report(
         figures=report_figures,
         settings=settings,
         extra_sections=tuple((str(t), str(h)) for t, h in extra_sections),
+        extra_tables=dict(extra_tables or {}),
     )
 
 

@@ -92,10 +92,7 @@ def run_demo(
         f"added {review.added} reference codings the machine missed ({review.documents} documents)"
     )
     progress("[5/5] analysing and writing the report")
-    from chimeqda.services.rigour import rigour_sections
-
-    report = project_report(ws, target / "report", include_suggested=True,
-                            extra_sections=rigour_sections(ws, include_suggested=True))
+    report = project_report(ws, target / "report", include_suggested=True, rigour=True)
     return DemoResult(
         project_dir=project_dir, report=report, documents=len(outcomes), segments=segments,
         suggestions=run.suggestions, accepted=review.accepted, rejected=review.rejected, added=review.added,

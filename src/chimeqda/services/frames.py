@@ -8,12 +8,15 @@ Only current document versions are read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
-from chimeqda.services.project import Workspace
+from chimeqda.model import Codebook
+from chimeqda.services.project import Workspace, project_codebook
 from chimeqda.store import tables as t
 from chimeqda.store.queries import current_coding, pending_suggestion
 
@@ -107,3 +110,31 @@ def documents_frame(ws: Workspace) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["document_id", "document", "version", "current", "language", "format", "participant", "imported_at"]
     )
+
+
+@dataclass(frozen=True)
+class ProjectFrames:
+    """A project read once for a report: its codebook and the frames every analysis takes."""
+
+    name: str
+    book: Codebook
+    codings: pd.DataFrame
+    participants: pd.DataFrame
+    segments: pd.DataFrame
+    include_suggested: bool = False
+
+
+def project_frames(ws: Workspace, *, include_suggested: bool = False, coder: str | None = None) -> ProjectFrames:
+    """Load the codebook and the codings, participants and segments frames once.
+
+    ``coder`` keeps only that person's codings (blind coding), plus the
+    machine's pending suggestions when ``include_suggested``.
+    """
+    with ws.session() as session:
+        name = session.scalar(select(t.Project.name).where(t.Project.id == ws.project_id)) or ""
+        _, book = project_codebook(session, ws.project_id)
+    codings = codings_frame(ws, include_suggested=include_suggested, coder=coder)
+    if coder and include_suggested:
+        everyone = codings_frame(ws, include_suggested=True)
+        codings = pd.concat([codings, everyone[everyone["status"] == "suggested"]], ignore_index=True)
+    return ProjectFrames(name, book, codings, participants_frame(ws), segments_frame(ws), include_suggested)

@@ -1,14 +1,23 @@
-"""Build the findings report of a project (HTML + a CSV per table)."""
+"""The one findings report of a project.
+
+:func:`findings_report` reads the project once (codebook, codings,
+participants, segments: :func:`~chimeqda.services.frames.project_frames`),
+adds the rigour sections (agreement, framework matrix, saturation, attribute
+comparison) and returns one :class:`~chimeqda.report.Report`. The CLI's
+``report``, the web's report download and the XLSX/DOCX exports all render
+that object, so the same project gives the same report everywhere.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select
 
-from chimeqda.report import build_report, write_report
-from chimeqda.services.frames import codings_frame, participants_frame, segments_frame
-from chimeqda.services.project import Workspace, project_codebook
+from chimeqda.report import Report, build_report, write_report
+from chimeqda.services.frames import ProjectFrames, project_frames
+from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
 
 
@@ -30,27 +39,44 @@ def machine_provenance(ws: Workspace) -> str:
     return "Machine suggestions were made by chimeqda coder(s): " + "; ".join(parts) + "."
 
 
+def findings_report(
+    ws: Workspace, *, include_suggested: bool = False, window: int = 1, coder: str | None = None,
+    rigour: bool = True, title: str | None = None, n_boot: int = 500, n_orders: int = 500,
+    frames: ProjectFrames | None = None,
+) -> Report:
+    """The project's findings report, with the rigour sections unless ``rigour=False``.
+
+    ``coder`` (blind coding) counts only that person's codings (plus pending
+    machine suggestions with ``include_suggested``) and leaves agreement out.
+    """
+    frames = frames or project_frames(ws, include_suggested=include_suggested, coder=coder)
+    sections: tuple[tuple[str, str], ...] = ()
+    tables: dict[str, pd.DataFrame] = {}
+    if rigour:
+        from chimeqda.services.rigour import rigour_parts
+
+        sections, tables = rigour_parts(ws, frames=frames, include_suggested=include_suggested, n_boot=n_boot,
+                                        n_orders=n_orders, agreement_shown=coder is None)
+    return build_report(
+        frames.codings, frames.book, frames.participants, segments=frames.segments,
+        title=title or f"{frames.book.name}: findings", project_name=frames.name,
+        include_suggested=include_suggested, window=window, provenance=machine_provenance(ws) or None,
+        extra_sections=sections, extra_tables=tables,
+    )
+
+
 def project_report(
     ws: Workspace, out_dir: Path | str, *, include_suggested: bool = False, window: int = 1,
-    title: str | None = None, extra_sections: tuple[tuple[str, str], ...] = (),
+    title: str | None = None, extra_sections: tuple[tuple[str, str], ...] = (), rigour: bool = False,
 ) -> Path:
-    """Write ``report.html`` and ``tables/*.csv`` for the project into ``out_dir``; returns the HTML path."""
+    """Write ``report.html`` and ``tables/*.csv`` for the project into ``out_dir``; returns the HTML path.
+
+    ``rigour=True`` writes the full report of :func:`findings_report`;
+    ``extra_sections`` are appended after its sections.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with ws.session() as session:
-        project = session.get(t.Project, ws.project_id)
-        _, book = project_codebook(session, ws.project_id)
-        project_name = project.name
-    report = build_report(
-        codings_frame(ws, include_suggested=include_suggested),
-        book,
-        participants_frame(ws),
-        segments=segments_frame(ws),
-        title=title or f"{book.name}: findings",
-        project_name=project_name,
-        include_suggested=include_suggested,
-        window=window,
-        provenance=machine_provenance(ws) or None,
-        extra_sections=extra_sections,
-    )
+    report = findings_report(ws, include_suggested=include_suggested, window=window, rigour=rigour, title=title)
+    if extra_sections:
+        report.extra_sections = report.extra_sections + tuple(extra_sections)
     return write_report(report, out_dir)

@@ -45,7 +45,10 @@ from chimeqda.analysis import saturation as sat
 from chimeqda.analysis.frequencies import frequencies_by_attribute
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import Codebook, CoderInfo
-from chimeqda.services.frames import codings_frame, participants_frame
+from chimeqda.services.frames import (
+    ProjectFrames,
+    project_frames,
+)
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
 from chimeqda.store import tables as t
 from chimeqda.store.queries import current_coding
@@ -683,12 +686,15 @@ def framework(
     codes: Sequence[str] | None = None,
     include_suggested: bool = False,
     n_quotes: int = 3,
+    frames: ProjectFrames | None = None,
 ) -> pd.DataFrame:
-    """The framework matrix of the project (see :func:`chimeqda.analysis.framework.framework_matrix`)."""
-    with ws.session() as session:
-        _, book = project_codebook(session, ws.project_id)
+    """The framework matrix of the project (see :func:`chimeqda.analysis.framework.framework_matrix`).
+
+    ``frames``: the project already read (:func:`~chimeqda.services.frames.project_frames`).
+    """
+    frames = frames or project_frames(ws, include_suggested=include_suggested)
     return fw.framework_matrix(
-        codings_frame(ws, include_suggested=include_suggested), book, participants_frame(ws), codes=codes,
+        frames.codings, frames.book, frames.participants, codes=codes,
         include_suggested=include_suggested, summaries=cell_summaries(ws), n_quotes=n_quotes,
     )
 
@@ -946,16 +952,17 @@ def saturation(
     threshold: float = 0.05,
     n_orders: int = 1000,
     random_state: int | None = 0,
+    frames: ProjectFrames | None = None,
 ) -> SaturationResult:
     """New codes per successive interview, in interview order and over random orders.
 
     The interviews are the current documents with at least one coding that
     counts (or the ``documents`` named), in the order of :func:`interview_order`.
-    ``coder`` restricts the codings to one coder's.
+    ``coder`` restricts the codings to one coder's; ``frames``: the project already read.
     """
-    with ws.session() as session:
-        _, book = project_codebook(session, ws.project_id)
-    codings = codings_frame(ws, include_suggested=include_suggested, coder=coder)
+    if frames is None:
+        frames = project_frames(ws, include_suggested=include_suggested, coder=coder)
+    book, codings = frames.book, frames.codings
     order = interview_order(ws)
     if documents:
         unknown = set(documents) - set(order["document"])
@@ -995,13 +1002,11 @@ def saturation(
 
 def attribute_comparison(
     ws: Workspace, *, include_suggested: bool = False, attributes: Sequence[str] | None = None,
-    max_groups: int = 8,
+    max_groups: int = 8, frames: ProjectFrames | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per participant attribute, codes × groups: participants mentioning (n, N, share) and segments."""
-    with ws.session() as session:
-        _, book = project_codebook(session, ws.project_id)
-    codings = codings_frame(ws, include_suggested=include_suggested)
-    people = participants_frame(ws)
+    frames = frames or project_frames(ws, include_suggested=include_suggested)
+    book, codings, people = frames.book, frames.codings, frames.participants
     names = attributes if attributes is not None else [c for c in people.columns if c not in ("participant", "file")]
     result = {}
     prepared = codings[codings["status"].isin(("accepted", "suggested") if include_suggested else ("accepted",))]
@@ -1029,9 +1034,15 @@ def attribute_comparison(
 # ---------------------------------------------------------------- report sections
 
 
-def rigour_sections(
+def rigour_sections(ws: Workspace, **options: Any) -> tuple[tuple[str, str], ...]:
+    """The report's rigour sections as ``(title, html)`` pairs (see :func:`rigour_parts`)."""
+    return rigour_parts(ws, **options)[0]
+
+
+def rigour_parts(
     ws: Workspace,
     *,
+    frames: ProjectFrames | None = None,
     coders: Sequence[str] | None = None,
     include_suggested: bool = False,
     level: str = "root",
@@ -1039,31 +1050,43 @@ def rigour_sections(
     n_orders: int = 500,
     sort_by: Sequence[str] = (),
     draft_missing: bool = True,
-) -> tuple[tuple[str, str], ...]:
-    """Report sections: agreement, framework matrix, saturation, attribute comparison.
+    agreement_shown: bool = True,
+) -> tuple[tuple[tuple[str, str], ...], dict[str, pd.DataFrame]]:
+    """Report sections (agreement, framework matrix, saturation, attribute comparison) and their tables.
 
-    Pass the result as ``extra_sections`` to :func:`~chimeqda.services.reporting.project_report`.
     A section whose data is missing (e.g. only one coder) explains why instead.
     ``draft_missing`` shows a machine draft (marked, not saved) in framework
     cells that have codings but no summary yet; nothing is written.
+    ``agreement_shown=False`` (blind coding) leaves other coders' codings out.
     """
     from chimeqda.report import rigour as render
 
+    frames = frames or project_frames(ws, include_suggested=include_suggested)
     sections: list[tuple[str, str]] = []
-    try:
-        result = agreement(ws, coders, level=level, n_boot=n_boot)
-        sections.append(("Inter-coder agreement", render.agreement_html(result)))
-    except (InvalidInput, UnknownObject) as exc:
-        sections.append(("Inter-coder agreement", render.message_html(f"Agreement was not computed: {exc}")))
-    participants = participants_frame(ws)
-    cells = framework(ws, include_suggested=include_suggested, n_quotes=2)
+    tables: dict[str, pd.DataFrame] = {}
+    if not agreement_shown:
+        sections.append(("Inter-coder agreement", render.message_html(
+            "Agreement is not shown while blind coding is on: it would reveal the other coders' codings.")))
+    else:
+        try:
+            result = agreement(ws, coders, level=level, n_boot=n_boot)
+            sections.append(("Inter-coder agreement", render.agreement_html(result)))
+            tables["agreement_by_code"] = result.by_code
+        except (InvalidInput, UnknownObject) as exc:
+            sections.append(("Inter-coder agreement", render.message_html(f"Agreement was not computed: {exc}")))
+    participants = frames.participants
+    cells = framework(ws, include_suggested=include_suggested, n_quotes=2, frames=frames)
     if draft_missing:
         cells = _with_drafts(ws, cells)
     attrs = [a for a in participants.columns if a not in ("participant", "file")][:4]
     sections.append(("Framework matrix", render.framework_section_html(
         framework_html(cells, participants, sort_by=sort_by, attributes=attrs, standalone=False), cells)))
-    sat_result = saturation(ws, include_suggested=include_suggested, n_orders=n_orders)
+    tables["framework_counts"] = framework_tables(cells, participants, sort_by=sort_by, attributes=attrs)["counts"]
+    sat_result = saturation(ws, include_suggested=include_suggested, n_orders=n_orders, frames=frames)
     sections.append(("Saturation", render.saturation_html(sat_result)))
-    comparison = attribute_comparison(ws, include_suggested=include_suggested)
+    tables["saturation_curve"] = sat_result.curve
+    comparison = attribute_comparison(ws, include_suggested=include_suggested, frames=frames)
     sections.append(("Comparisons by participant attribute", render.attributes_html(comparison)))
-    return tuple(sections)
+    for attribute, table in comparison.items():
+        tables[f"compare_{attribute}"] = table
+    return tuple(sections), tables

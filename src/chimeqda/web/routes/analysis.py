@@ -1,8 +1,10 @@
 """The analysis page: frequency, participant and co-occurrence tables and charts; the report download.
 
-The numbers come from the core pipeline (``build_report``). Under blind
-coding a coder's analysis counts only their own codings. Reports are cached
-per project and coding state, so reloading the page does not redraw charts.
+Both show the project's one findings report (``services.reporting.findings_report``,
+the same the CLI writes and the exports render); the page leaves out its rigour
+sections, the download has them all. Under blind coding a coder's analysis
+counts only their own codings. Reports are cached per project and coding
+state, so reloading the page does not redraw charts.
 """
 
 from __future__ import annotations
@@ -18,43 +20,38 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from chimeqda.report import build_report, write_report
+from chimeqda.report import Report, write_report
 from chimeqda.services import privacy_audit
-from chimeqda.services.frames import codings_frame, participants_frame, segments_frame
-from chimeqda.services.project import project_codebook
-from chimeqda.services.reporting import machine_provenance
+from chimeqda.services.reporting import findings_report
 from chimeqda.store import tables as t
+from chimeqda.store.queries import first_codebook_id
 from chimeqda.web.app import templates
 from chimeqda.web.deps import Access, ProjectViewer
 
 router = APIRouter()
-_cache: dict[tuple, object] = {}
+_cache: dict[tuple, Report] = {}
 _lock = threading.Lock()
 
 
-def _report(access: Access, include_suggested: bool):
+def _report(access: Access, include_suggested: bool, rigour: bool = False) -> Report:
     with access.ws.session() as session:
         state = session.execute(
             select(func.max(t.CodingEvent.id), func.count(t.CodingEvent.id)).where(
                 t.CodingEvent.project_id == access.project_id
             )
         ).one()
-        _, book = project_codebook(session, access.project_id)
-        codes = tuple((c.id, c.name) for c in book.codes)
+        memos = session.scalar(select(func.max(t.Memo.id)).where(t.Memo.project_id == access.project_id))
+        codes = tuple(session.execute(
+            select(t.Code.id, t.Code.key, t.Code.name, t.Code.parent_key)
+            .where(t.Code.codebook_id == first_codebook_id(session, access.project_id)).order_by(t.Code.id)
+        ).all())
     coder = access.user.username if access.hides_others else None
-    key = (str(access.engine.url), access.project_id, include_suggested, coder, tuple(state), hash(codes))
+    key = (str(access.engine.url), access.project_id, include_suggested, coder, rigour, tuple(state), memos,
+           hash(codes))
     with _lock:
         if key in _cache:
             return _cache[key]
-    codings = codings_frame(access.ws, include_suggested=include_suggested, coder=coder)
-    if coder and include_suggested:
-        machine = codings_frame(access.ws, include_suggested=True)
-        codings = pd.concat([codings, machine[machine["status"] == "suggested"]], ignore_index=True)
-    report = build_report(
-        codings, book, participants_frame(access.ws), segments=segments_frame(access.ws),
-        title=f"{book.name}: findings", project_name=access.project_name, include_suggested=include_suggested,
-        provenance=machine_provenance(access.ws) or None,
-    )
+    report = findings_report(access.ws, include_suggested=include_suggested, coder=coder, rigour=rigour)
     with _lock:
         if len(_cache) > 32:
             _cache.clear()
@@ -116,7 +113,7 @@ def figure(access: ProjectViewer, name: str, suggested: bool = False):
 def report_download(access: ProjectViewer, suggested: bool = False):
     """``report.html`` and a CSV per table, zipped (refused on identifiable text where privacy is on; logged)."""
     privacy_audit.require_pseudonymised(access.ws, what="the report download")
-    report = _report(access, suggested)
+    report = _report(access, suggested, rigour=True)
     with tempfile.TemporaryDirectory() as tmp:
         write_report(report, tmp)
         buffer = io.BytesIO()
