@@ -85,6 +85,9 @@ def test_detect_review_apply_gives_one_pseudonym_per_real_value(study):
     first = _current(ws, "P07.txt")
     coding = add_coding(ws, first.id, first.text.index("My sponsor"), first.text.index("first time.") + 11,
                         "connectedness.peer_support", by="ann")
+    with ws.session() as session:
+        session.add(t.Memo(project_id=ws.project_id, target_type="document", target_id=first.id,
+                           text="mieke laughed about Big Mike"))
     summaries = detect_identifiers(ws, key, user="ann")
     assert {s.document for s in summaries} == {"P07.txt", "P08.txt"}
     proposals = list_proposals(ws)
@@ -121,6 +124,9 @@ def test_detect_review_apply_gives_one_pseudonym_per_real_value(study):
         carried = session.scalars(select(t.CodingEvent).where(t.CodingEvent.document_id == one.id)).all()
         stored = " ".join(str(v) for v in session.execute(text("SELECT * FROM pseudonyms")).all())
     assert speakers - {None} == {"Interviewer", mieke}
+    with ws.session() as session:
+        memo = session.scalars(select(t.Memo).where(t.Memo.target_id == one.id)).one()
+    assert memo.text == f"{mieke} laughed about [Person 2]"
     assert coded is not None and [one.text[e.start:e.end] for e in carried] == [
         "My sponsor [Person 2] took me along, and I felt hope for the first time."]
     assert "Mieke" not in stored and "mieke" not in stored  # only keyed hashes in the database

@@ -163,6 +163,21 @@ def test_a_crash_after_the_revision_leaves_the_old_version_intact(study):
     assert _document(ws, doc_id).is_current
 
 
+def test_rewrite_applies_to_copied_memos_and_evidence(study):
+    ws, doc_id = study
+    text = _document(ws, doc_id).text
+    with ws.session() as session:
+        session.add(t.Memo(project_id=ws.project_id, target_type="document", target_id=doc_id,
+                           title="About Mieke", text="Mieke spoke of Zwolle"))
+    revision = revise_document(ws, doc_id, name_edits(text), reason="pseudonymisation", user="ann",
+                               rewrite=lambda words: apply_edits(words, name_edits(words)))
+    with ws.session() as session:
+        copied = session.scalars(select(t.Memo).where(t.Memo.target_id == revision.document_id)).one()
+        original = session.scalars(select(t.Memo).where(t.Memo.target_id == doc_id)).one()
+    assert (copied.title, copied.text) == ("About [Person 1]", "[Person 1] spoke of [Town 1]")
+    assert original.text == "Mieke spoke of Zwolle"  # the old version's memo is kept as it was
+
+
 def test_only_the_current_version_can_be_revised(study):
     ws, doc_id = study
     text = _document(ws, doc_id).text

@@ -190,9 +190,10 @@ def prepare(coder: str | None, codebook: str) -> None:
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many segments to serve.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
 @click.option("--no-agreement", is_flag=True, help="Skip the estimated agreement (it refits the coder per fold).")
+@allow_unpseudonymised_option
 @friendly_errors
 def next_command(project_dir: Path, db: str | None, coder: str, count: int, params: tuple[str, ...],
-                 no_agreement: bool) -> None:
+                 no_agreement: bool, allow_unpseudonymised: bool) -> None:
     """Serve the undecided segments the coder is least sure about, retrained on every decision so far.
 
     Decide them with `chimeqda review` (or code them by hand); the next call
@@ -205,6 +206,7 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
     from chimeqda.services.active import estimated_agreement, next_for_review
 
     ws = open_project(project_dir, db)
+    guard_privacy(ws, allow_unpseudonymised, "machine coding (next)")
     settings = parse_params(params)
     items = next_for_review(ws, coder=coder, n=count, params=settings)
     if not items:

@@ -3,7 +3,8 @@
 Lists documents not yet pseudonymised, confirmed identifiers that turn up
 again after pseudonymisation — in a document's text, a document's name, a
 memo, a code's name or definition, a participant attribute — and exports or
-reports made while documents were still identifiable. The known values come
+reports made while documents were still identifiable. Coding evidence (an LLM's
+quote) of current documents is searched too. The known values come
 from the key file when it is open, and from the confirmed spans of earlier
 versions (which the database keeps) otherwise.
 """
@@ -76,6 +77,13 @@ def privacy_check(ws: Workspace, key: KeyRing | None = None) -> PrivacyCheck:
             places.append((f"document name {doc.name}", doc.name))
             if doc.id in done:
                 places.append((f"text of {doc.name} v{doc.version}", doc.text))
+        evidence = session.execute(
+            select(t.CodingEvent.id, t.CodingEvent.evidence, t.Document.name)
+            .join(t.Document, t.Document.id == t.CodingEvent.document_id)
+            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
+                   t.CodingEvent.evidence != ""))
+        for event_id, text, name in evidence:
+            places.append((f"evidence of coding event {event_id} in {name}", text))
         for memo in session.scalars(select(t.Memo).where(t.Memo.project_id == ws.project_id)):
             places.append((f"memo {memo.id} ({memo.target_type})", f"{memo.title}\n{memo.text}"))
         codes = session.execute(select(t.Code.key, t.Code.name, t.Code.definition)

@@ -473,12 +473,25 @@ def _apply_one(session: Session, project_id: int, key: KeyRing, doc: t.Document,
         record(session, project_id, "pseudonymised", user=user, document=doc,
                detail={"replacements": 0, "labels": {}, "note": "no identifiers confirmed; text unchanged"})
         return ApplyOutcome(doc.name, doc.id, doc.id, doc.version, 0)
-    revision = revise_document(session, doc.id, edits, reason="pseudonymisation", user=user, speakers=speakers)
+    replaced = {doc.text[row.start:row.end].strip(): row.pseudonym or "" for row in rows}
+    revision = revise_document(session, doc.id, edits, reason="pseudonymisation", user=user, speakers=speakers,
+                               rewrite=_replacer({**replaced, **speakers}))
     new = _document(session, revision.document_id)
     record(session, project_id, "pseudonymised", user=user, document=new,
            detail={"replacements": len(edits), "labels": labels, "previous_version": doc.version,
                    "speakers_renamed": len(speakers)})
     return ApplyOutcome(doc.name, doc.id, new.id, new.version, len(edits))
+
+
+def _replacer(values: dict[str, str]):
+    """Replace each value (whole words, any case) by its pseudonym in a free text."""
+    values = {v: p for v, p in values.items() if v and p}
+    if not values:
+        return lambda text: text
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in sorted(values, key=len, reverse=True)),
+                         re.IGNORECASE)
+    by_value = {normalise_value(v): p for v, p in values.items()}
+    return lambda text: pattern.sub(lambda m: by_value.get(normalise_value(m.group()), m.group()), text)
 
 
 def reveal(ws: Workspace, key: KeyRing, pseudonyms: Sequence[str] = (), *, reason: str,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -158,6 +158,7 @@ def revise_document(
     reason: str,
     user: str,
     speakers: Mapping[str, str] | None = None,
+    rewrite: Callable[[str], str] | None = None,
 ) -> Revision:
     """Make a new version of a document with ``edits`` applied; keep every coding and memo on it.
 
@@ -165,11 +166,15 @@ def revise_document(
     points). ``speakers`` renames turn speakers (e.g. ``{"Mieke": "[Person 1]"}``)
     — the text's own ``Mieke:`` labels are changed by edits like any word.
     ``reason`` and ``user`` are kept in the new version's ``meta["revision"]``.
+    ``rewrite``, when given, is applied to the carried-over suggestions'
+    evidence and memos' titles and texts (pseudonymisation replaces the same
+    names there).
     """
+    keep = rewrite or (lambda text: text)
     if isinstance(target, Workspace):
         with target.session() as session:
-            return _revise(session, target.project_id, document_id, edits, reason, user, speakers or {})
-    return _revise(target, None, document_id, edits, reason, user, speakers or {})
+            return _revise(session, target.project_id, document_id, edits, reason, user, speakers or {}, keep)
+    return _revise(target, None, document_id, edits, reason, user, speakers or {}, keep)
 
 
 def _revise(
@@ -180,6 +185,7 @@ def _revise(
     reason: str,
     user: str,
     speakers: Mapping[str, str],
+    rewrite: Callable[[str], str],
 ) -> Revision:
     old = session.get(t.Document, document_id)
     if old is None or (project_id is not None and old.project_id != project_id):
@@ -246,7 +252,8 @@ def _revise(
             found = _segment_for(spans, starts, start, end)
             segment_id = segment_ids[found] if found is not None else None
         row = t.CodingEvent(
-            **_columns(event, ("id", "document_id", "segment_id", "start", "end", "decides_id")),
+            **_columns(event, ("id", "document_id", "segment_id", "start", "end", "decides_id", "evidence")),
+            evidence=rewrite(event.evidence or ""),
             document_id=new.id,
             segment_id=segment_id,
             start=start,
@@ -272,7 +279,8 @@ def _revise(
             target_id = new_ids[memo.target_id]
         else:
             continue
-        session.add(t.Memo(**_columns(memo, ("id", "target_id")), target_id=target_id))
+        session.add(t.Memo(**_columns(memo, ("id", "target_id", "title", "text")), target_id=target_id,
+                           title=rewrite(memo.title or ""), text=rewrite(memo.text)))
         memos += 1
     session.flush()
     return Revision(
