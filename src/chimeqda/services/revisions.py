@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from chimeqda.errors import InvalidInput, UnknownObject
@@ -233,26 +233,29 @@ def _revise(
         select(t.CodingEvent).where(t.CodingEvent.document_id == old.id).order_by(t.CodingEvent.id)
     ).all()
     new_ids: dict[int, int] = {}
-    pending: list[tuple[int, t.CodingEvent]] = []
+    batch: list[tuple[int, dict[str, Any]]] = []
 
-    def flush_pending() -> None:
-        session.flush()
-        for old_id, row in pending:
-            new_ids[old_id] = row.id
-        pending.clear()
+    def insert_batch() -> None:
+        # one INSERT … RETURNING per batch (ids in parameter order); a batch never holds an event and its decision
+        if batch:
+            ids = session.scalars(
+                insert(t.CodingEvent).returning(t.CodingEvent.id, sort_by_parameter_order=True), [r for _, r in batch]
+            ).all()
+            new_ids.update(zip((old_id for old_id, _ in batch), ids))
+            batch.clear()
 
-    pending_ids: set[int] = set()
+    in_batch: set[int] = set()
     for event in events:
-        if event.decides_id is not None and event.decides_id in pending_ids:
-            flush_pending()
-            pending_ids.clear()
+        if event.decides_id is not None and event.decides_id in in_batch:
+            insert_batch()
+            in_batch.clear()
         start, end = mapping.span(event.start, event.end)
         segment_id = None
         if event.segment_id is not None:
             found = _segment_for(spans, starts, start, end)
             segment_id = segment_ids[found] if found is not None else None
-        row = t.CodingEvent(
-            **_columns(event, ("id", "document_id", "segment_id", "start", "end", "decides_id", "evidence")),
+        row = _columns(event, ("id", "document_id", "segment_id", "start", "end", "decides_id", "evidence"))
+        row.update(
             evidence=rewrite(event.evidence or ""),
             document_id=new.id,
             segment_id=segment_id,
@@ -260,10 +263,9 @@ def _revise(
             end=end,
             decides_id=new_ids.get(event.decides_id, event.decides_id) if event.decides_id is not None else None,
         )
-        session.add(row)
-        pending.append((event.id, row))
-        pending_ids.add(event.id)
-    flush_pending()
+        batch.append((event.id, row))
+        in_batch.add(event.id)
+    insert_batch()
 
     for run in session.scalars(select(t.CoderRun).where(t.CoderRun.document_id == old.id)):
         session.add(t.CoderRun(**_columns(run, ("id", "document_id")), document_id=new.id))
@@ -308,14 +310,13 @@ def _copy_turns_and_segments(
         by_turn.setdefault(segment.turn, []).append(segment)
     segment_columns = {attr.key for attr in t.Segment.__mapper__.column_attrs}
     text = new.text
-    rows: list[t.Segment] = []
+    rows: list[dict[str, Any]] = []
+    turn_rows: list[dict[str, Any]] = []
     for turn in turns:
         start, end = mapping.span(turn.start, turn.end)
         speaker = speakers.get(turn.speaker, turn.speaker) if turn.speaker is not None else None
-        session.add(
-            t.Turn(**_columns(turn, ("id", "document_id", "start", "end", "speaker")),
-                   document_id=new.id, start=start, end=end, speaker=speaker)
-        )
+        turn_rows.append({**_columns(turn, ("id", "document_id", "start", "end", "speaker")),
+                          "document_id": new.id, "start": start, "end": end, "speaker": speaker})
         own = by_turn.pop(turn.index, [])
         body_start = mapping.start(own[0].start) if own else end
         spans: list[tuple[int, int]] = []
@@ -330,9 +331,12 @@ def _copy_turns_and_segments(
             speaker = speakers.get(segment.speaker, segment.speaker) if segment.speaker is not None else None
             rows.extend(_segments(new.id, turn_index, speaker, segment.role, [(start, end)], [segment], mapping,
                                   text, segment_columns, len(rows)))
-    session.add_all(rows)
-    session.flush()
-    return [(row.id, row.start, row.end) for row in rows]
+    if turn_rows:
+        session.execute(insert(t.Turn), turn_rows)
+    if not rows:
+        return []
+    ids = session.scalars(insert(t.Segment).returning(t.Segment.id, sort_by_parameter_order=True), rows).all()
+    return [(segment_id, row["start"], row["end"]) for segment_id, row in zip(ids, rows)]
 
 
 def _segments(
@@ -346,19 +350,19 @@ def _segments(
     text: str,
     columns: set[str],
     first_index: int,
-) -> list[t.Segment]:
+) -> list[dict[str, Any]]:
     """New segment rows; recording times and word timings (when the schema has them) come from the old segments."""
     remapped = [(mapping.span(s.start, s.end), s) for s in old]
     rows = []
     for offset, (a, b) in enumerate(spans):
-        row = t.Segment(document_id=document_id, index=first_index + offset, turn=turn, speaker=speaker,
-                        role=role, start=a, end=b, text=text[a:b])
+        row: dict[str, Any] = {"document_id": document_id, "index": first_index + offset, "turn": turn,
+                               "speaker": speaker, "role": role, "start": a, "end": b, "text": text[a:b]}
         overlapping = [s for (sa, sb), s in remapped if sa < b and a < sb]
         # The recording columns (audio's migration) are read by name: absent on older schemas.
         for name, pick in _RECORDING_TIMES:
             if name in columns:
                 times = [v for v in (getattr(s, name) for s in overlapping) if v is not None]
-                setattr(row, name, pick(times) if times else None)
+                row[name] = pick(times) if times else None
         if _WORDS in columns:
             words = []
             for s in overlapping:
@@ -366,6 +370,6 @@ def _segments(
                     ws, we = mapping.span(int(word[0]), int(word[1]))
                     if a <= ws and we <= b and we > ws:
                         words.append([ws, we, *word[2:]])
-            setattr(row, _WORDS, words or None)
+            row[_WORDS] = words or None
         rows.append(row)
     return rows
