@@ -31,6 +31,9 @@ class Segment:
     sentences of the same speaker turn (before, then after) when a caller
     provides it; coders may use it. ``key`` identifies the segment to the
     caller (a database id, a JSONL ``id``); coders pass it through.
+    ``time_start``/``time_end`` are seconds into the recording (timed sources
+    only); ``words`` holds a transcribed recording's words as
+    ``(start, end, probability)`` with offsets into the document text.
     """
 
     text: str
@@ -43,6 +46,9 @@ class Segment:
     lang: str | None = None
     context: tuple[str, ...] = ()
     key: object = None
+    time_start: float | None = None
+    time_end: float | None = None
+    words: tuple[tuple[int, int, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.end == -1:
@@ -59,6 +65,7 @@ class Turn:
     speaker: str | None
     role: Role
     time: float | None = None  # seconds from the start of the recording, when known
+    time_end: float | None = None
 
 
 @dataclass(frozen=True)

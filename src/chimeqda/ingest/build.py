@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ..model import ParsedDocument, Segment, Turn
 from .normalise import normalise_text
 from .sentences import detect_language, sentences_in
 from .speakers import RawTurn, find_text_turns, guess_interviewer, interviewer_keys, role_for
+from .timed import TimedSpan
 
 _LANGUAGE_NAMES = {"english": "en", "dutch": "nl", "nederlands": "nl", "flemish": "nl"}
 
@@ -41,8 +43,12 @@ def build_document(
     language_hint: object = None,
     guess_roles: bool = False,
     metadata: Mapping[str, object] | None = None,
+    timed: Sequence[TimedSpan] = (),
 ) -> ParsedDocument:
     """Assign roles, split turn bodies into sentences and assemble the document.
+
+    ``timed`` (sorted by offset) gives segments and turns their times; spans
+    with a ``probability`` are words, kept on the segments they fall in.
 
     With ``guess_roles`` (WebVTT, SubRip, Whisper JSON) and no ``interviewer_labels``, the
     two-speaker heuristic of :func:`~chimeqda.ingest.speakers.guess_interviewer`
@@ -55,17 +61,21 @@ def build_document(
         guessed = guess_interviewer(raw_turns, text)
         if guessed is not None:
             roles[guessed] = "interviewer"
+    timing = _Timing(timed)
     turns: list[Turn] = []
     segments: list[Segment] = []
     spans: list[tuple[int, int]] = []
     for raw in raw_turns:
         role = raw.role if raw.role is not None else roles[raw.speaker]
         index = len(turns)
-        turns.append(Turn(index, raw.start, max(raw.end, raw.start), raw.speaker, role, raw.time))
+        turn_start, turn_end = timing.between(raw.body_start, raw.end)
+        time = raw.time if raw.time is not None else turn_start
+        turns.append(Turn(index, raw.start, max(raw.end, raw.start), raw.speaker, role, time, turn_end))
         spans.clear()
         if raw.end > raw.body_start:
             sentences_in(text, raw.body_start, raw.end, spans)
         for start, end in spans:
+            time_start, time_end = timing.between(start, end)
             segments.append(
                 Segment(
                     text=text[start:end],
@@ -76,6 +86,9 @@ def build_document(
                     speaker=raw.speaker,
                     role=role,
                     lang=lang,
+                    time_start=time_start,
+                    time_end=time_end,
+                    words=timing.words(start, end),
                 )
             )
     return ParsedDocument(
@@ -88,6 +101,48 @@ def build_document(
         sha256=sha256,
         metadata=dict(metadata or {}),
     )
+
+
+class _Timing:
+    """Times of stretches of text, from timed spans sorted by offset."""
+
+    def __init__(self, spans: Sequence[TimedSpan]) -> None:
+        self.spans = list(spans)
+        self.ends = [span.end for span in self.spans]
+        self.has_words = any(span.probability is not None for span in self.spans)
+
+    def _overlapping(self, start: int, end: int) -> list[TimedSpan]:
+        found = []
+        for span in self.spans[bisect.bisect_right(self.ends, start) :]:
+            if span.start >= end:
+                break
+            found.append(span)
+        return found
+
+    def between(self, start: int, end: int) -> tuple[float | None, float | None]:
+        """Start and end time of text ``[start, end)``, interpolated inside a span; None if untimed."""
+        spans = self._overlapping(start, end)
+        if not spans:
+            return None, None
+        first, last = spans[0], spans[-1]
+        return _at(first, max(start, first.start)), _at(last, min(end, last.end))
+
+    def words(self, start: int, end: int) -> tuple[tuple[int, int, float], ...] | None:
+        if not self.has_words:
+            return None
+        return tuple(
+            (span.start, span.end, round(span.probability, 4))
+            for span in self._overlapping(start, end)
+            if span.probability is not None and start <= span.start and span.end <= end
+        )
+
+
+def _at(span: TimedSpan, position: int) -> float:
+    """The time at ``position`` of a span, by its share of the span's characters."""
+    if span.end <= span.start:
+        return span.time_start
+    share = (position - span.start) / (span.end - span.start)
+    return round(span.time_start + share * (span.time_end - span.time_start), 3)
 
 
 def parse_transcript_text(

@@ -193,7 +193,7 @@ def _read_json(job: _Job) -> ParsedDocument:
 def _timed_document(
     job: _Job, utterances: list[Utterance], encoding: str, hint: object = None, guess_roles=False
 ) -> ParsedDocument:
-    text, turns = assemble(utterances)
+    text, turns, timed = assemble(utterances)
     return build_document(
         job.name,
         text,
@@ -205,6 +205,7 @@ def _timed_document(
         language_hint=hint,
         guess_roles=guess_roles,
         metadata={"encoding": encoding, "cues": len(utterances)},
+        timed=timed,
     )
 
 

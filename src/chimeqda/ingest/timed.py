@@ -3,6 +3,8 @@
 Cues become utterances; consecutive utterances of the same speaker merge
 into one turn. The document text reads as a transcript, one turn per line:
 ``Name: utterance`` (or just the utterance when the speaker is unknown).
+Each timed utterance (or each of its words, when it has word timings) becomes
+a :class:`TimedSpan` of the text, from which segments and turns get their times.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ImportRejected
 from .normalise import normalise_text
 from .speakers import LABEL_RE, LabelCandidate, RawTurn, accepted_labels, is_label_shaped
 
 _TIMING = re.compile(
-    r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*(?:\d+:)?\d{1,2}:\d{2}"
+    r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)?"
 )
 _VOICE = re.compile(r"<v(?:\.[^\s<>]*)?[ \t]+([^<>]*)>")
 _TAG = re.compile(r"<[^<>\n]*>|\{\\[^{}\n]*\}")
@@ -27,9 +29,27 @@ _BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 
 @dataclass
 class Utterance:
+    """What one cue or transcribed segment says; ``words`` are ``(word, start, end, probability)``."""
+
     speaker: str | None
     time: float | None
     text: str
+    time_end: float | None = None
+    words: list[tuple[str, float, float, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimedSpan:
+    """Document text ``[start, end)`` spoken from ``time_start`` to ``time_end`` seconds.
+
+    ``probability`` is set for a transcribed word (the recogniser's confidence).
+    """
+
+    start: int
+    end: int
+    time_start: float
+    time_end: float
+    probability: float | None = None
 
 
 def _seconds(stamp: str) -> float:
@@ -58,12 +78,13 @@ def cue_utterances(text: str, source: str, kind: str) -> list[Utterance]:
         else:
             continue
         start = _seconds(timing.group(1))
+        end = _seconds(timing.group(2)) if timing.group(2) else None
         for line in lines[position + 1 :]:
             voice = _VOICE.search(line)
             spoken = _clean(line)
             if spoken:
                 speaker = " ".join(voice.group(1).split()) if voice else None
-                utterances.append(Utterance(speaker or None, start, spoken))
+                utterances.append(Utterance(speaker or None, start, spoken, end))
     if not utterances:
         raise ImportRejected(
             f"no {kind} cues found (expected timings like 00:00:01.000 --> 00:00:04.000 "
@@ -101,27 +122,53 @@ def apply_label_prefixes(utterances: list[Utterance]) -> None:
         previous = utterance.speaker
 
 
-def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn]]:
-    """Merge same-speaker runs into turns and write the document text."""
+def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn], list[TimedSpan]]:
+    """Merge same-speaker runs into turns, write the document text and place the times."""
     lines: list[str] = []
     turns: list[RawTurn] = []
+    spans: list[TimedSpan] = []
     position = 0
     index = 0
     while index < len(utterances):
         first = utterances[index]
-        parts = [first.text]
-        index += 1
-        while index < len(utterances) and utterances[index].speaker == first.speaker:
-            parts.append(utterances[index].text)
-            index += 1
         prefix = f"{first.speaker}: " if first.speaker else ""
+        parts: list[str] = []
+        cursor = position + len(prefix)
+        while index < len(utterances) and (not parts or utterances[index].speaker == first.speaker):
+            utterance = utterances[index]
+            following = utterances[index + 1].time if index + 1 < len(utterances) else None
+            spans.extend(_spans_of(utterance, cursor, following))
+            parts.append(utterance.text)
+            cursor += len(utterance.text) + 1
+            index += 1
         line = prefix + " ".join(parts)
         end = position + len(line)
         body = position + len(prefix)
         turns.append(RawTurn(position, end, body, first.speaker, None, first.time))
         lines.append(line)
         position += len(line) + 1
-    return "\n".join(lines), turns
+    return "\n".join(lines), turns, spans
+
+
+def _spans_of(utterance: Utterance, offset: int, following: float | None) -> list[TimedSpan]:
+    """The timed spans of one utterance whose text starts at ``offset``: its words, else itself."""
+    if utterance.time is None:
+        return []
+    spans: list[TimedSpan] = []
+    cursor = 0
+    for word, start, end, probability in utterance.words:
+        word = word.strip()
+        found = utterance.text.find(word, cursor) if word else -1
+        if found < 0:
+            continue
+        cursor = found + len(word)
+        spans.append(TimedSpan(offset + found, offset + cursor, start, max(end, start), probability))
+    if spans:
+        return spans
+    end = utterance.time_end
+    if end is None or end < utterance.time:
+        end = following if following is not None and following >= utterance.time else utterance.time
+    return [TimedSpan(offset, offset + len(utterance.text), utterance.time, end)]
 
 
 def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
@@ -164,18 +211,37 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
         text = segment["text"]
         if not isinstance(text, str):
             raise fail(f"segment {number}: 'text' must be a string")
-        start = segment.get("start")
-        if start is not None and (
-            isinstance(start, bool)
-            or not isinstance(start, (int, float))
-            or not math.isfinite(start)
-        ):
-            raise fail(f"segment {number}: 'start' must be a number of seconds")
+        start, end = segment.get("start"), segment.get("end")
+        for key, value in (("start", start), ("end", end)):
+            if value is not None and not _seconds_value(value):
+                raise fail(f"segment {number}: '{key}' must be a number of seconds")
         speaker = segment.get("speaker")
         if speaker is not None:
             speaker = " ".join(normalise_text(str(speaker)).split()) or None
         spoken = " ".join(normalise_text(text).split())
         if spoken:
             time = float(start) if start is not None else None
-            utterances.append(Utterance(speaker, time, spoken))
+            time_end = float(end) if end is not None else None
+            words = _json_words(segment.get("words")) if time is not None else []
+            utterances.append(Utterance(speaker, time, spoken, time_end, words))
     return utterances, language
+
+
+def _seconds_value(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _json_words(words: object) -> list[tuple[str, float, float, float]]:
+    """Whisper word timings (``word``, ``start``, ``end``, ``probability``) that are usable, else none."""
+    if not isinstance(words, list):
+        return []
+    found: list[tuple[str, float, float, float]] = []
+    for word in words:
+        if not isinstance(word, dict) or not isinstance(word.get("word"), str):
+            return []
+        start, end = word.get("start"), word.get("end")
+        probability = word.get("probability", word.get("score", 1.0))
+        if not (_seconds_value(start) and _seconds_value(end) and _seconds_value(probability)):
+            return []
+        found.append((" ".join(normalise_text(word["word"]).split()), float(start), float(end), float(probability)))
+    return found

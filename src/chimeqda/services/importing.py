@@ -253,7 +253,7 @@ def store_document(
             t.table(t.Turn).insert(),
             [
                 {"document_id": row.id, "index": turn.index, "start": turn.start, "end": turn.end,
-                 "speaker": turn.speaker, "role": turn.role, "time": turn.time}
+                 "speaker": turn.speaker, "role": turn.role, "time": turn.time, "time_end": turn.time_end}
                 for turn in doc.turns
             ],
         )
@@ -262,7 +262,9 @@ def store_document(
             t.table(t.Segment).insert(),
             [
                 {"document_id": row.id, "index": s.index, "turn": s.turn, "speaker": s.speaker,
-                 "role": s.role, "start": s.start, "end": s.end, "text": s.text}
+                 "role": s.role, "start": s.start, "end": s.end, "text": s.text,
+                 "time_start": s.time_start, "time_end": s.time_end,
+                 "words": [list(word) for word in s.words] if s.words is not None else None}
                 for s in doc.segments
             ],
         )

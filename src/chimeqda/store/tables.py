@@ -8,6 +8,9 @@ the current state of a coding is derived from its events (see
 ``store/queries.py``). Documents are immutable: a changed source file becomes
 a new ``documents`` row whose ``supersedes_id`` points at the old one.
 ``coder_runs`` records which documents each machine coding run covered.
+Segments and turns of a timed source (a recording, VTT/SRT/Whisper JSON) keep
+their times in seconds; a recording itself is a file ``<project>/media/<sha256>.<ext>``
+described in ``documents.meta["media"]``.
 """
 
 from __future__ import annotations
@@ -101,7 +104,8 @@ class Turn(Base):
     end: Mapped[int] = mapped_column(Integer)
     speaker: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    time: Mapped[float | None] = mapped_column(Float)
+    time: Mapped[float | None] = mapped_column(Float)  # seconds from the start of the recording
+    time_end: Mapped[float | None] = mapped_column(Float)
 
 
 class Segment(Base):
@@ -116,6 +120,10 @@ class Segment(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    time_start: Mapped[float | None] = mapped_column(Float)  # seconds, when the source is timed
+    time_end: Mapped[float | None] = mapped_column(Float)
+    # transcribed words: [start, end, probability], start/end offsets into the document text
+    words: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Codebook(Base):
