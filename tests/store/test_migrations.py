@@ -57,16 +57,16 @@ def test_a_garbage_url_gets_a_clear_error():
         open_database("this is not a url")
 
 
-def test_0004_adds_recording_times_to_a_0003_database_and_downgrades(db_url):
+def test_0005_adds_recording_times_to_a_0004_database_and_downgrades(db_url):
     engine = make_engine(db_url)
-    _to_revision(engine, "0003")
+    _to_revision(engine, "0004")
     assert "time_start" not in {column["name"] for column in inspect(engine).get_columns("segments")}
     migrate(engine)
     assert schema_revision(engine) == head_revision()
     assert {"time_start", "time_end", "words"} <= {c["name"] for c in inspect(engine).get_columns("segments")}
     assert "time_end" in {c["name"] for c in inspect(engine).get_columns("turns")}
-    _to_revision(engine, "0003", down=True)
-    assert schema_revision(engine) == "0003"
+    _to_revision(engine, "0004", down=True)
+    assert schema_revision(engine) == "0004"
     assert not {"time_start", "time_end", "words"} & {c["name"] for c in inspect(engine).get_columns("segments")}
     assert "time_end" not in {c["name"] for c in inspect(engine).get_columns("turns")}
     assert "time" in {c["name"] for c in inspect(engine).get_columns("turns")}

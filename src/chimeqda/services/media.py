@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from chimeqda.audio.probe import RecordingInfo
 from chimeqda.errors import InvalidInput, ProjectError

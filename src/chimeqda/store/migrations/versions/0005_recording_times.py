@@ -1,15 +1,14 @@
 """recording times: segment and turn times, word timings of transcribed recordings
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
