@@ -15,6 +15,7 @@ from sqlalchemy import select
 from chimeqda.analysis.framework import draft_summary, framework_wide
 from chimeqda.analysis.saturation import saturation_bootstrap, saturation_curve, saturation_point
 from chimeqda.cli import main
+from chimeqda.interop.spreadsheets import write_workbook
 from chimeqda.services import participants_frame, rigour
 from chimeqda.store import tables as t
 
@@ -91,7 +92,7 @@ def test_xlsx_has_a_readme_and_one_sheet_per_table_and_opens_in_libreoffice(code
     cells = rigour.framework(coded)
     tables = rigour.framework_tables(cells, participants_frame(coded), sort_by=["gender"])
     tables.update(rigour.agreement(coded, ["ann", "bob"], n_boot=20).tables())
-    path = rigour.write_workbook(tables, tmp_path / "rigour.xlsx", readme=["chimeqda test workbook"])
+    path = write_workbook(tables, tmp_path / "rigour.xlsx", readme=["chimeqda test workbook"])
     book = load_workbook(path)
     assert book.sheetnames == ["README", *[name[:31] for name in tables]]
     assert book["README"]["A2"].value == "chimeqda test workbook"

@@ -53,6 +53,7 @@ def agreement(project_dir, db, coders, documents, rule, level, table, n_boot, cl
 
     Example: chimeqda agreement --coder ann --coder machine:ensemble --by code
     """
+    from chimeqda.interop.spreadsheets import write_workbook
     from chimeqda.services import rigour
 
     ws = open_project(project_dir, db)
@@ -69,7 +70,7 @@ def agreement(project_dir, db, coders, documents, rule, level, table, n_boot, cl
         shown.to_csv(csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
     if xlsx:
-        rigour.write_workbook(result.tables(), xlsx, readme=["chimeqda inter-coder agreement", result.note])
+        write_workbook(result.tables(), xlsx, readme=["chimeqda inter-coder agreement", result.note])
         click.echo(f"written {xlsx}", err=True)
 
 
@@ -211,6 +212,7 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
 
     Example: chimeqda framework --draft --sort-by gender --xlsx matrix.xlsx --html matrix.html
     """
+    from chimeqda.interop.spreadsheets import write_workbook
     from chimeqda.services import participants_frame, rigour
 
     ws = open_project(project_dir, db)
@@ -230,7 +232,7 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
         raise click.BadParameter(str(exc), param_hint="--sort-by") from None
     echo_table(tables["counts"].set_index("participant"))
     if xlsx:
-        rigour.write_workbook(tables, xlsx, readme=[
+        write_workbook(tables, xlsx, readme=[
             "chimeqda framework matrix (participants × themes)",
             "counts: coded segments per participant and theme (sub-codes included)",
             "summaries: the latest summary per cell; '[machine draft]' marks drafts nobody has edited yet",

@@ -14,7 +14,10 @@ letters, digits and underscores where chimeqda chooses them.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -43,6 +46,69 @@ def _sheet_name(name: str, taken: set[str]) -> str:
         n += 1
     taken.add(candidate.lower())
     return candidate
+
+
+def sheet_names(names: Iterable[str]) -> dict[str, str]:
+    """The sheet each table goes to: Excel's 31 characters, unique, never ``README``."""
+    taken = {"readme"}
+    return {name: _sheet_name(name, taken) for name in names}
+
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _clean_cell(value: Any) -> Any:
+    """Text a spreadsheet stores safely: no control characters, at most 32,000 characters, no formulas."""
+    if isinstance(value, str):
+        value = _ILLEGAL.sub("", value)[:32000]
+        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return value
+
+
+def _sheet_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A flat copy: one header row, the index as a column when it means something, text cleaned."""
+    frame = table.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame.columns = ["_".join(str(p) for p in col if str(p)) for col in frame.columns]
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(str)
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_clean_cell)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def write_workbook(
+    tables: dict[str, pd.DataFrame], path: Path | str, *, readme: Sequence[str] | pd.DataFrame = (),
+) -> Path:
+    """Write one sheet per table plus a ``README`` sheet (first) to an XLSX file: chimeqda's one XLSX writer.
+
+    ``readme`` is a few lines (a list of the sheets is added) or a table of
+    its own. Sheet names follow :func:`sheet_names`; text that a spreadsheet
+    would read as a formula gets a leading apostrophe.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = sheet_names(tables)
+    if isinstance(readme, pd.DataFrame):
+        front = readme
+    else:
+        lines = [*readme, "", "Sheets:"] + [f"{names[n]}: {len(tables[n])} rows" for n in tables]
+        front = pd.DataFrame({"README": lines})
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        _sheet_frame(front).to_excel(writer, sheet_name="README", index=False)
+        for name, table in tables.items():
+            _sheet_frame(table).to_excel(writer, sheet_name=names[name], index=False)
+        for sheet in writer.book.worksheets:
+            for column in sheet.columns:
+                width = max((len(str(c.value)) for c in column[:50] if c.value is not None), default=8)
+                sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
+    return path
 
 
 def coded_segments_frame(ws, *, include_suggested: bool = False) -> pd.DataFrame:
@@ -93,42 +159,21 @@ def project_report_object(ws, *, include_suggested: bool = False, window: int = 
     return findings_report(ws, include_suggested=include_suggested, window=window)
 
 
-def _write_frame(writer, frame: pd.DataFrame, name: str, taken: set[str]) -> str:
-    sheet = _sheet_name(name, taken)
-    flat = frame.copy()
-    if isinstance(flat.columns, pd.MultiIndex):
-        flat.columns = ["_".join(str(p) for p in col if str(p)) for col in flat.columns]
-    keep_index = not isinstance(flat.index, pd.RangeIndex)
-    for column in flat.columns:
-        if str(flat[column].dtype) == "category":
-            flat[column] = flat[column].astype(str)
-    flat.to_excel(writer, sheet_name=sheet, index=keep_index)
-    return sheet
-
-
 def export_tables_xlsx(ws, out: Path | str, *, include_suggested: bool = False, window: int = 1) -> Path:
-    """Write every analysis table, the coded segments and the code presence matrix to one workbook."""
-    out = Path(out)
+    """Write every table of the findings report, the coded segments and the code presence matrix to one workbook."""
     report = project_report_object(ws, include_suggested=include_suggested, window=window)
     tables = dict(report.tables())
     tables["coded_segments"] = coded_segments_frame(ws, include_suggested=include_suggested)
     tables["code_presence"] = presence_matrix(ws, include_suggested=include_suggested)
-    taken: set[str] = {"readme"}
-    readme = []
-    with pd.ExcelWriter(out, engine="openpyxl") as writer:
-        pd.DataFrame({"sheet": [], "contents": []}).to_excel(writer, sheet_name="README", index=False)
-        for name, frame in tables.items():
-            sheet = _write_frame(writer, frame, name, taken)
-            note = TABLE_NOTES.get(name) or (
-                f"Codes by the participant attribute {name[3:]!r}." if name.startswith("by_") else name)
-            readme.append({"sheet": sheet, "contents": note, "rows": len(frame)})
-        info = pd.DataFrame(readme)
-        settings = pd.DataFrame(
-            [{"sheet": "", "contents": f"Project {report.project_name!r}; include_suggested={include_suggested}; "
-              f"co-occurrence window={window}. Made by chimeqda.", "rows": ""}]
-        )
-        pd.concat([info, settings], ignore_index=True).to_excel(writer, sheet_name="README", index=False)
-    return out
+    names = sheet_names(tables)
+    readme = [
+        {"sheet": names[name], "rows": len(frame), "contents": TABLE_NOTES.get(name) or (
+            f"Codes by the participant attribute {name[3:]!r}." if name.startswith("by_") else name)}
+        for name, frame in tables.items()
+    ]
+    readme.append({"sheet": "", "rows": "", "contents": f"Project {report.project_name!r}; include_suggested="
+                   f"{include_suggested}; co-occurrence window={window}. Made by chimeqda."})
+    return write_workbook(tables, out, readme=pd.DataFrame(readme, columns=["sheet", "contents", "rows"]))
 
 
 def export_presence(ws, out: Path | str, *, include_suggested: bool = False) -> Path:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from chimeqda.report import cell_text
+
 FIGURE_CAPTIONS = {
     "participants": "Participants mentioning each category.",
     "heatmap": "Co-occurrence of categories.",
@@ -32,14 +34,6 @@ MAX_ROWS = 60
 MAX_COLUMNS = 12
 
 
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}" if not value.is_integer() else str(int(value))
-    return str(value)
-
-
 def _add_table(document, frame: pd.DataFrame, title: str) -> None:
     document.add_heading(title, level=2)
     flat = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
@@ -55,7 +49,7 @@ def _add_table(document, frame: pd.DataFrame, title: str) -> None:
     for values in rows[columns].itertuples(index=False):
         cells = table.add_row().cells
         for cell, value in zip(cells, values):
-            cell.text = _cell(value)
+            cell.text = cell_text(value)
     notes = []
     if len(flat) > MAX_ROWS:
         notes.append(f"first {MAX_ROWS} of {len(flat)} rows")

@@ -8,6 +8,6 @@ PosixPath('out/report.html')
 from __future__ import annotations
 
 from .builder import Report, build_report
-from .html import render_html, write_report
+from .html import cell_text, render_html, write_report
 
-__all__ = ["Report", "build_report", "render_html", "write_report"]
+__all__ = ["Report", "build_report", "cell_text", "render_html", "write_report"]

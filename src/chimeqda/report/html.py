@@ -22,11 +22,13 @@ _ENV = jinja2.Environment(
 )
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A table cell as text, the same in the HTML report, the web page and Word: blank for missing,
+    whole numbers without decimals, other numbers with two."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return str(int(value)) if value.is_integer() else f"{value:.2f}"
     return str(value)
 
 
@@ -36,7 +38,7 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], *, index: str | None = 
     keys = ([index] if index else []) + [key for key in columns if key != index]
     headings = [columns.get(key, key) for key in keys]
     numeric = [pd.api.types.is_numeric_dtype(data[key]) for key in keys]
-    rows = [[_cell(value) for value in record] for record in data[keys].itertuples(index=False)]
+    rows = [[cell_text(value) for value in record] for record in data[keys].itertuples(index=False)]
     return {"headings": headings, "rows": rows, "numeric": numeric}
 
 

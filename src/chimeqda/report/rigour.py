@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis import framework as fw
 from .figures import _png
 
 e = html.escape
@@ -219,3 +221,45 @@ def attributes_html(tables: dict[str, pd.DataFrame]) -> str:
         headings = ["Category", *[f"{e(str(g))} (n={int(sizes[g])})" for g in groups], "Spread"]
         parts.append(_table(headings, rows, f"By {e(str(attribute))}"))
     return "\n".join(parts)
+
+
+def framework_html(cells: pd.DataFrame, participants: pd.DataFrame, *, sort_by: Sequence[str] = (),
+                   attributes: Sequence[str] | None = None, title: str = "Framework matrix",
+                   standalone: bool = True) -> str:
+    """The matrix as an HTML table: per cell the count, the summary and the quotes."""
+    attrs = [a for a in (attributes if attributes is not None else participants.columns) if a != "participant"]
+    themes = list(pd.unique(cells["code"]))
+    theme_names = dict(zip(cells["code"], cells["name"]))
+    order = fw.framework_wide(cells, "segments", participants, sort_by=sort_by, attributes=attrs)
+    by_cell = {(c.participant, c.code): c for c in cells.itertuples(index=False)}
+    info = participants.drop_duplicates("participant").set_index("participant") if len(participants) else None
+    e = html.escape
+    head = "".join(f"<th>{e(str(a))}</th>" for a in attrs) + "".join(f"<th>{e(theme_names[c])}</th>" for c in themes)
+    body = []
+    for person in order.index:
+        cells_html = []
+        for attr in attrs:
+            value = info.loc[person, attr] if info is not None and person in info.index else ""
+            cells_html.append(f"<td>{e('' if pd.isna(value) else str(value))}</td>")
+        for theme in themes:
+            cell = by_cell[(person, theme)]
+            parts = [f'<div class="n">{cell.segments} segment{"s" if cell.segments != 1 else ""}</div>']
+            if cell.summary:
+                mark = ' <span class="draft">machine draft</span>' if cell.machine_drafted else ""
+                parts.append(f'<p class="summary">{e(cell.summary)}{mark}</p>')
+            if cell.quotes:
+                quotes = "".join(f"<li>{e(q)}</li>" for q in cell.quotes)
+                parts.append(f"<details><summary>Quotes ({len(cell.quotes)})</summary><ul>{quotes}</ul></details>")
+            cells_html.append(f"<td>{''.join(parts)}</td>")
+        body.append(f"<tr><th>{e(str(person))}</th>{''.join(cells_html)}</tr>")
+    sort_note = f"<p>Rows sorted by {e(', '.join(sort_by))}.</p>" if sort_by else ""
+    table = (f'{sort_note}<div class="scroll"><table class="framework"><thead><tr><th>Participant</th>{head}</tr></thead>'
+             f"<tbody>{''.join(body)}</tbody></table></div>")
+    if not standalone:
+        return table
+    style = ("body{font-family:Arial,sans-serif;margin:1rem}table{border-collapse:collapse;font-size:.85rem}"
+             "th,td{border:1px solid #ccc;padding:.3rem;vertical-align:top;max-width:22rem}"
+             ".n{font-weight:bold}.draft{color:#a60;font-size:.75rem;border:1px solid #a60;padding:0 .2rem}"
+             ".summary{margin:.2rem 0}")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{style}</style></head><body><h1>{e(title)}</h1>{table}</body></html>")

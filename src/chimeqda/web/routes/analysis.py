@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from chimeqda.report import Report, write_report
+from chimeqda.report import Report, cell_text, write_report
 from chimeqda.services import privacy_audit
 from chimeqda.services.reporting import findings_report
 from chimeqda.store import tables as t
@@ -66,16 +66,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], index: str | None = Non
     present = [c for c in columns if c in frame.columns]
     rows = []
     for record in frame[present].itertuples(index=False):
-        rows.append([_cell(v) for v in record])
+        rows.append([cell_text(v) for v in record])
     return {"headings": [columns[c] for c in present], "rows": rows}
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}" if not value.is_integer() else str(int(value))
-    return str(value)
 
 
 @router.get("/projects/{project_id}/analysis")
