@@ -58,7 +58,7 @@ def test_a_study_is_guarded_until_pseudonymised_then_exports_hold_no_key(study):
     out = run("pseudonymise", *p, "--participants", people, "--add-name", "Big Mike").output
     assert "P07.txt:" in out and "proposal" in out
     # keyboard review: confirm everything, marking Zwolle (missed by the name lists) as a place
-    keys = "+Zwolle\nPLACE\n" + "Y" * 10 + "q"
+    keys = "+Zwolle\nPLACE\n" + "Y" * 40 + "q"
     review = run("pseudonymise", *p, "--review", input=keys).output
     assert "occurrence(s) marked" in review
     applied = run("pseudonymise", *p, "--apply").output

@@ -215,11 +215,13 @@ def privacy_check(project_dir: Path, db: str | None, key_file: Path | None) -> N
     Example: chimeqda privacy-check -p my-study
     """
     from chimeqda.privacy.keyfile import PASSPHRASE_ENV
+    from chimeqda.services.privacy_audit import opt_in_settings
     from chimeqda.services.privacy_check import privacy_check as check
     from chimeqda.services.pseudonymise import unlock_key
 
     ws = open_project(project_dir, db)
-    key = unlock_key(ws, os.environ[PASSPHRASE_ENV], key_file) if os.environ.get(PASSPHRASE_ENV) else None
+    wanted = os.environ.get(PASSPHRASE_ENV) and opt_in_settings(ws).get("key_id")
+    key = unlock_key(ws, os.environ[PASSPHRASE_ENV], key_file, create=False) if wanted else None
     result = check(ws, key)
     if result.not_pseudonymised:
         click.echo(f"Documents not yet pseudonymised ({len(result.not_pseudonymised)}):")

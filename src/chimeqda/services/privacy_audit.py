@@ -188,3 +188,9 @@ def opt_in(ws: Workspace, *, substitute: str | None = None) -> dict[str, Any]:
         raise ValueError("substitute must be 'labels' or 'names'")
     with ws.session() as session:
         return enable_privacy(session, ws.project_id, substitute=substitute)
+
+
+def opt_in_settings(ws: Workspace) -> dict[str, Any]:
+    """The project's privacy settings, without changing them (empty when it never opted in)."""
+    with ws.session() as session:
+        return privacy_settings(session, ws.project_id)
