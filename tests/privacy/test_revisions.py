@@ -237,3 +237,35 @@ def test_spans_away_from_every_edit_keep_their_text(case):
         return
     new_start, new_end = OffsetMap(edits).span(start, end)
     assert apply_edits(text, edits)[new_start:new_end] == text[start:end]
+
+
+def test_recording_times_and_word_timings_follow_the_words(workspace, tmp_path):
+    import json
+
+    words = [
+        {"word": " Mieke", "start": 0.0, "end": 0.4, "probability": 0.9},
+        {"word": " helped", "start": 0.4, "end": 0.8, "probability": 0.8},
+        {"word": " me.", "start": 0.8, "end": 1.0, "probability": 0.95},
+        {"word": " Really.", "start": 1.2, "end": 1.6, "probability": 0.7},
+    ]
+    path = tmp_path / "P09.json"
+    path.write_text(json.dumps({"language": "en", "segments": [
+        {"start": 0.0, "end": 1.6, "text": " Mieke helped me. Really.", "speaker": "P", "words": words},
+        {"start": 2.0, "end": 3.0, "text": " Good to hear.", "speaker": "I"}]}), encoding="utf-8")
+    (outcome,) = import_files(workspace, [path])
+    text = _document(workspace, outcome.document_id).text
+    start = text.index("Mieke")
+    revision = revise_document(workspace, outcome.document_id, [(start, start + 5, "[Person 1]")],
+                               reason="pseudonymisation", user="ann")
+    new_text = _document(workspace, revision.document_id).text
+    with workspace.session() as session:
+        old = session.scalars(select(t.Segment).where(t.Segment.document_id == outcome.document_id)
+                              .order_by(t.Segment.index)).all()
+        new = session.scalars(select(t.Segment).where(t.Segment.document_id == revision.document_id)
+                              .order_by(t.Segment.index)).all()
+        turns = session.scalars(select(t.Turn).where(t.Turn.document_id == revision.document_id)
+                                .order_by(t.Turn.index)).all()
+    assert [(s.time_start, s.time_end) for s in new] == [(s.time_start, s.time_end) for s in old]
+    assert [new_text[a:b] for a, b, _ in new[0].words] == ["[Person 1]", "helped", "me."]
+    assert [p for _, _, p in new[0].words] == [0.9, 0.8, 0.95]
+    assert [(turn.time, turn.time_end) for turn in turns] == [(0.0, 1.6), (2.0, 3.0)]
