@@ -109,3 +109,24 @@ def test_reveal_needs_a_reason_and_is_logged(pseudonymised, monkeypatch):
 def test_pseudonymised_documents_pass_the_guard(pseudonymised):
     _, _, p, _ = pseudonymised
     run("code", *p, "--coder", "lexicon")
+
+
+def test_a_key_that_cannot_be_written_leaves_the_documents_as_they_were(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "P07.txt").write_text(TEXT, encoding="utf-8")
+    (outcome,) = import_files(workspace, [tmp_path / "P07.txt"], interviewer_labels=["Interviewer"])
+    opt_in(workspace)
+    key = unlock_key(workspace, PASS)
+    with workspace.session() as session:
+        text = session.get(t.Document, outcome.document_id).text
+    start = text.index("Zwolle")
+    add_proposal(workspace, outcome.document_id, start, start + 6, "PLACE", user="ann")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    key.path = blocker / "key.key"  # the disk refuses the key file (its folder is a file)
+    with pytest.raises(OSError):
+        apply_pseudonyms(workspace, key, user="ann")
+    with workspace.session() as session:
+        documents = session.scalars(select(t.Document)).all()
+        assert [(d.version, d.is_current) for d in documents] == [(1, True)]
+        assert session.scalar(select(t.Document.text)) == text
