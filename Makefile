@@ -32,7 +32,7 @@ docs: setup
 
 # Precomputed e5 embeddings of the built-in codebook (after editing it or its bank).
 embeddings: setup
-	$(BIN)/python -c "from chimeqda.coders.shipped import write_shipped; print(*write_shipped(), sep='\n')"
+	$(BIN)/python -c "from chimeqda.coders.similarity import write_shipped; print(*write_shipped(), sep='\n')"
 
 clean:
 	rm -rf $(VENV) chimeqda-demo*

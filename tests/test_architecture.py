@@ -129,14 +129,12 @@ def test_the_command_line_modules_are_short():
     assert not {path: n for path, n in _long_modules().items() if path.startswith(f"{PACKAGE}/cli/")}
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: arch is closing the web/app ↔ routes, coders/shipped ↔ similarity "
-                   "and store/accounts ↔ tables circles; remove this mark when they are closed")
 def test_no_import_circle_in_the_package():
     found = circles(import_graph())
     assert not found, "import circles: " + "; ".join(" ↔ ".join(group) for group in found)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: services/rigour.py (1,071 lines) is being split by arch; "
-                   "coders/llm.py (979) has no owner yet; remove this mark when both are under 700")
+@pytest.mark.xfail(strict=False, reason="issue 15: coders/llm.py (974 lines) is not split yet; remove this mark "
+                   "when it is under 700")
 def test_no_module_over_700_lines():
     assert not _long_modules(), f"modules over {MAX_LINES} lines: {_long_modules()}"

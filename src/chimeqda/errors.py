@@ -67,3 +67,15 @@ class WrongPassphrase(ChimeqdaError, PermissionError):
 
 class PrivacyRequired(ChimeqdaError, RuntimeError):
     """The project requires pseudonymised documents and some are not yet."""
+
+
+class LLMUnavailable(ModelUnavailable):
+    """The language-model server cannot be reached or stopped answering."""
+
+
+class LLMRequestRejected(ChimeqdaError, RuntimeError):
+    """The server refused a request (e.g. the prompt exceeds the model's context)."""
+
+
+class LLMBudgetExceeded(ChimeqdaError, RuntimeError):
+    """The run reached its ``max_requests`` or ``max_total_tokens`` budget."""

@@ -150,6 +150,8 @@ class Codebook:
     description: str = ""
     languages: tuple[str, ...] = ("en",)
     bank: tuple[LabelledText, ...] = ()
+    research_question: str = ""
+    """The question the codebook was made for; a new project starts with it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {code.id: code for code in self.codes})

@@ -10,7 +10,8 @@ import pytest
 from chimeqda.codebook.loader import builtin_codebook
 from chimeqda.coders import shipped
 from chimeqda.coders.encoders import get_encoder
-from chimeqda.coders.shipped import load_shipped, reference_texts, text_digest
+from chimeqda.coders.shipped import load_shipped, text_digest
+from chimeqda.coders.similarity import reference_texts
 
 
 @pytest.fixture(scope="module")

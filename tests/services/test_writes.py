@@ -106,3 +106,9 @@ def test_codebook_edits_and_memos(coded):
     with pytest.raises(UnknownObject):  # blind: not on another person's coding
         add_memo(ws, "coding", bobs, "mine?", by="ann", blind=True)
     assert add_memo(ws, "coding", bobs, "seen", by="ann") > 0
+
+
+def test_a_new_project_starts_with_the_codebooks_research_question(workspace):
+    with workspace.session() as session:
+        question = session.scalar(select(t.Project.research_question).where(t.Project.id == workspace.project_id))
+    assert question.startswith("Which recovery-supportive processes") and "\n" not in question

@@ -168,7 +168,7 @@ def saturation_bootstrap(
     values = presence.to_numpy(dtype=int)
     n_docs = len(presence)
     rng = np.random.default_rng(random_state)
-    orders = np.stack([rng.permutation(n_docs) for _ in range(n_orders)]) if n_docs else np.zeros((0, 0), int)
+    orders = np.stack([rng.permutation(n_docs) for _ in range(n_orders)]) if n_docs else np.zeros((n_orders, 0), int)
     shuffled = values[orders] if n_docs else np.zeros((n_orders, 0, values.shape[1]))
     new, cumulative = _curve(shuffled)
     total = values.any(axis=0).sum() if values.size else 0

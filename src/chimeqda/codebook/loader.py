@@ -104,6 +104,7 @@ def _from_yaml(path: Path) -> Codebook:
         description=str(raw.get("description") or ""),
         languages=languages,
         bank=bank,
+        research_question=" ".join(str(raw.get("research_question") or "").split()),
     )
 
 
@@ -373,6 +374,7 @@ def write_codebook_yaml(codebook: Codebook, path: Path) -> Path:
         "version": codebook.version,
         "description": codebook.description,
         "languages": list(codebook.languages),
+        **({"research_question": codebook.research_question} if codebook.research_question else {}),
         "codes": [block(code) for code in codebook.top_level],
     }
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")

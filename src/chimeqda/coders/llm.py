@@ -50,7 +50,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chimeqda.coders.base import Coder
 from chimeqda.coders.lexicon import roll_up, target_codes
-from chimeqda.errors import ChimeqdaError, InvalidInput, ModelUnavailable
+from chimeqda.errors import (  # noqa: F401  (the LLM errors stay importable from here)
+    InvalidInput,
+    LLMBudgetExceeded,
+    LLMRequestRejected,
+    LLMUnavailable,
+)
 from chimeqda.model import Code, Codebook, Example, LabelledText, Segment, span_within
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
@@ -59,21 +64,6 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1"
 DEFAULT_KEY_ENV = "CHIMEQDA_LLM_API_KEY"
 JSON_MODES = ("auto", "json_object", "json_schema", "none")
 LANGUAGES = {"en": "English", "nl": "Dutch", "de": "German", "fr": "French"}
-
-
-# ---------------------------------------------------------------- errors
-
-
-class LLMUnavailable(ModelUnavailable):
-    """The language-model server cannot be reached or stopped answering."""
-
-
-class LLMRequestRejected(ChimeqdaError, RuntimeError):
-    """The server refused a request (e.g. the prompt exceeds the model's context)."""
-
-
-class LLMBudgetExceeded(ChimeqdaError, RuntimeError):
-    """The run reached its ``max_requests`` or ``max_total_tokens`` budget."""
 
 
 # ---------------------------------------------------------------- endpoint

@@ -8,6 +8,8 @@ encoder, a hash of every text, and the version of the package that carries
 the model all match — otherwise chimeqda embeds the texts itself, as before.
 MiniLM is fast enough to embed on the spot and is not shipped.
 
+This module reads and names the files; the similarity coder, which knows the
+reference texts, writes them (:func:`chimeqda.coders.similarity.write_shipped`).
 Regenerate after changing the built-in codebook or its bank (a test fails
 until you do)::
 
@@ -64,42 +66,3 @@ def load_shipped(encoder_name: str, digest: str, count: int) -> np.ndarray | Non
     if vectors.shape[0] != count:
         return None
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-def reference_texts(codebook) -> list[str]:
-    """The codebook's own reference texts, in the order the coders embed them."""
-    from chimeqda.coders.lexicon import target_codes
-    from chimeqda.coders.similarity import LEARNED_KINDS, build_references
-
-    refs = build_references(codebook, target_codes(codebook, "top"))
-    return [r.text for r in refs if r.kind not in LEARNED_KINDS]
-
-
-def write_shipped(codebook_names: Sequence[str] = ("chime-d",)) -> list[Path]:
-    """Embed the built-in codebooks' reference texts with every shipped encoder; rewrite the folder."""
-    from chimeqda.codebook.loader import builtin_codebook
-    from chimeqda.coders.encoders import get_encoder
-
-    SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, dict] = {}
-    written = []
-    for name in codebook_names:
-        book = builtin_codebook(name)
-        texts = reference_texts(book)
-        for encoder_name, package in MODEL_PACKAGES.items():
-            path = shipped_path(encoder_name, text_digest(texts))
-            np.save(path, get_encoder(encoder_name).encode(texts).astype(np.float16))
-            manifest[path.name] = {
-                "encoder": encoder_name,
-                "package": package,
-                "version": model_version(encoder_name),
-                "codebook": f"{book.id}@{book.version}",
-                "texts": len(texts),
-            }
-            written.append(path)
-    for stale in SHIPPED_DIR.glob("*.npy"):
-        if stale.name not in manifest:
-            stale.unlink()
-    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return written
-

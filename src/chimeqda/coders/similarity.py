@@ -15,6 +15,7 @@ references, language routing between encoders and cached embeddings.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -27,7 +28,15 @@ from chimeqda.coders.base import Coder
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import rolled_labels, segment_language, target_codes
 from chimeqda.coders.passages import labelled_passage_units, max_by_owner, sentences_of
-from chimeqda.coders.shipped import load_shipped, text_digest
+from chimeqda.coders.shipped import (
+    MANIFEST,
+    MODEL_PACKAGES,
+    SHIPPED_DIR,
+    load_shipped,
+    model_version,
+    shipped_path,
+    text_digest,
+)
 from chimeqda.model import Codebook, LabelledText, Segment
 
 MULTILINGUAL = frozenset({"e5"})
@@ -494,3 +503,41 @@ class SimilarityCoder(Coder):
 def _short(text: str, limit: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- shipped reference vectors
+
+
+def reference_texts(codebook) -> list[str]:
+    """The codebook's own reference texts, in the order the coders embed them."""
+    refs = build_references(codebook, target_codes(codebook, "top"))
+    return [r.text for r in refs if r.kind not in LEARNED_KINDS]
+
+
+def write_shipped(codebook_names: Sequence[str] = ("chime-d",)) -> list[Path]:
+    """Embed the built-in codebooks' reference texts with every shipped encoder; rewrite the folder."""
+    from chimeqda.codebook.loader import builtin_codebook
+
+    SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, dict] = {}
+    written = []
+    for name in codebook_names:
+        book = builtin_codebook(name)
+        texts = reference_texts(book)
+        for encoder_name, package in MODEL_PACKAGES.items():
+            path = shipped_path(encoder_name, text_digest(texts))
+            np.save(path, get_encoder(encoder_name).encode(texts).astype(np.float16))
+            manifest[path.name] = {
+                "encoder": encoder_name,
+                "package": package,
+                "version": model_version(encoder_name),
+                "codebook": f"{book.id}@{book.version}",
+                "texts": len(texts),
+            }
+            written.append(path)
+    for stale in SHIPPED_DIR.glob("*.npy"):
+        if stale.name not in manifest:
+            stale.unlink()
+    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return written
+

@@ -80,7 +80,8 @@ def init_project(
 
 
 def _question(book: CodebookModel) -> str:
-    return ""
+    """The codebook's research question, the default for a new project's."""
+    return book.research_question
 
 
 def _toml_escape(value: str) -> str:

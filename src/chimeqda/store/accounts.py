@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chimeqda.store.tables import Base, utcnow
+from chimeqda.store.base import Base, utcnow
 
 ROLES = ("owner", "coder", "viewer")
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chimeqda.store.tables import Base, utcnow
+from chimeqda.store.base import Base, utcnow
 
 PROPOSAL_STATUSES = ("proposed", "confirmed", "rejected", "added")
 AUDIT_ACTIONS = ("pseudonymised", "detected", "confirmed", "rejected", "added", "revealed", "exported", "viewed",

@@ -15,8 +15,8 @@ described in ``documents.meta["media"]``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -25,35 +25,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-def table(model: type[Base]) -> Table:
-    """The Core table of a mapped class, for bulk ``insert()`` of plain rows."""
-    return cast(Table, model.__table__)
+# Re-exported: callers use ``t.Base``, ``t.table(...)``, ``t.utcnow``.
+from chimeqda.store.base import NAMING_CONVENTION, Base, table, utcnow  # noqa: F401
 
 
 class Project(Base):
@@ -231,5 +210,5 @@ class Memo(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-# The web accounts and the pseudonymisation tables join Base.metadata.
+# The web accounts and the pseudonymisation tables join Base.metadata (they import store.base, not this).
 from chimeqda.store import accounts, privacy  # noqa: E402,F401

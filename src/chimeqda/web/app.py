@@ -7,19 +7,25 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from chimeqda import __version__
 from chimeqda.errors import InvalidInput, PrivacyRequired, UnknownCoder, UnknownObject
 from chimeqda.store.db import open_database
+from chimeqda.web.pages import page
 from chimeqda.web.security import LoginLinks, SecurityHeaders
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals["version"] = __version__
+
+
+UNCOMPRESSED = (
+    "text/event-stream", "application/zip", "image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/mp4",
+    "audio/ogg", "audio/wav", "audio/x-wav", "audio/webm", "audio/flac", "video/mp4", "video/webm",
+)
+"""Responses sent as they are: already compressed, or streamed."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
     app.state.settings = Settings(secure_cookies=secure_cookies, poll_seconds=poll_seconds)
     app.state.login_links = LoginLinks()
     app.add_middleware(SecurityHeaders)
+    # Text compresses about 4:1 (the document view: 517 KiB -> ~130 KiB); media, images and zips do not.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=UNCOMPRESSED)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     from chimeqda.web.routes import analysis, auth, codebook, documents, privacy, projects
@@ -76,7 +84,5 @@ def _is_api(request: Request) -> bool:
 def _error(request: Request, status: int, message: str, headers=None):
     if _is_api(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message, "user": None}, status_code=status,
-        headers=headers,
-    )
+    return page(request, "error.html", {"status": status, "message": message, "user": None}, status_code=status,
+                headers=headers)

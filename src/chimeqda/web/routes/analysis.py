@@ -25,8 +25,8 @@ from chimeqda.services import privacy_audit
 from chimeqda.services.reporting import findings_report
 from chimeqda.store import tables as t
 from chimeqda.store.queries import first_codebook_id
-from chimeqda.web.app import templates
 from chimeqda.web.deps import Access, ProjectViewer
+from chimeqda.web.pages import templates
 
 router = APIRouter()
 _cache: dict[tuple, Report] = {}

@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from chimeqda.services import accounts
 from chimeqda.store.db import transaction
-from chimeqda.web.app import templates
 from chimeqda.web.deps import CurrentUser, check_csrf, get_engine
+from chimeqda.web.pages import templates
 from chimeqda.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,

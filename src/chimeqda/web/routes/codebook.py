@@ -13,8 +13,8 @@ from chimeqda.services import memos
 from chimeqda.services.project import project_codebook
 from chimeqda.store import tables as t
 from chimeqda.web import queries
-from chimeqda.web.app import templates
 from chimeqda.web.deps import ProjectCoderWrite, ProjectOwnerWrite, ProjectViewer
+from chimeqda.web.pages import templates
 
 router = APIRouter()
 _LANG_LINE = re.compile(r"^\[([A-Za-z-]{2,10})\]\s*(.+)$")

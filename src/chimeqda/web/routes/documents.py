@@ -18,7 +18,6 @@ from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.services import coding, memos, privacy_audit
 from chimeqda.store import tables as t
 from chimeqda.web import queries
-from chimeqda.web.app import templates
 from chimeqda.web.deps import (
     CodingCoderWrite,
     DocumentCoderWrite,
@@ -26,6 +25,7 @@ from chimeqda.web.deps import (
     ProjectCoderWrite,
     ProjectViewer,
 )
+from chimeqda.web.pages import templates
 
 router = APIRouter()
 

@@ -8,7 +8,6 @@ from fastapi.responses import RedirectResponse
 from chimeqda.services import accounts
 from chimeqda.store.db import transaction
 from chimeqda.web import queries
-from chimeqda.web.app import templates
 from chimeqda.web.deps import (
     CurrentUser,
     ProjectOwner,
@@ -16,6 +15,7 @@ from chimeqda.web.deps import (
     ProjectViewer,
     get_engine,
 )
+from chimeqda.web.pages import templates
 
 router = APIRouter()
 
