@@ -65,7 +65,7 @@ def test_exports_and_the_report_hold_no_real_value_and_no_key(pseudonymised):
     ws, key, p, tmp = pseudonymised
     with ws.session() as session:
         docs = list(session.scalars(select(t.Document).where(t.Document.is_current.is_(True))))
-    for doc in docs:  # (the findings report needs some coding: issue noted for the rigour owner)
+    for doc in docs:  # codings on the pseudonymised text reach the exports too
         start = doc.text.index("my sponsor")
         add_coding(ws, doc.id, start, doc.text.index(".", start) + 1, "connectedness", by="ann")
     run("export", *p, "--format", "qdpx", "--out", tmp / "study.qdpx")
