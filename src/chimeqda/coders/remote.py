@@ -1,0 +1,58 @@
+"""The worker side of distributed coding (``services.distributed``): pure computation, no database.
+
+The client registers a :class:`CoderPlugin` holding the fitted coder once;
+Dask sends it to every worker, also to one that joins or restarts later, and
+each worker unpickles it once. :func:`code_partition` then codes one
+partition of segments with the coder the worker holds, so a task ships only
+its segments, never the coder.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+from chimeqda.coders.base import Coder
+from chimeqda.model import Segment, Suggestion
+
+try:  # the scale extra brings dask.distributed
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # pragma: no cover - without the extra the engine is refused before this is used
+    WorkerPlugin = object  # type: ignore[assignment,misc]
+
+_HELD = "chimeqda_coders"
+
+
+class CoderPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
+    """Puts one fitted coder on every worker, under ``key``."""
+
+    def __init__(self, key: str, coder: Coder):
+        self.key = key
+        self.name = f"chimeqda-coder-{key}"
+        self.payload = pickle.dumps(coder, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def setup(self, worker: Any) -> None:
+        held = getattr(worker, _HELD, None)
+        if held is None:
+            held = {}
+            setattr(worker, _HELD, held)
+        held[self.key] = pickle.loads(self.payload)
+
+    def teardown(self, worker: Any) -> None:
+        getattr(worker, _HELD, {}).pop(self.key, None)
+
+
+def held_coder(key: str) -> Coder:
+    """The fitted coder this worker holds under ``key`` (set up by :class:`CoderPlugin`)."""
+    from distributed import get_worker
+
+    held = getattr(get_worker(), _HELD, {})
+    if key not in held:
+        raise RuntimeError(f"this Dask worker has no chimeqda coder {key!r}: the plugin was not set up")
+    return held[key]
+
+
+def code_partition(key: str, segments: Sequence[Segment]) -> list[Suggestion]:
+    """A task: the suggestions of the held coder for one partition of segments."""
+    return held_coder(key).suggest(list(segments))
