@@ -15,7 +15,7 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev,audio]"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev,audio,scale]"
 # Embed the example bank and fit the default coder once (about a minute), so the
 # first `chimeqda code` / `chimeqda demo` starts from the cache. Offline.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/chimeqda" prepare

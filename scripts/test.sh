@@ -22,4 +22,4 @@ pgdir=$(mktemp -d /tmp/chimeqda-pg.XXXXXX)
 trap 'bash scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 url=$(bash scripts/postgres.sh start "$pgdir")
 echo "== tests on PostgreSQL ($url) =="
-CHIMEQDA_TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider tests/store tests/services tests/test_cli.py tests/rigour tests/interop tests/web tests/privacy
+CHIMEQDA_TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider tests/store tests/services tests/scale tests/test_cli.py tests/rigour tests/interop tests/web tests/privacy

@@ -24,11 +24,19 @@ from chimeqda.coders import DEFAULT_CODER
 @click.option("--document", "documents", multiple=True, help="Only these documents (repeatable).")
 @click.option("--include-interviewer", is_flag=True, help="Also code the interviewer's turns.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where to code: this process, or a Dask cluster (large corpora; docs/scale.md).")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="--engine dask: worker processes of the local cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="--engine dask: an existing cluster, e.g. tcp://host:8786.")
 @allow_unpseudonymised_option
 @friendly_errors
 def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[str, ...],
-         include_interviewer: bool, params: tuple[str, ...], allow_unpseudonymised: bool) -> None:
+         include_interviewer: bool, params: tuple[str, ...], engine: str, workers: int, scheduler: str | None,
+         allow_unpseudonymised: bool) -> None:
     """Let a machine coder suggest codes; suggestions wait for review.
+
+    With --engine dask a stopped run resumes where it left off when the same command is run again.
 
     Example: chimeqda code -p my-study --coder ensemble
     """
@@ -36,8 +44,20 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
 
     ws = open_project(project_dir, db)
     guard_privacy(ws, allow_unpseudonymised, "machine coding", documents or None)
-    run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
-                    include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True))
+    if engine == "dask" or scheduler:
+        from chimeqda.services.distributed import run_coder_dask
+
+        with click.progressbar(length=1, label="coding", file=click.get_text_stream("stderr")) as bar:
+            def advance(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            run = run_coder_dask(ws, coder, params=parse_params(params), documents=documents or None,
+                                 include_interviewer=include_interviewer, scheduler=scheduler, workers=workers,
+                                 progress=lambda m: click.echo(m, err=True), advance=advance)
+    else:
+        run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
+                        include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True))
     click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
                f"{run.coder.version} (run {run.run_id[:8]}); {run.skipped_existing} already suggested or decided.")
     click.echo("Review them with: chimeqda review")

@@ -46,20 +46,50 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
                    "one who speaks first if they ask at least as many questions.")
 @click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the transcripts (default: detected).")
 @click.option("--max-size", type=float, default=25, show_default=True, help="Largest file accepted, in MB.")
+@click.option("--id-column", default="id", show_default=True, help="Corpus files: the column naming each document.")
+@click.option("--text-column", default="text", show_default=True, help="Corpus files: the column holding the text.")
+@click.option("--lang-column", default="lang", show_default=True, help="Corpus files: the (optional) language column.")
+@click.option("--chunk-size", type=click.IntRange(1), default=1000, show_default=True,
+              help="Corpus files: rows stored per transaction.")
 @friendly_errors
 def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, participants_csv: Path | None,
-            participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float) -> None:
+            participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float,
+            id_column: str, text_column: str, lang_column: str, chunk_size: int) -> None:
     """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json): files, folders or globs.
 
     All files are checked first; if one is bad nothing is imported.
     Unchanged files are skipped; a changed file becomes a new version.
     Projects from other tools (REFI-QDA .qdpx .qde .qdc, Taguette .sqlite3)
     are imported on their own, with their codes and codings (docs/interop.md).
+    Corpus files (.jsonl .csv .parquet: one document per row, docs/scale.md) are
+    imported in chunks and resume where a stopped import left off; bad rows are
+    listed and not imported, and the exit status is then 3.
 
     Example: chimeqda import -p my-study transcripts/ --participants participants.csv
     """
+    from chimeqda.ingest.corpus import Columns, is_corpus_file
     from chimeqda.interop import EXCHANGE_SUFFIXES, import_exchange
     from chimeqda.services import import_files
+    from chimeqda.services.corpus import import_corpus
+
+    corpora = [item for item in inputs if is_corpus_file(item)]
+    if corpora:
+        if len(corpora) < len(inputs):
+            raise InvalidInput("import corpus files (.jsonl .csv .parquet) separately from transcripts",
+                               source=", ".join(corpora))
+        ws = open_project(project_dir, db)
+        results = [import_corpus(ws, item, columns=Columns(id_column, text_column, lang_column), language=language,
+                                 chunk_size=chunk_size, max_text_bytes=int(max_size * 1_000_000),
+                                 progress=lambda m: click.echo(m, err=True)) for item in corpora]
+        for result in results:
+            click.echo(result.summary())
+            for bad in result.bad:
+                click.echo(f"  not imported: {bad}", err=True)
+            if result.bad_count > len(result.bad):
+                click.echo(f"  … and {result.bad_count - len(result.bad)} more bad rows", err=True)
+        if any(r.bad_count for r in results):
+            raise click.exceptions.Exit(3)
+        return
 
     exchange = [item for item in inputs if Path(item).suffix.lower() in EXCHANGE_SUFFIXES]
     if exchange and len(exchange) < len(inputs):

@@ -63,6 +63,9 @@ class Columns:
     lang: str = "lang"
 
 
+DEFAULT_COLUMNS = Columns()
+
+
 def is_corpus_file(path: Path | str) -> bool:
     return Path(path).suffix.lower() in CORPUS_SUFFIXES
 
@@ -70,7 +73,7 @@ def is_corpus_file(path: Path | str) -> bool:
 class CorpusReader:
     """Rows of a corpus file as :class:`CorpusRow` or :class:`BadRow`; ``fraction`` tells how far it got."""
 
-    def __init__(self, path: Path | str, columns: Columns = Columns(), *, max_text_bytes: int = MAX_TEXT_BYTES,
+    def __init__(self, path: Path | str, columns: Columns = DEFAULT_COLUMNS, *, max_text_bytes: int = MAX_TEXT_BYTES,
                  chunk_size: int = 1000):
         self.path = Path(path)
         self.columns = columns
@@ -193,7 +196,10 @@ class CorpusReader:
                     break
                 except csv.Error as exc:
                     number += 1
-                    yield number, self._bad(number, f"cannot be read as CSV ({exc})")
+                    reason = (f"a cell is over {self.max_text_bytes / 1e6:g} MB, the most one document may have "
+                              "(split it into several rows)" if "field limit" in str(exc)
+                              else f"cannot be read as CSV ({exc}); check its quotes")
+                    yield number, self._bad(number, reason)
                     continue
                 number += 1
                 self.fraction = handle.buffer.tell() / size

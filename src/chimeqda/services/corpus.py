@@ -22,7 +22,14 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from chimeqda.ingest.build import parse_transcript_text
-from chimeqda.ingest.corpus import MAX_TEXT_BYTES, BadRow, Columns, CorpusReader, CorpusRow
+from chimeqda.ingest.corpus import (
+    DEFAULT_COLUMNS,
+    MAX_TEXT_BYTES,
+    BadRow,
+    Columns,
+    CorpusReader,
+    CorpusRow,
+)
 from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
 
@@ -56,7 +63,7 @@ def import_corpus(
     ws: Workspace,
     path: Path | str,
     *,
-    columns: Columns = Columns(),
+    columns: Columns = DEFAULT_COLUMNS,
     language: str | None = None,
     chunk_size: int = 1000,
     max_text_bytes: int = MAX_TEXT_BYTES,

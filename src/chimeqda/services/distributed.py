@@ -208,8 +208,8 @@ def _missing_segments(session: Session, project_id: int, run_id: str, documents:
                                 document_ids=ids)
     if not covered:
         return segments
-    document_of = dict(session.execute(select(t.Segment.id, t.Segment.document_id).where(
-        t.Segment.document_id.between(*ids))).all())
+    document_of: dict[object, int] = {seg: doc for seg, doc in session.execute(
+        select(t.Segment.id, t.Segment.document_id).where(t.Segment.document_id.between(*ids)))}
     return [s for s in segments if document_of[s.key] not in covered]
 
 
@@ -248,6 +248,7 @@ def bulk_insert(session: Session, table, rows: list[dict]) -> None:
         json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
         names = ", ".join(f'"{c}"' for c in columns)
         raw = connection.connection.driver_connection
+        assert raw is not None
         with raw.cursor() as cursor:
             with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
