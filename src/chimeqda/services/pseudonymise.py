@@ -234,7 +234,7 @@ def detect_identifiers(
         docs = [d for d in _documents(session, ws.project_id, documents) if d.id not in done]
         work = [(d.id, d.name, d.text, d.language, _speaker_spans(session, d)) for d in docs]
     if detector is None:
-        detector = IdentifierDetector(names=tuple(value for value, _ in names.values()))
+        detector = _detector(IdentifierDetector, names)
     found: dict[int, list[tuple[int, int, str, str, float | None]]] = {}
     for doc_id, _, text, language, speakers in work:
         spans = []
@@ -255,6 +255,16 @@ def detect_identifiers(
                    detail={"proposed": proposed, "kept_decisions": decided, "labels": labels})
             summaries.append(DetectionSummary(name, doc_id, proposed, decided, labels))
     return summaries
+
+
+def _detector(factory, names: dict[str, tuple[str, str]]):
+    """The detector over the project's names, told each name's kind when it accepts ``labels``."""
+    import inspect
+
+    values = tuple(value for value, _ in names.values())
+    if "labels" in inspect.signature(factory).parameters:
+        return factory(names=values, labels={value: label for value, label in names.values()})
+    return factory(names=values)
 
 
 def _store_proposals(session: Session, project_id: int, document_id: int,
