@@ -33,6 +33,7 @@ class RecordingInfo:
     sample_rate: int
     codec: str
     mime: str
+    voice_per_channel: bool = False  # stereo with one voice on each channel (turns by channel)
 
     def as_meta(self, file: str) -> dict[str, object]:
         """The ``documents.meta["media"]`` description, for a copy kept at ``file``."""
@@ -91,7 +92,7 @@ def probe(path: Path | str) -> RecordingInfo:
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         channels = stream.codec_context.channels if stream.codec_context else 0
         sample_rate = stream.codec_context.sample_rate if stream.codec_context else 0
-        duration, peak_power = _scan(av, container, stream, name, codec)
+        duration, peak_power, voice_per_channel = _scan(av, container, stream, name, codec)
     if duration <= 0:
         raise InvalidInput("the recording contains no sound (no audio could be decoded)", source=name)
     if peak_power < SILENCE_RMS**2:
@@ -99,25 +100,54 @@ def probe(path: Path | str) -> RecordingInfo:
             f"the recording is silent throughout ({duration:.1f} s without sound); check the microphone "
             "or choose another file", source=name)
     mime = MIME_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return RecordingInfo(name, file_sha256(path), duration, channels, sample_rate, codec, mime)
+    return RecordingInfo(name, file_sha256(path), duration, channels, sample_rate, codec, mime,
+                         voice_per_channel)
 
 
-def _scan(av, container, stream, name: str, codec: str) -> tuple[float, float]:
-    """Decode every frame of ``stream``: its duration and the largest one-second mean power."""
+DOMINANCE = 10.0  # a channel this many times more powerful than the other carries the voice alone
+ACTIVE_POWER = 1e-5
+
+
+def frame_channels(frame):
+    """A decoded frame as a float array of shape (channels, samples), full scale 1.0."""
+    import numpy as np
+
+    samples = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        samples = samples.reshape(-1, channels).T
+    if samples.dtype.kind in "iu":
+        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max)
+    return samples
+
+
+def _scan(av, container, stream, name: str, codec: str) -> tuple[float, float, bool]:
+    """Decode every frame: duration, the loudest frame's mean power, and whether each channel has its own voice.
+
+    A stereo recording has one voice per channel when, in nearly every frame with
+    sound, one channel is :data:`DOMINANCE` times more powerful than the other,
+    and each channel leads in a good share of them.
+    """
     import numpy as np
 
     duration = 0.0
     loudest = 0.0
+    active = 0
+    leads = [0, 0]
     try:
         for frame in container.decode(stream):
             if not frame.sample_rate:
                 continue
-            samples = frame.to_ndarray()
-            if samples.dtype.kind in "iu":
-                scale = float(np.iinfo(samples.dtype).max)
-                samples = samples.astype(np.float32) / scale
+            samples = frame_channels(frame)
             if samples.size:
-                loudest = max(loudest, float(np.mean(np.square(samples, dtype=np.float64))))
+                power = np.mean(np.square(samples, dtype=np.float64), axis=1)
+                loudest = max(loudest, float(power.mean()))
+                if len(power) >= 2 and power[:2].max() > ACTIVE_POWER:
+                    active += 1
+                    if power[0] > DOMINANCE * power[1]:
+                        leads[0] += 1
+                    elif power[1] > DOMINANCE * power[0]:
+                        leads[1] += 1
             duration += frame.samples / frame.sample_rate
     except av.error.DecoderNotFoundError:
         raise InvalidInput(f"the audio codec {codec!r} is not supported; convert the recording "
@@ -129,7 +159,8 @@ def _scan(av, container, stream, name: str, codec: str) -> tuple[float, float]:
         raise InvalidInput(
             f"the recording is damaged after {duration:.1f} s ({_reason(exc)}); it may be truncated — "
             "copy it again from the recorder", source=name) from None
-    return duration, loudest
+    separate = active > 0 and sum(leads) >= 0.8 * active and min(leads) >= 0.05 * active
+    return duration, loudest, separate
 
 
 def _reason(exc: Exception) -> str:

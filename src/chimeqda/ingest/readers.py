@@ -23,27 +23,32 @@ _GLOB_CHARS = set("*?[")
 UNPACK_FACTOR = 4
 
 
-def _supported(path: Path) -> bool:
+def _supported(path: Path, suffixes: frozenset[str] = SUPPORTED_SUFFIXES) -> bool:
     return (
-        path.suffix.lower() in SUPPORTED_SUFFIXES
+        path.suffix.lower() in suffixes
         and not path.name.startswith((".", "~$"))
         and path.is_file()
     )
 
 
-def _in_folder(folder: Path) -> list[Path]:
+def _in_folder(folder: Path, suffixes: frozenset[str] = SUPPORTED_SUFFIXES) -> list[Path]:
     found = []
     for path in folder.rglob("*"):
         relative = path.relative_to(folder).parts
         if any(part.startswith(".") for part in relative[:-1]):
             continue
-        if _supported(path):
+        if _supported(path, suffixes):
             found.append(path)
     return sorted(found)
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+def expand_inputs(
+    inputs: Iterable[str | Path], suffixes: frozenset[str] = SUPPORTED_SUFFIXES
+) -> list[Path]:
     """Expand files, folders and glob patterns into a list of transcript files.
+
+    ``suffixes`` are the file types looked for (transcripts by default; the
+    import command adds recordings).
 
     Folders are searched recursively for supported files (hidden files and
     Word lock files ``~$...`` skipped), sorted by path. A named file must have
@@ -62,17 +67,17 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
                 seen.add(path)
                 result.append(path)
 
-    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    supported = ", ".join(sorted(suffixes))
     for item in inputs:
         name = str(item)
         path = Path(item).expanduser()
         if path.is_dir():
-            found = _in_folder(path)
+            found = _in_folder(path, suffixes)
             if not found:
                 raise InvalidInput(f"no transcript files ({supported}) in this folder", source=name)
             add(found)
         elif path.is_file():
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if path.suffix.lower() not in suffixes:
                 raise InvalidInput(
                     f"unsupported file type {path.suffix or '(none)'!r}; supported: {supported}",
                     source=name,
@@ -83,8 +88,8 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
             for hit in sorted(glob.glob(str(path), recursive=True)):
                 hit_path = Path(hit)
                 if hit_path.is_dir():
-                    matched.extend(_in_folder(hit_path))
-                elif _supported(hit_path):
+                    matched.extend(_in_folder(hit_path, suffixes))
+                elif _supported(hit_path, suffixes):
                     matched.append(hit_path)
             if not matched:
                 raise InvalidInput(

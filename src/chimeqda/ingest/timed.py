@@ -36,6 +36,7 @@ class Utterance:
     text: str
     time_end: float | None = None
     words: list[tuple[str, float, float, float]] = field(default_factory=list)
+    new_turn: bool = False  # starts a new turn even when the speaker is the same
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn], list[Time
         prefix = f"{first.speaker}: " if first.speaker else ""
         parts: list[str] = []
         cursor = position + len(prefix)
-        while index < len(utterances) and (not parts or utterances[index].speaker == first.speaker):
+        while index < len(utterances) and (
+            not parts or (utterances[index].speaker == first.speaker and not utterances[index].new_turn)
+        ):
             utterance = utterances[index]
             following = utterances[index + 1].time if index + 1 < len(utterances) else None
             spans.extend(_spans_of(utterance, cursor, following))
