@@ -93,6 +93,13 @@ def probe(path: Path | str) -> RecordingInfo:
         channels = stream.codec_context.channels if stream.codec_context else 0
         sample_rate = stream.codec_context.sample_rate if stream.codec_context else 0
         duration, peak_power, voice_per_channel = _scan(av, container, stream, name, codec)
+        declared = _declared_duration(container, stream)
+    if path.suffix.lower() == ".wav":
+        declared = max(declared or 0.0, _wav_declared_duration(path) or 0.0) or None
+    if declared and duration > 0 and duration < declared - 1.0 and duration < 0.97 * declared:
+        raise InvalidInput(
+            f"the recording is truncated: it should last {declared:.1f} s but stops after {duration:.1f} s; "
+            "copy it again from the recorder", source=name)
     if duration <= 0:
         raise InvalidInput("the recording contains no sound (no audio could be decoded)", source=name)
     if peak_power < SILENCE_RMS**2:
@@ -122,7 +129,7 @@ def frame_channels(frame):
 
 
 def _scan(av, container, stream, name: str, codec: str) -> tuple[float, float, bool]:
-    """Decode every frame: duration, the loudest frame's mean power, and whether each channel has its own voice.
+    """Decode every frame: its duration, the loudest frame's mean power, and whether each channel has its own voice.
 
     A stereo recording has one voice per channel when, in nearly every frame with
     sound, one channel is :data:`DOMINANCE` times more powerful than the other,
@@ -161,6 +168,32 @@ def _scan(av, container, stream, name: str, codec: str) -> tuple[float, float, b
             "copy it again from the recorder", source=name) from None
     separate = active > 0 and sum(leads) >= 0.8 * active and min(leads) >= 0.05 * active
     return duration, loudest, separate
+
+
+def _declared_duration(container, stream) -> float | None:
+    """How long the container says the audio lasts (its index or header), if it says."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else None
+
+
+def _wav_declared_duration(path: Path) -> float | None:
+    """The length a WAV file's header declares (its data chunk size), which a cut-off copy does not reach."""
+    import struct
+
+    with path.open("rb") as stream:
+        head = stream.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    position, byte_rate = 12, 0
+    while position + 8 <= len(head):
+        chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
+        if chunk == b"fmt " and position + 16 <= len(head):
+            byte_rate = struct.unpack("<I", head[position + 16:position + 20])[0]
+        if chunk == b"data":
+            return size / byte_rate if byte_rate and size not in (0, 0xFFFFFFFF) else None
+        position += 8 + size + (size & 1)
+    return None
 
 
 def _reason(exc: Exception) -> str:

@@ -57,7 +57,7 @@ class Transcript:
 
     def document(self, *, interviewer_labels=(), source_format: str | None = None) -> ParsedDocument:
         """The transcript as a document: one turn per line, sentences with times and words."""
-        text, turns, timed = assemble(self.utterances)
+        text, turns, timed = assemble(self.utterances, labels=False)
         probabilities = [span.probability for span in timed if span.probability is not None]
         uncertain = sum(1 for p in probabilities if p < float(self.provenance.get("uncertain_below", 0.5)))
         return build_document(
@@ -105,7 +105,7 @@ def _provenance(settings: AsrSettings, folder: Path) -> dict[str, object]:
     }
 
 
-def windows(path: Path, channels: int, seconds: float) -> Iterator[tuple[float, "object"]]:
+def windows(path: Path, channels: int, seconds: float) -> Iterator[tuple[float, object]]:
     """The recording at 16 kHz as (offset in seconds, float32 array (channels, samples)) windows.
 
     Each window ends at the quietest tenth of a second within its last 30 seconds,

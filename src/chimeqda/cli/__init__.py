@@ -14,9 +14,20 @@ import sys
 import click
 
 from chimeqda import __version__
-from chimeqda.cli import analysis, codebook, coding, exchange, llm, privacy, project, rigour, web
+from chimeqda.cli import (
+    analysis,
+    audio,
+    codebook,
+    coding,
+    exchange,
+    llm,
+    privacy,
+    project,
+    rigour,
+    web,
+)
 
-AREAS = (project, coding, analysis, codebook, rigour, exchange, web, llm, privacy)
+AREAS = (project, coding, analysis, codebook, rigour, exchange, web, llm, privacy, audio)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -51,11 +51,16 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
 @click.option("--lang-column", default="lang", show_default=True, help="Corpus files: the (optional) language column.")
 @click.option("--chunk-size", type=click.IntRange(1), default=1000, show_default=True,
               help="Corpus files: rows stored per transaction.")
+@click.option("--asr-model", help="Recordings: a faster-whisper model folder, kept as the project's setting "
+                                  "('default': the shipped Whisper base).")
 @friendly_errors
 def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, participants_csv: Path | None,
             participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float,
-            id_column: str, text_column: str, lang_column: str, chunk_size: int) -> None:
-    """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json): files, folders or globs.
+            id_column: str, text_column: str, lang_column: str, chunk_size: int, asr_model: str | None) -> None:
+    """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json) or recordings: files, folders or globs.
+
+    Recordings (.wav .mp3 .m4a .flac .ogg .opus .webm .mp4) are transcribed on
+    this machine, each stored on its own once done (docs/recordings.md).
 
     All files are checked first; if one is bad nothing is imported.
     Unchanged files are skipped; a changed file becomes a new version.
@@ -100,10 +105,21 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         for item in exchange:
             click.echo(str(import_exchange(ws, item)))
         return
+    from chimeqda.services.recordings import split_recordings
+
+    transcripts, recordings = split_recordings(inputs)
     outcomes = import_files(
-        ws, inputs, participants_csv=participants_csv, participant=participant,
+        ws, transcripts, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
-    )
+    ) if transcripts else []
+    if recordings:
+        from chimeqda.cli.audio import ProgressLine
+        from chimeqda.services.recordings import import_recordings
+
+        outcomes += import_recordings(
+            ws, recordings, participant=participant, participants_csv=None if transcripts else participants_csv,
+            interviewer_labels=interviewer_labels, language=language, asr_model=asr_model,
+            progress=ProgressLine(), status=lambda line: click.echo(line, err=True))
     no_interviewer = {o.document_id: o.speakers_without_interviewer for o in outcomes
                       if o.status != "unchanged" and o.speakers_without_interviewer}
     for o in outcomes:

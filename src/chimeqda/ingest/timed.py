@@ -123,8 +123,14 @@ def apply_label_prefixes(utterances: list[Utterance]) -> None:
         previous = utterance.speaker
 
 
-def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn], list[TimedSpan]]:
-    """Merge same-speaker runs into turns, write the document text and place the times."""
+def assemble(
+    utterances: list[Utterance], *, labels: bool = True
+) -> tuple[str, list[RawTurn], list[TimedSpan]]:
+    """Merge same-speaker runs into turns, write the document text and place the times.
+
+    With ``labels`` each line starts ``Name: ``; a transcribed recording keeps its
+    speakers on the turns only (so renaming a speaker leaves the text alone).
+    """
     lines: list[str] = []
     turns: list[RawTurn] = []
     spans: list[TimedSpan] = []
@@ -132,7 +138,7 @@ def assemble(utterances: list[Utterance]) -> tuple[str, list[RawTurn], list[Time
     index = 0
     while index < len(utterances):
         first = utterances[index]
-        prefix = f"{first.speaker}: " if first.speaker else ""
+        prefix = f"{first.speaker}: " if first.speaker and labels else ""
         parts: list[str] = []
         cursor = position + len(prefix)
         while index < len(utterances) and (

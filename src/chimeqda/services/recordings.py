@@ -1,0 +1,154 @@
+"""Importing recorded interviews: transcribe each recording and store it with its times.
+
+Every recording is checked first (bad input stops the import before anything
+is stored). Then each is transcribed and stored in its own transaction, its
+recording kept as ``<project>/media/<sha256>.<ext>``: an interrupted batch keeps
+the recordings it finished, and importing the same files again skips them
+(same name and same sha256 of the recording), so the batch resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from chimeqda.audio import RECORDING_SUFFIXES
+from chimeqda.audio.probe import file_sha256, probe
+from chimeqda.errors import InvalidInput
+from chimeqda.ingest import expand_inputs
+from chimeqda.ingest.readers import SUPPORTED_SUFFIXES
+from chimeqda.services.importing import (
+    ImportOutcome,
+    _participant,
+    _participant_for,
+    read_participants_csv,
+    store_document,
+    upsert_participants,
+)
+from chimeqda.services.media import keep_recording
+from chimeqda.services.project import Workspace
+from chimeqda.services.speakers import set_speaker
+from chimeqda.store import tables as t
+
+ASR_MODEL_SETTING = "asr_model"
+
+
+def split_recordings(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Files, folders and globs expanded into (transcripts, recordings)."""
+    paths = expand_inputs(inputs, SUPPORTED_SUFFIXES | RECORDING_SUFFIXES)
+    recordings = [path for path in paths if path.suffix.lower() in RECORDING_SUFFIXES]
+    return [path for path in paths if path not in recordings], recordings
+
+
+def project_asr_model(ws: Workspace, model_dir: str | None = None) -> str | None:
+    """The speech model folder to use: ``model_dir`` (then kept as the project's setting), else the setting.
+
+    ``model_dir="default"`` goes back to the shipped Whisper base model.
+    """
+    with ws.session() as session:
+        project = session.get(t.Project, ws.project_id)
+        settings = dict(project.settings or {})
+        if model_dir is not None:
+            if model_dir == "default":
+                settings.pop(ASR_MODEL_SETTING, None)
+            else:
+                from chimeqda.audio.model import check_model_dir
+
+                settings[ASR_MODEL_SETTING] = str(check_model_dir(model_dir).resolve())
+            project.settings = settings
+        return settings.get(ASR_MODEL_SETTING)
+
+
+def import_recordings(
+    ws: Workspace,
+    paths: Iterable[Path],
+    *,
+    participant: str | None = None,
+    participants_csv: Path | str | None = None,
+    interviewer_labels: Iterable[str] = (),
+    language: str | None = None,
+    asr_model: str | None = None,
+    progress: Callable[[str, float, float], None] | None = None,
+    status: Callable[[str], None] | None = None,
+) -> list[ImportOutcome]:
+    """Transcribe and store recordings, one transaction each; unchanged ones are skipped."""
+    from chimeqda.audio.transcribe import AsrSettings, transcribe_file
+
+    if ws.directory is None:
+        raise InvalidInput("recordings can only be imported into a project folder (its media/ keeps them)")
+    paths = list(paths)
+    names = [path.name for path in paths]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidInput(f"two files share the name {twice[0]!r}; documents are identified by file name, "
+                           "rename one")
+    labels = tuple(interviewer_labels)
+    people = read_participants_csv(participants_csv) if participants_csv else []
+    file_owner = {name: row.label for row in people for name in row.files}
+    outcomes: dict[Path, ImportOutcome] = {}
+    todo = []
+    for path in paths:
+        sha = file_sha256(path)
+        done = _unchanged(ws, path.name, sha, labels)
+        if done is not None:
+            outcomes[path] = done
+        else:
+            if status:
+                status(f"checking {path.name}")
+            todo.append((path, probe(path)))
+    settings = AsrSettings(model_dir=project_asr_model(ws, asr_model), language=language)
+    if people:
+        with ws.session() as session:
+            upsert_participants(session, ws.project_id, people)
+    for path, info in todo:
+        if status:
+            status(f"transcribing {path.name} ({_clock(info.duration)})")
+        report = (lambda done, total, name=path.name: progress(name, done, total)) if progress else None
+        transcript = transcribe_file(path, settings, info=info, progress=report)
+        doc = transcript.document(interviewer_labels=labels)
+        with ws.session() as session:
+            meta = {**doc.metadata, "media": keep_recording(ws.directory, path, info)}
+            label = participant or _participant_for(doc.name, file_owner, _participants(session, ws.project_id))
+            row = None
+            if label:
+                row = session.scalar(select(t.Participant).where(
+                    t.Participant.project_id == ws.project_id, t.Participant.label == label))
+                row = row or _participant(session, ws.project_id, label)
+            outcomes[path] = store_document(session, ws.project_id, replace(doc, metadata=meta), row)
+    return [outcomes[path] for path in paths]
+
+
+def _participants(session, project_id: int) -> dict[str, t.Participant]:
+    return {p.label: p for p in session.scalars(select(t.Participant).where(t.Participant.project_id == project_id))}
+
+
+def _unchanged(ws: Workspace, name: str, sha: str, labels: tuple[str, ...]) -> ImportOutcome | None:
+    """The outcome for a recording already imported unchanged (roles updated from ``labels``), else None."""
+    with ws.session() as session:
+        doc = session.scalar(select(t.Document).where(
+            t.Document.project_id == ws.project_id, t.Document.name == name, t.Document.is_current.is_(True)))
+        if doc is None or doc.sha256 != sha:
+            return None
+        segments = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == doc.id))
+        speakers = {turn.index: turn.speaker for turn in session.scalars(select(t.Turn).where(
+            t.Turn.document_id == doc.id, t.Turn.role != "interviewer"))}
+        label = session.get(t.Participant, doc.participant_id).label if doc.participant_id else None
+        outcome = ImportOutcome(name, "unchanged", doc.id, int(segments or 0), doc.language, label)
+    keys = {" ".join(label.split()).casefold() for label in labels}
+    changed = 0
+    for index, speaker in sorted(speakers.items()):
+        if speaker and speaker.casefold() in keys:
+            changed += set_speaker(ws, doc.id, index, role="interviewer")
+    if changed:
+        return replace(outcome, status="roles updated",
+                       note=f"same recording; {changed} turn(s) of {', '.join(labels)} are now the interviewer's")
+    return outcome
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{rest:02d}" if minutes >= 60 else f"{minutes}:{rest:02d}"
