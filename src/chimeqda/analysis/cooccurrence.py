@@ -154,7 +154,16 @@ def cooccurrence(
         level=level,
         include_suggested=include_suggested,
     )
-    counts = _counts(matrix)
+    return pair_table(_counts(matrix), codes, codebook, window=window, level=level,
+                      include_suggested=include_suggested)
+
+
+def pair_table(counts: np.ndarray, codes: list[str], codebook: Codebook, *, window: int, level: str,
+               include_suggested: bool) -> pd.DataFrame:
+    """The :func:`cooccurrence` table from a codes x codes matrix of units with both codes (diagonal: with the code).
+
+    Shared with the SQL path of large projects (``services.sql_tables``).
+    """
     a, b = np.triu_indices(len(codes), k=1)
     n_a = counts.diagonal()[a]
     n_b = counts.diagonal()[b]

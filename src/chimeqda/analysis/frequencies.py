@@ -56,7 +56,6 @@ def code_frequencies(
         only.
     """
     prepared = prepare_codings(codings, codebook, level=level, include_suggested=include_suggested)
-    codes = level_codes(codebook, level)
     total = len(participant_ids(participants, prepared))
     grouped = prepared.groupby("code", sort=False)
     counts = pd.DataFrame(
@@ -66,6 +65,16 @@ def code_frequencies(
             "participants": grouped["participant"].nunique(dropna=True),
         }
     )
+    return frequency_table(counts, codebook, level=level, participants_total=total)
+
+
+def frequency_table(counts: pd.DataFrame, codebook: Codebook, *, level: str, participants_total: int) -> pd.DataFrame:
+    """The :func:`code_frequencies` table from counts per code (columns ``segments``, ``documents``, ``participants``).
+
+    Shared with the SQL path of large projects (``services.sql_tables``).
+    """
+    codes = level_codes(codebook, level)
+    total = participants_total
     counts = counts.reindex(codes).fillna(0).astype(int)
     result = pd.DataFrame(
         {

@@ -39,10 +39,19 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     from chimeqda import analysis
     from chimeqda.services import codings_frame, participants_frame, segments_frame
     from chimeqda.services.project import project_codebook
+    from chimeqda.services.sql_tables import large_project_table
 
     ws = open_project(project_dir, db)
     with ws.session() as session:
         _, book = project_codebook(session, ws.project_id)
+    large = large_project_table(ws, book, what, level=level, include_suggested=include_suggested, window=window,
+                                attribute=attribute, code_id=code_id)
+    if large is not None:  # a large project: counted by the database (docs/scale.md)
+        echo_table(large)
+        if csv_out:
+            large.to_csv(csv_out)
+            click.echo(f"written {csv_out}", err=True)
+        return
     codings = codings_frame(ws, include_suggested=include_suggested)
     people = participants_frame(ws)
     common = {"level": level, "include_suggested": include_suggested}

@@ -1,0 +1,147 @@
+"""Large corpora: corpus import and machine coding on a Dask LocalCluster (docs/benchmarks.md, "Large corpora").
+
+Each measurement runs in its own process so its peak memory (``ru_maxrss``) is its own:
+
+    python benchmarks/scale_bench.py import --rows 1000000 --out /tmp/scale/1m
+    python benchmarks/scale_bench.py code --project /tmp/scale/1m --coder lexicon --workers 2
+    python benchmarks/scale_bench.py all --sizes 100000,300000,1000000 --default-size 20000 --root /tmp/scale
+
+``import`` writes a synthetic JSONL corpus (one sentence per row, so rows = segments) and
+imports it into a new SQLite project; ``code`` codes a project with ``--engine dask`` and
+reports wall time, segments/s per worker, the client's and each worker's peak memory.
+``all`` runs the series and prints a Markdown table. Synthetic text only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SENTENCES = [
+    "I found hope again after a long winter.", "My friends at the group support me every week.",
+    "I feel connected to the people in my meetings.", "Recovery is my own journey and I own it.",
+    "I have a purpose now, I volunteer at the shelter.", "The weather was grey and the bus was late.",
+    "I was so ashamed and felt hopeless for years.", "Ik voel me weer verbonden met mijn vrienden.",
+    "Er is weer hoop voor de toekomst.", "My sister calls me every day.", "I cook dinner on Sundays.",
+    "Nobody believed I could change, but I did.",
+]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_corpus(path: Path, rows: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(rows):
+            text = f"{rng.choice(SENTENCES)[:-1]}, says post {i}."
+            handle.write(json.dumps({"id": f"p{i}", "text": text, "lang": "en", "forum": rng.choice("abc")}) + "\n")
+
+
+def cmd_import(args: argparse.Namespace) -> dict:
+    from chimeqda.services import init_project
+    from chimeqda.services.corpus import import_corpus
+
+    out = Path(args.out)
+    corpus = out.with_suffix(".jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not corpus.exists():
+        write_corpus(corpus, args.rows)
+    ws = init_project(out)
+    start = time.perf_counter()
+    result = import_corpus(ws, corpus, chunk_size=args.chunk_size)
+    seconds = time.perf_counter() - start
+    return {"rows": result.rows, "imported": result.imported, "segments": result.segments, "seconds": seconds,
+            "rows_per_s": result.rows / seconds, "peak_mb": peak_mb(), "file_mb": corpus.stat().st_size / 1e6}
+
+
+def cmd_code(args: argparse.Namespace) -> dict:
+    from distributed import Client, LocalCluster
+
+    from chimeqda.services import open_project
+    from chimeqda.services.distributed import run_coder_dask
+
+    ws = open_project(args.project)
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        start = time.perf_counter()
+        run = run_coder_dask(ws, args.coder, client=client, partition_segments=args.partition,
+                             learn_from_decisions=False)
+        seconds = time.perf_counter() - start
+        workers_mb = sorted(v / 1024 for v in client.run(
+            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
+    return {"coder": args.coder, "workers": args.workers, "segments": run.segments, "suggestions": run.suggestions,
+            "seconds": seconds, "per_worker_per_s": run.segments / seconds / args.workers,
+            "client_peak_mb": peak_mb(), "worker_peak_mb": workers_mb}
+
+
+def _code_copy(project: Path, *argv: str) -> dict:
+    """Code a fresh copy of ``project`` (every run writes all its suggestions)."""
+    copy = project.with_name(project.name + "-coding")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(project, copy)
+    try:
+        return _child("code", "--project", str(copy), *argv)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def _child(*argv: str) -> dict:
+    output = subprocess.run([sys.executable, __file__, *argv], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def cmd_all(args: argparse.Namespace) -> dict:
+    root = Path(args.root)
+    results: dict = {"imports": [], "codes": []}
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        project = root / f"corpus-{size}"
+        if not (project / "chimeqda.sqlite3").exists():
+            results["imports"].append(_child("import", "--rows", str(size), "--out", str(project)))
+            print(json.dumps(results["imports"][-1]), file=sys.stderr)
+        for workers in ([1, 2] if size == min(int(s) for s in args.sizes.split(",")) else [2]):
+            results["codes"].append(_code_copy(project, "--coder", "lexicon", "--workers", str(workers)))
+            print(json.dumps(results["codes"][-1]), file=sys.stderr)
+    if args.default_size:
+        project = root / f"corpus-{args.default_size}"
+        if not (project / "chimeqda.sqlite3").exists():
+            results["imports"].append(_child("import", "--rows", str(args.default_size), "--out", str(project)))
+        results["codes"].append(_code_copy(project, "--coder", "ensemble", "--workers", "2", "--partition", "2000"))
+        print(json.dumps(results["codes"][-1]), file=sys.stderr)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("import")
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--out", required=True)
+    p.add_argument("--chunk-size", type=int, default=1000)
+    p = sub.add_parser("code")
+    p.add_argument("--project", required=True)
+    p.add_argument("--coder", default="lexicon")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--partition", type=int, default=5000)
+    p = sub.add_parser("all")
+    p.add_argument("--sizes", default="100000,300000,1000000")
+    p.add_argument("--default-size", type=int, default=20_000)
+    p.add_argument("--root", default="/tmp/chimeqda-scale-bench")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    result = {"import": cmd_import, "code": cmd_code, "all": cmd_all}[args.command](args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
