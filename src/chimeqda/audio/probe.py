@@ -111,7 +111,7 @@ def probe(path: Path | str) -> RecordingInfo:
                          voice_per_channel)
 
 
-DOMINANCE = 10.0  # a channel this many times more powerful than the other carries the voice alone
+DOMINANCE = 4.0  # a channel this many times (6 dB) more powerful than the other carries the voice alone
 ACTIVE_POWER = 1e-5
 
 

@@ -66,7 +66,7 @@ def write_wav(path: Path, samples) -> Path:
     return path
 
 
-def encode(source_wav: Path, target: Path, codec: str = "libopus", bit_rate: int = 24_000) -> Path:
+def encode(source_wav: Path, target: Path, codec: str = "libopus", bit_rate: int = 32_000) -> Path:
     """Re-encode a WAV file (e.g. to Ogg Opus, 48 kHz) with PyAV; no ffmpeg program needed."""
     import av
 

@@ -174,6 +174,8 @@ def transcribe_file(
     language = settings.language
     probability = 1.0 if language else 0.0
     utterances: list[Utterance] = []
+    if progress:
+        progress(0.0, info.duration)
     try:
         for offset, window in windows(path, 2 if per_channel else 1, settings.window_seconds):
             span = window.shape[1] / SAMPLE_RATE

@@ -1,7 +1,8 @@
 """The README's main job: the whole path on the bundled synthetic sample study.
 
-init → import (transcripts + participant attributes) → machine coding →
-review against the human-coded reference → analysis → report.
+init → import (transcripts + participant attributes, and the recorded
+interview transcribed offline) → machine coding → review against the
+human-coded reference → analysis → report.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chimeqda.errors import ProjectError
+from chimeqda.errors import ModelUnavailable, ProjectError
 from chimeqda.services.coding import run_coder
 from chimeqda.services.importing import import_files
 from chimeqda.services.project import init_project
@@ -45,6 +46,23 @@ def fresh_folder(base: Path) -> Path:
         if not candidate.exists():
             return candidate
     raise ProjectError(f"cannot find a free folder name next to {base}")
+
+
+def _import_recordings(ws, folder: Path, progress: Callable[[str], None]) -> list:
+    """The sample study's recorded interview, transcribed on this machine (skipped without the audio extra)."""
+    from chimeqda.audio import RECORDING_SUFFIXES
+
+    recordings = sorted(p for p in folder.glob("*") if p.suffix.lower() in RECORDING_SUFFIXES)
+    if not recordings:
+        return []
+    progress(f"      transcribing {', '.join(p.name for p in recordings)} offline (Whisper base)")
+    try:
+        from chimeqda.services.recordings import import_recordings
+
+        return import_recordings(ws, recordings)
+    except ModelUnavailable as exc:
+        progress(f"      recording skipped: {exc}")
+        return []
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ def run_demo(
     outcomes = import_files(
         ws, [study_dir / "transcripts"], participants_csv=study_dir / "participants.csv", progress=None
     )
+    outcomes += _import_recordings(ws, study_dir / "recordings", progress)
     segments = sum(o.segments for o in outcomes)
     progress(f"      {len(outcomes)} documents, {segments} segments")
     progress("[3/5] machine coding (offline)")
