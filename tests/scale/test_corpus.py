@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -178,3 +179,13 @@ def test_import_killed_midway_resumes_without_loss_or_duplicates(tmp_path, db_ur
                 select(t.Document.name, t.Segment.index, t.Segment.start, t.Segment.end, t.Segment.role)
                 .join(t.Segment, t.Segment.document_id == t.Document.id)).all())
     assert shape(ws) == shape(reference)
+
+
+def test_cli_reports_a_10_mb_row_by_default(tmp_path, db_url):
+    init_project(tmp_path / "p", db=db_url)
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"id": "big", "text": "a" * 10_100_000}) + "\n" + json.dumps({"id": "ok", "text": "Hope."})
+                    + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "-p", str(tmp_path / "p"), "--db", db_url, str(path)])
+    assert result.exit_code == 3 and "c.jsonl, row 1: the line is over" in result.output
+    assert "1 imported" in result.output

@@ -129,7 +129,9 @@ def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path, db_url):
             os.kill(pid, signal.SIGKILL)
             killed.append(address)
 
-    run = run_coder_dask(dask, "lexicon", client=client, partition_segments=20, advance=kill_a_worker)
+    messages = []
+    run = run_coder_dask(dask, "lexicon", client=client, partition_segments=20, advance=kill_a_worker,
+                         progress=messages.append)
     assert killed
     _same_as_local(local, dask, run)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it

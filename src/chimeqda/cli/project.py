@@ -45,7 +45,8 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
                    "labels like I, Q, Interviewer, Onderzoeker; in .vtt/.srt/.json with two speakers, the "
                    "one who speaks first if they ask at least as many questions.")
 @click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the transcripts (default: detected).")
-@click.option("--max-size", type=float, default=25, show_default=True, help="Largest file accepted, in MB.")
+@click.option("--max-size", type=float, default=None, show_default="25; corpus rows 5",
+              help="Largest file (for corpus files: largest row text) accepted, in MB.")
 @click.option("--id-column", default="id", show_default=True, help="Corpus files: the column naming each document.")
 @click.option("--text-column", default="text", show_default=True, help="Corpus files: the column holding the text.")
 @click.option("--lang-column", default="lang", show_default=True, help="Corpus files: the (optional) language column.")
@@ -55,7 +56,7 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
                                   "('default': the shipped Whisper base).")
 @friendly_errors
 def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, participants_csv: Path | None,
-            participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float,
+            participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float | None,
             id_column: str, text_column: str, lang_column: str, chunk_size: int, asr_model: str | None) -> None:
     """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json) or recordings: files, folders or globs.
 
@@ -84,7 +85,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
                                source=", ".join(corpora))
         ws = open_project(project_dir, db)
         results = [import_corpus(ws, item, columns=Columns(id_column, text_column, lang_column), language=language,
-                                 chunk_size=chunk_size, max_text_bytes=int(max_size * 1_000_000),
+                                 chunk_size=chunk_size, max_text_bytes=int((max_size or 5) * 1_000_000),
                                  progress=lambda m: click.echo(m, err=True)) for item in corpora]
         for result in results:
             click.echo(result.summary())
@@ -110,7 +111,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     transcripts, recordings = split_recordings(inputs)
     outcomes = import_files(
         ws, transcripts, participants_csv=participants_csv, participant=participant,
-        interviewer_labels=interviewer_labels, language=language, max_bytes=int(max_size * 1_000_000),
+        interviewer_labels=interviewer_labels, language=language, max_bytes=int((max_size or 25) * 1_000_000),
     ) if transcripts else []
     if recordings:
         from chimeqda.cli.audio import ProgressLine

@@ -17,10 +17,14 @@ Dask's business: its partitions are recomputed elsewhere.
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -128,7 +132,23 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
     done = coded = suggested = skipped = 0
     pending = iter(partitions)
     futures = as_completed()
-    pieces: dict[Any, tuple[tuple[int, int], list, int]] = {}
+    pieces: dict[Any, _Piece] = {}
+
+    def submit(piece: _Piece) -> None:
+        # The segments go to a worker as scattered data, not inside the task: the scheduler
+        # then holds only keys, and its memory stays flat however many partitions pass.
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                [data] = client.scatter([piece.segments], hash=False)
+                break
+            except OSError:  # the worker chosen for it died just now: another one takes it
+                if attempt + 1 == MAX_ATTEMPTS:
+                    raise
+                time.sleep(0.5)
+        future = client.submit(code_partition, run_id, data, pure=False)
+        piece.data = data
+        pieces[future] = piece
+        futures.add(future)
 
     def submit_next() -> bool:
         nonlocal done
@@ -139,9 +159,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
             if not segments:
                 done += count
                 continue
-            future = client.submit(code_partition, run_id, segments, pure=False, retries=2)
-            pieces[future] = ((first, last), segments, count)
-            futures.add(future)
+            submit(_Piece((first, last), segments, count))
             return True
         return False
 
@@ -152,13 +170,26 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
         if advance:
             advance(done, total)
         for future in futures:
-            (first, last), segments, count = pieces.pop(future)
-            suggestions = future.result()
-            future.release()
+            piece = pieces.pop(future)
+            try:
+                suggestions = future.result()
+            except _lost_work_errors() as exc:  # a worker died with the partition's data: send it again
+                piece.attempts += 1
+                if piece.attempts > MAX_ATTEMPTS:
+                    raise InvalidInput(f"the cluster lost documents {piece.ids[0]}–{piece.ids[1]} "
+                                       f"{piece.attempts} times ({exc!r}); run the command again to resume") from exc
+                if progress:
+                    progress(f"a worker was lost; sending documents {piece.ids[0]}–{piece.ids[1]} again")
+                submit(piece)
+                continue
+            finally:
+                future.release()
+                piece.data.release()
             with ws.session() as session:
-                rows, skip = _store_partition(session, ws.project_id, coder_id, code_id_of, run_id, (first, last),
-                                              segments, suggestions)
-            suggested, skipped, coded, done = suggested + rows, skipped + skip, coded + len(segments), done + count
+                rows, skip = _store_partition(session, ws.project_id, coder_id, code_id_of, run_id, piece.ids,
+                                              piece.segments, suggestions)
+            suggested, skipped = suggested + rows, skipped + skip
+            coded, done = coded + len(piece.segments), done + piece.count
             if advance:
                 advance(done, total)
             submit_next()
@@ -169,6 +200,29 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
             pass
     _finish_run(ws, resume_key)
     return CodingRun(run_id, info, coded, suggested, skipped)
+
+
+@dataclass
+class _Piece:
+    """A partition on its way through the cluster."""
+
+    ids: tuple[int, int]
+    segments: list
+    count: int
+    attempts: int = 0
+    data: Any = None
+
+
+@functools.cache
+def _lost_work_errors() -> tuple[type[BaseException], ...]:
+    """What a future raises when the workers holding its task or data died (cancelled, killed worker)."""
+    from distributed.scheduler import KilledWorker
+
+    return (CancelledError, KilledWorker)
+
+
+MAX_ATTEMPTS = 5
+"""How often one partition may be sent again after workers died with it."""
 
 
 def _partitions(session: Session, project_id: int, documents: Sequence[str] | None,
