@@ -114,3 +114,21 @@ def test_import_command_transcribes_a_recording(tmp_path, recordings, asr, herme
     changed = runner.invoke(main, ["speakers", "-p", str(project), "P01 stereo.ogg", "--turn", "1-3",
                                    "--speaker", "Robin"])
     assert "changed 3 turn(s)" in changed.output and changed.output.count("Robin [participant]") == 2
+
+
+def test_the_project_remembers_its_speech_model(workspace, tmp_path, asr):
+    import pytest
+
+    from chimeqda.audio.model import base_model_dir
+    from chimeqda.errors import ModelUnavailable
+    from chimeqda.services.recordings import project_asr_model
+
+    assert project_asr_model(workspace) is None
+    with pytest.raises(ModelUnavailable, match="not a faster-whisper"):
+        (tmp_path / "empty-model").mkdir()
+        project_asr_model(workspace, str(tmp_path / "empty-model"))
+    assert project_asr_model(workspace) is None
+    folder = str(base_model_dir().resolve())
+    assert project_asr_model(workspace, folder) == folder
+    assert project_asr_model(workspace) == folder
+    assert project_asr_model(workspace, "default") is None and project_asr_model(workspace) is None
