@@ -67,3 +67,25 @@ def test_a_bad_recording_in_an_import_stores_nothing(workspace, bad, recordings,
     with workspace.session() as session:
         assert session.scalar(select(func.count()).select_from(t.Document)) == 0
     assert not (workspace.directory / "media").exists()
+
+
+def test_a_bad_recording_next_to_transcripts_stops_the_whole_import(tmp_path, bad):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from chimeqda.cli import main
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "P01.txt").write_text("I: How are you?\nP: Fine, thanks.\n")
+    shutil.copy(bad["silence"], folder / "P02.wav")
+    project = tmp_path / "project"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(project)]).exit_code == 0
+    result = runner.invoke(main, ["import", "-p", str(project), str(folder)])
+    assert result.exit_code == 1 and "P02.wav" in result.output and "silent" in result.output
+    from chimeqda.services import open_project
+
+    with open_project(project).session() as session:
+        assert session.scalar(select(func.count()).select_from(t.Document)) == 0

@@ -109,6 +109,10 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     from chimeqda.services.recordings import split_recordings
 
     transcripts, recordings = split_recordings(inputs)
+    if recordings:  # every recording is checked before any transcript is written
+        from chimeqda.services.recordings import check_recordings
+
+        checked = check_recordings(ws, recordings, status=lambda line: click.echo(line, err=True))
     outcomes = import_files(
         ws, transcripts, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int((max_size or 25) * 1_000_000),
@@ -118,8 +122,8 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         from chimeqda.services.recordings import import_recordings
 
         outcomes += import_recordings(
-            ws, recordings, participant=participant, participants_csv=None if transcripts else participants_csv,
-            interviewer_labels=interviewer_labels, language=language, asr_model=asr_model,
+            ws, recordings, participant=participant, participants_csv=participants_csv,
+            interviewer_labels=interviewer_labels, language=language, asr_model=asr_model, checked=checked,
             progress=ProgressLine(), status=lambda line: click.echo(line, err=True))
     no_interviewer = {o.document_id: o.speakers_without_interviewer for o in outcomes
                       if o.status != "unchanged" and o.speakers_without_interviewer}

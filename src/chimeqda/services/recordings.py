@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from chimeqda.audio import RECORDING_SUFFIXES
-from chimeqda.audio.probe import file_sha256, probe
+from chimeqda.audio.probe import RecordingInfo, file_sha256, probe
 from chimeqda.errors import InvalidInput
 from chimeqda.ingest import expand_inputs
 from chimeqda.ingest.readers import SUPPORTED_SUFFIXES
@@ -63,6 +63,32 @@ def project_asr_model(ws: Workspace, model_dir: str | None = None) -> str | None
         return settings.get(ASR_MODEL_SETTING)
 
 
+def check_recordings(
+    ws: Workspace, paths: Iterable[Path], status: Callable[[str], None] | None = None
+) -> dict[Path, RecordingInfo | None]:
+    """Check every recording before anything is stored: its description, or None if imported unchanged.
+
+    A bad recording raises :class:`InvalidInput` naming it.
+    """
+    if ws.directory is None:
+        raise InvalidInput("recordings can only be imported into a project folder (its media/ keeps them)")
+    paths = list(paths)
+    names = [path.name for path in paths]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidInput(f"two files share the name {twice[0]!r}; documents are identified by file name, "
+                           "rename one")
+    checked: dict[Path, RecordingInfo | None] = {}
+    for path in paths:
+        if _current(ws, path.name, file_sha256(path)) is not None:
+            checked[path] = None
+            continue
+        if status:
+            status(f"checking {path.name}")
+        checked[path] = probe(path)
+    return checked
+
+
 def import_recordings(
     ws: Workspace,
     paths: Iterable[Path],
@@ -72,46 +98,42 @@ def import_recordings(
     interviewer_labels: Iterable[str] = (),
     language: str | None = None,
     asr_model: str | None = None,
+    checked: dict[Path, RecordingInfo | None] | None = None,
     progress: Callable[[str, float, float], None] | None = None,
     status: Callable[[str], None] | None = None,
 ) -> list[ImportOutcome]:
-    """Transcribe and store recordings, one transaction each; unchanged ones are skipped."""
+    """Transcribe and store recordings, one transaction each; unchanged ones are skipped.
+
+    ``checked`` is what :func:`check_recordings` returned for ``paths`` (checked here when not given).
+    """
     from chimeqda.audio.transcribe import AsrSettings, transcribe_file
 
-    if ws.directory is None:
-        raise InvalidInput("recordings can only be imported into a project folder (its media/ keeps them)")
     paths = list(paths)
-    names = [path.name for path in paths]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise InvalidInput(f"two files share the name {twice[0]!r}; documents are identified by file name, "
-                           "rename one")
-    labels = tuple(interviewer_labels)
+    directory = ws.directory
+    if directory is None:
+        raise InvalidInput("recordings can only be imported into a project folder (its media/ keeps them)")
     people = read_participants_csv(participants_csv) if participants_csv else []
+    if checked is None:
+        checked = check_recordings(ws, paths, status)
+    labels = tuple(interviewer_labels)
     file_owner = {name: row.label for row in people for name in row.files}
-    outcomes: dict[Path, ImportOutcome] = {}
-    todo = []
-    for path in paths:
-        sha = file_sha256(path)
-        done = _unchanged(ws, path.name, sha, labels)
-        if done is not None:
-            outcomes[path] = done
-        else:
-            if status:
-                status(f"checking {path.name}")
-            todo.append((path, probe(path)))
     settings = AsrSettings(model_dir=project_asr_model(ws, asr_model), language=language)
     if people:
         with ws.session() as session:
             upsert_participants(session, ws.project_id, people)
-    for path, info in todo:
+    outcomes: dict[Path, ImportOutcome] = {}
+    for path in paths:
+        info = checked[path]
+        if info is None:
+            outcomes[path] = _unchanged(ws, path.name, labels)
+            continue
         if status:
             status(f"transcribing {path.name} ({_clock(info.duration)})")
         report = (lambda done, total, name=path.name: progress(name, done, total)) if progress else None
         transcript = transcribe_file(path, settings, info=info, progress=report)
         doc = transcript.document(interviewer_labels=labels)
         with ws.session() as session:
-            meta = {**doc.metadata, "media": keep_recording(ws.directory, path, info)}
+            meta = {**doc.metadata, "media": keep_recording(directory, path, info)}
             label = participant or _participant_for(doc.name, file_owner, _participants(session, ws.project_id))
             row = None
             if label:
@@ -126,13 +148,19 @@ def _participants(session, project_id: int) -> dict[str, t.Participant]:
     return {p.label: p for p in session.scalars(select(t.Participant).where(t.Participant.project_id == project_id))}
 
 
-def _unchanged(ws: Workspace, name: str, sha: str, labels: tuple[str, ...]) -> ImportOutcome | None:
-    """The outcome for a recording already imported unchanged (roles updated from ``labels``), else None."""
+def _current(ws: Workspace, name: str, sha: str) -> int | None:
+    """The id of the current document ``name`` if it was imported from this very recording."""
     with ws.session() as session:
         doc = session.scalar(select(t.Document).where(
             t.Document.project_id == ws.project_id, t.Document.name == name, t.Document.is_current.is_(True)))
-        if doc is None or doc.sha256 != sha:
-            return None
+        return doc.id if doc is not None and doc.sha256 == sha else None
+
+
+def _unchanged(ws: Workspace, name: str, labels: tuple[str, ...]) -> ImportOutcome:
+    """The outcome for a recording already imported unchanged; the turns of ``labels`` become the interviewer's."""
+    with ws.session() as session:
+        doc = session.scalars(select(t.Document).where(
+            t.Document.project_id == ws.project_id, t.Document.name == name, t.Document.is_current.is_(True))).one()
         segments = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == doc.id))
         speakers = {turn.index: turn.speaker for turn in session.scalars(select(t.Turn).where(
             t.Turn.document_id == doc.id, t.Turn.role != "interviewer"))}
