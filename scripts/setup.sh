@@ -15,7 +15,11 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev,audio,scale]"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev,audio,scale,privacy]"
+# deduce (Dutch identifier detection) pins regex<2025, which transformers refuses; its other
+# requirements come with the privacy extra. Then build its lookup tables once (a few minutes).
+"$VENV/bin/python" -m pip install --quiet --no-deps "deduce==3.0.6"
+"$VENV/bin/python" -c "import logging; logging.disable(logging.INFO); from deduce import Deduce; Deduce()"
 # Embed the example bank and fit the default coder once (about a minute), so the
 # first `chimeqda code` / `chimeqda demo` starts from the cache. Offline.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/chimeqda" prepare

