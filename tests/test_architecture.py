@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "chimeqda"
 MAX_LINES = 700
@@ -134,7 +132,5 @@ def test_no_import_circle_in_the_package():
     assert not found, "import circles: " + "; ".join(" ↔ ".join(group) for group in found)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: coders/llm.py (974 lines) is not split yet; remove this mark "
-                   "when it is under 700")
 def test_no_module_over_700_lines():
     assert not _long_modules(), f"modules over {MAX_LINES} lines: {_long_modules()}"

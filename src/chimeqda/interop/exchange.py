@@ -10,6 +10,7 @@ not, with the reason (REFI-QDA §7 asks importers to report what they drop).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -353,7 +354,12 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
             for note in coding.notes:
                 if (src.guid, index) in coding_ids:
                     coding_by_guid.setdefault(note, []).append(coding_ids[(src.guid, index)])
+    question = session.scalar(select(t.Project.research_question).where(t.Project.id == project_id)) or ""
     for note in ex.notes:
+        if note.guid == "project-description":
+            note = _without_known_question(note, question)
+            if not note.text:
+                continue
         places: list[tuple[str, int | None]] = []
         for kind, guid in note.targets:
             if kind == "project":
@@ -375,6 +381,13 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
                                title=note.title[:300], text=note.text))
             report.count("memos")
     session.flush()
+
+
+def _without_known_question(note: XNote, question: str) -> XNote:
+    """The project description less its "Research question: …" paragraph when the project already has that question."""
+    known = f"Research question: {' '.join(question.split())}"
+    kept = [p for p in note.text.split("\n\n") if not question or " ".join(p.split()) != known]
+    return dataclasses.replace(note, text="\n\n".join(kept).strip())
 
 
 def _accepted_spans(session: Session, document_id: int) -> dict[tuple[int, int, int], list[int]]:
