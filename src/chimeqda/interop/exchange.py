@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from chimeqda.model import CoderInfo
 from chimeqda.store import tables as t
-from chimeqda.store.queries import current_coding
+from chimeqda.store.queries import current_coding, first_codebook_id
 
 CHIMEQDA_LINE = "chimeqda:"
 """Prefix of the machine-readable line chimeqda adds to descriptions (see docs/interop.md)."""
@@ -178,12 +178,12 @@ def _key_from_name(name: str, taken: set[str]) -> str:
 
 
 def _codebook(session: Session, project_id: int) -> t.Codebook:
-    from chimeqda.errors import ProjectError
+    from chimeqda.errors import ProjectError, UnknownObject
 
-    book_id = session.scalar(select(func.min(t.Codebook.id)).where(t.Codebook.project_id == project_id))
-    if book_id is None:
-        raise ProjectError("the project has no codebook; create the project with `chimeqda init` first")
-    return session.get_one(t.Codebook, book_id)
+    try:
+        return session.get_one(t.Codebook, first_codebook_id(session, project_id))
+    except UnknownObject:
+        raise ProjectError("the project has no codebook; create the project with `chimeqda init` first") from None
 
 
 def store_exchange(ws, ex: Exchange) -> ImportReport:

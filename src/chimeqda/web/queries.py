@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from chimeqda.errors import UnknownObject
 from chimeqda.services.project import coder_row, human
 from chimeqda.store import tables as t
-from chimeqda.store.queries import first_codebook_id
+from chimeqda.store.queries import first_codebook_id, pending_suggestion
 from chimeqda.web.deps import Access
 
 EVENT_FIELDS = ["id", "start", "end", "code", "coder", "action", "decides", "score", "evidence"]
@@ -315,15 +315,11 @@ def documents_with_progress(access: Access) -> list[DocumentRow]:
             if decides and action in ("accepted", "rejected"):
                 entry["decisions"] += count
             entry["last"] = max(entry["last"], last or 0)
-        decision = aliased(t.CodingEvent)
-        decided = select(decision.id).where(decision.decides_id == t.CodingEvent.id)
-        if access.hides_others:
-            decided = decided.where(decision.coder_id == me)
         pending = dict(
             session.execute(
                 select(t.CodingEvent.document_id, func.count())
-                .where(t.CodingEvent.project_id == access.project_id, t.CodingEvent.action == "suggested",
-                       ~decided.exists())
+                .where(t.CodingEvent.project_id == access.project_id,
+                       pending_suggestion(by=me if access.hides_others else None))
                 .group_by(t.CodingEvent.document_id)
             ).all()
         )
