@@ -6,8 +6,6 @@ import json
 import zipfile
 
 import pytest
-
-pytest.importorskip("chimeqda.privacy.detect", reason="the identifier detector (issue 13, pii) has not landed yet")
 from click.testing import CliRunner
 
 from chimeqda.cli import main

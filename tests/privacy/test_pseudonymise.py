@@ -6,8 +6,6 @@ import os
 import stat
 
 import pytest
-
-pytest.importorskip("chimeqda.privacy.detect", reason="the identifier detector (issue 13, pii) has not landed yet")
 from sqlalchemy import select, text
 
 from chimeqda.errors import InvalidInput, PrivacyRequired, WrongPassphrase
