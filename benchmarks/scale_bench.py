@@ -65,14 +65,18 @@ def cmd_import(args: argparse.Namespace) -> dict:
 
 
 def cmd_code(args: argparse.Namespace) -> dict:
+    from contextlib import nullcontext
+
     from distributed import Client, LocalCluster
 
     from chimeqda.services import open_project
     from chimeqda.services.distributed import run_coder_dask
 
     ws = open_project(args.project)
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    cluster = nullcontext(args.scheduler) if args.scheduler else LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster as target, Client(target) as client:
+        client.wait_for_workers(args.workers, timeout=120)
         start = time.perf_counter()
         run = run_coder_dask(ws, args.coder, client=client, partition_segments=args.partition,
                              learn_from_decisions=False)
@@ -120,6 +124,55 @@ def cmd_all(args: argparse.Namespace) -> dict:
     return results
 
 
+def cmd_netns(args: argparse.Namespace) -> dict:
+    """Each worker in its own network namespace, joined over a veth pair to a scheduler on the host side.
+
+    Worker i lives in namespace ``cqbench{i}`` with address 10.213.{i}.2; the host side of its
+    veth pair is 10.213.{i}.1; the scheduler listens on 10.213.1.1. All addresses exist only
+    inside this machine, made and removed by this command.
+    """
+    def sh(*cmd: str) -> None:
+        subprocess.run(cmd, check=True)
+
+    spaces = [f"cqbench{i}" for i in range(1, args.workers + 1)]
+    processes: list[subprocess.Popen] = []
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    try:
+        for i, ns in enumerate(spaces, start=1):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "link", "add", f"cqh{i}", "type", "veth", "peer", "name", f"cqw{i}")
+            sh("ip", "link", "set", f"cqw{i}", "netns", ns)
+            sh("ip", "addr", "add", f"10.213.{i}.1/24", "dev", f"cqh{i}")
+            sh("ip", "link", "set", f"cqh{i}", "up")
+            sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"10.213.{i}.2/24", "dev", f"cqw{i}")
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", f"cqw{i}", "up")
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+            sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", f"10.213.{i}.1")
+        address = "tcp://10.213.1.1:8786"
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                           "10.213.1.1", "--port", "8786", "--no-dashboard"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(3)
+        for i, ns in enumerate(spaces, start=1):
+            processes.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-m", "distributed.cli.dask_worker", address,
+                 "--host", f"10.213.{i}.2", "--nthreads", "1", "--no-dashboard"], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        result = _code_copy(Path(args.project), "--scheduler", address, "--workers", str(args.workers))
+        result["hosts"] = [f"10.213.{i}.2" for i in range(1, args.workers + 1)]
+        return result
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for i, ns in enumerate(spaces, start=1):
+            subprocess.run(["ip", "link", "del", f"cqh{i}"], check=False, capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +185,10 @@ def main() -> None:
     p.add_argument("--coder", default="lexicon")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--partition", type=int, default=5000)
+    p.add_argument("--scheduler", help="an existing cluster (see `netns`) instead of a LocalCluster")
+    p = sub.add_parser("netns", help="workers in their own network namespaces (simulated hosts); as root")
+    p.add_argument("--project", required=True)
+    p.add_argument("--workers", type=int, default=2)
     p = sub.add_parser("all")
     p.add_argument("--sizes", default="100000,300000,1000000")
     p.add_argument("--default-size", type=int, default=20_000)
@@ -139,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    result = {"import": cmd_import, "code": cmd_code, "all": cmd_all}[args.command](args)
+    result = {"import": cmd_import, "code": cmd_code, "all": cmd_all, "netns": cmd_netns}[args.command](args)
     print(json.dumps(result))
 
 
