@@ -5,8 +5,11 @@ Input lines are JSON objects ``{"id": ..., "text": ...}``, optionally with
 of neighbouring sentences of the same speaker turn). A passage of several
 sentences is scored sentence by sentence and gets a code when one of its
 sentences does (``by_sentence=False`` / ``--whole-passages`` scores it whole). Output lines are
-``{"id": ..., "labels": [code ids], "scores": {code id: score}}`` over the
-coder's codes (the codebook's top-level codes by default).
+``{"id": ..., "labels": [code ids], "scores": {code id: probability}}`` over the
+coder's codes (the codebook's top-level codes by default): the built-in
+coders' scores are calibrated probabilities (:mod:`chimeqda.coders.calibration`),
+and ``labels`` are the codes at or above the coder's decision point for the
+passage's language.
 
 A training file (``--train``) has the same lines plus ``labels`` (code ids;
 sub-codes roll up) and optionally ``doc`` (the story, used to group
@@ -198,9 +201,9 @@ def classify_records(
         coder = make_coder(coder_name, encoder=encoder, params=params)
         coder = fit_cached(coder, codebook, _training(train, codebook))
     segments = to_segments(records)
-    limits = coder.thresholds()
     out = []
-    for segment, scores in zip(segments, passage_scores(coder, segments, by_sentence=by_sentence)):
+    scored = passage_scores(coder, segments, by_sentence=by_sentence)
+    for segment, scores, limits in zip(segments, scored, coder.segment_thresholds(segments)):
         out.append(
             {
                 "id": segment.key,

@@ -101,12 +101,15 @@ def check_coder(
 
     limits = first.thresholds()
     assert set(limits) == set(codes), "thresholds() must cover codes_"
+    per_segment = dict(zip([s.key for s in segments], first.segment_thresholds(list(segments))))
+    for lang_limits in per_segment.values():
+        assert set(lang_limits) == set(codes), "thresholds(lang) must cover codes_"
     suggestions = first.suggest(list(segments))
     keys = {s.key for s in segments}
     for s in suggestions:
         assert isinstance(s, Suggestion), "suggest() must return Suggestion objects"
         assert s.segment_key in keys and s.code_id in codes
-        assert s.score >= limits[s.code_id] - 1e-9, "a suggestion below its threshold"
+        assert s.score >= per_segment[s.segment_key][s.code_id] - 1e-9, "a suggestion below its threshold"
         assert isinstance(s.evidence, str) and s.evidence.strip(), f"suggestion for {s.code_id} has no evidence"
         if s.start is not None or s.end is not None:
             text = next(seg.text for seg in segments if seg.key == s.segment_key)

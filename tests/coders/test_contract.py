@@ -64,6 +64,9 @@ def test_info_records_provenance(codebook):
 def test_sub_code_level_all(codebook):
     coder = get_coder("lexicon", level="all").fit(codebook)
     assert "connectedness.peer_support" in coder.codes_
-    scores = coder.predict_proba([Segment("The fellowship carried me.", lang="en")])[0]
-    assert scores["connectedness.peer_support"] > 0
-    assert scores["connectedness"] == 0  # at level "all" sub-code patterns stay with the sub-code
+    segment = Segment("The fellowship carried me.", lang="en")
+    hits = coder.matches([segment])[0]
+    assert "connectedness.peer_support" in hits
+    assert "connectedness" not in hits  # at level "all" sub-code patterns stay with the sub-code
+    scores = coder.predict_proba([segment])[0]
+    assert scores["connectedness.peer_support"] > scores["connectedness"]

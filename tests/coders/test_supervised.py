@@ -7,6 +7,7 @@ import numpy as np
 from chimeqda.coders import get_coder
 from chimeqda.coders.lexicon import rolled_labels
 from chimeqda.coders.similarity import build_references, label_matrices
+from chimeqda.testing import DEFAULT_SEGMENTS
 from chimeqda.model import LabelledText, Segment
 
 CODES = ("connectedness", "hope", "identity", "meaning", "empowerment", "difficulties")
@@ -66,7 +67,12 @@ def test_complete_labelled_passages_count_as_negatives(codebook):
 
 def test_thresholds_are_folded_into_scores(codebook):
     coder = get_coder("supervised").fit(codebook)
-    assert set(coder.thresholds().values()) == {0.5}
+    segments = list(DEFAULT_SEGMENTS)
+    # Calibration moves every score by an increasing map, so the labels are those of the
+    # uncalibrated score's decision point 0.5, in each language.
+    expected = [[c for c, s in zip(coder.codes_, row) if s >= 0.5] for row in coder.scores(segments)]
+    assert coder.predict(segments) == expected
+    assert coder.thresholds("en") != coder.thresholds("nl")
     for limits in coder.raw_thresholds_.values():
         assert np.all((limits > 0) & (limits < 1))
 

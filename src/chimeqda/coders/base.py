@@ -7,6 +7,11 @@ hyperparameters unchanged, ``fit(codebook, labelled=())`` learns and returns
 ``get_params``, ``info`` (provenance), ``explain`` (evidence), ``evidence_span`` (the
 words showing a code inside the segment; None by default) and ``suggest``
 (thresholding into :class:`~chimeqda.model.Suggestion`).
+
+Scores are calibrated probabilities where the coder can learn them
+(:mod:`chimeqda.coders.calibration`): a coder that sets ``calibration_``
+and ``thresholds_by_lang_`` gets per-language decision points, so
+``thresholds(lang)``, ``predict`` and ``suggest`` use the segment's language.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from chimeqda import __version__
+from chimeqda.coders.calibration import calibration_lang
 from chimeqda.errors import NotFittedError
 from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, Suggestion, span_within
 
@@ -73,11 +79,27 @@ class Coder:
                 f"the {self.coder_id} coder must be fitted (call fit(codebook)) before it can code"
             )
 
-    def thresholds(self) -> dict[str, float]:
-        """Score above which each code is suggested; learning coders calibrate these."""
+    def thresholds(self, lang: str | None = None) -> dict[str, float]:
+        """Score at or above which each code is suggested, for segments in ``lang`` (None: English/default)."""
         self._check_fitted()
+        by_lang = getattr(self, "thresholds_by_lang_", None)
+        if by_lang and lang is not None and calibration_lang(lang) in by_lang:
+            return dict(by_lang[calibration_lang(lang)])
         codes: Sequence[str] = getattr(self, "codes_", ())
         return dict(getattr(self, "thresholds_", {code: self.default_threshold for code in codes}))
+
+    def segment_thresholds(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        """``thresholds`` for each segment's language (guessed from the text when not given)."""
+        from chimeqda.coders.lexicon import segment_language
+
+        cache: dict[str, dict[str, float]] = {}
+        out = []
+        for segment in segments:
+            lang = calibration_lang(segment_language(segment))
+            if lang not in cache:
+                cache[lang] = self.thresholds(lang)
+            out.append(cache[lang])
+        return out
 
     # -- evidence and provenance ---------------------------------------------
     def explain(self, segment: Segment, code_id: str) -> str:
@@ -92,7 +114,10 @@ class Coder:
         """Provenance recorded with every suggestion: name, version, parameters, training size."""
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         training = int(getattr(self, "training_size_", 0))
-        extra = getattr(self, "provenance_", {})
+        extra = dict(getattr(self, "provenance_", {}))
+        calibration = getattr(self, "calibration_", None)
+        if calibration is not None:
+            extra["calibration"] = calibration.summary()
         return CoderInfo(
             kind="machine",
             name=self.coder_id,
@@ -103,22 +128,28 @@ class Coder:
 
     def predict(self, segments: Sequence[Segment]) -> list[list[str]]:
         """The codes at or above threshold for each segment."""
-        limits = self.thresholds()
         return [
             [code for code, score in scores.items() if score >= limits.get(code, self.default_threshold)]
-            for scores in self.predict_proba(segments)
+            for scores, limits in zip(self.predict_proba(segments), self.segment_thresholds(segments))
         ]
 
-    def suggest(self, segments: Sequence[Segment]) -> list[Suggestion]:
-        """Suggestions for the codes at or above threshold, with evidence, in batches."""
+    def suggest(
+        self, segments: Sequence[Segment], limits: Sequence[Mapping[str, float]] | None = None,
+    ) -> list[Suggestion]:
+        """Suggestions for the codes at or above threshold, with evidence, in batches.
+
+        ``limits`` (one mapping per segment) replaces the coder's own
+        thresholds, e.g. those reaching a requested precision.
+        """
         self._check_fitted()
-        limits = self.thresholds()
+        per_segment = list(limits) if limits is not None else self.segment_thresholds(segments)
         found: list[Suggestion] = []
         for begin in range(0, len(segments), self.batch_size):
             batch = segments[begin : begin + self.batch_size]
-            for segment, scores in zip(batch, self.predict_proba(batch)):
+            batch_limits = per_segment[begin : begin + self.batch_size]
+            for segment, scores, limits_ in zip(batch, self.predict_proba(batch), batch_limits):
                 for code, score in scores.items():
-                    if score >= limits.get(code, self.default_threshold):
+                    if score >= limits_.get(code, self.default_threshold):
                         span = self.evidence_span(segment, code)
                         start, end = (span_within(*span, segment.text) if span else None) or (None, None)
                         found.append(

@@ -5,8 +5,10 @@ threshold maps to 0.5; the lexicon gives ``1 - 0.5**hits``). The ensemble
 takes a weighted mean and calibrates one more threshold per code and encoder
 on the parts' out-of-fold scores over the training rows (the bank and any
 labelled passages) in the language that encoder codes, again folded into the
-score so 0.5 is the decision point.
-All parts share one embedding per segment (the encoders cache by text).
+score so 0.5 is the decision point. That score is then calibrated per code and
+language on the same held-out rows (:mod:`chimeqda.coders.calibration`):
+``predict_proba`` gives probabilities, ``thresholds(lang)`` the calibrated
+decision points. All parts share one embedding per segment (the encoders cache by text).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.calibration import calibrate
 from chimeqda.coders.lexicon import (
     LexiconCoder,
     hits_to_score,
@@ -106,6 +109,7 @@ class EnsembleCoder(Coder):
         self.routing_ = self.supervised_.routing_
         refs = self.supervised_.refs_
         self.raw_thresholds_: dict[str, np.ndarray] = {}
+        held_out = []
         for name in self.routing_.names:
             idx = np.flatnonzero(self.supervised_.masks_[name])
             sub = [refs[i] for i in idx]
@@ -131,7 +135,9 @@ class EnsembleCoder(Coder):
                     chosen = best_thresholds(combined[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
                     limits[j] = chosen[code]
             self.raw_thresholds_[name] = limits
-        self.thresholds_ = {code: 0.5 for code in self.codes_}
+            rows = np.flatnonzero(in_language & has_oof)
+            held_out.append((rescale(combined[rows], limits), y[rows], known[rows], [sub[i] for i in rows]))
+        calibrate(self, held_out)
         self.training_size_ = self.supervised_.training_size_
         self.provenance_ = {
             "codebook": f"{codebook.id}@{codebook.version}",
@@ -165,9 +171,7 @@ class EnsembleCoder(Coder):
     def part_scores(self, segments: Sequence[Segment]) -> dict[str, np.ndarray]:
         """Each part's calibrated scores (rows follow ``segments``)."""
         self._check_fitted()
-        lex = np.array(
-            [[s[c] for c in self.codes_] for s in self.lexicon_.predict_proba(segments)]
-        ).reshape(len(segments), len(self.codes_))
+        lex = self.lexicon_.hit_scores(segments)
         return {
             "supervised": self.supervised_.scores(segments),
             "similarity": self.similarity_.scores(segments),
@@ -175,6 +179,7 @@ class EnsembleCoder(Coder):
         }
 
     def scores(self, segments: Sequence[Segment]) -> np.ndarray:
+        """Uncalibrated ensemble scores (0.5 at the κ-best threshold); rows follow ``segments``."""
         parts = self.part_scores(segments)
         w = self._weights()
         combined = w[0] * parts["supervised"] + w[1] * parts["similarity"] + w[2] * parts["lexicon"]
@@ -183,16 +188,21 @@ class EnsembleCoder(Coder):
             out[rows] = rescale(combined[rows], self.raw_thresholds_[name])
         return out
 
-    def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+    def probabilities(self, segments: Sequence[Segment]) -> np.ndarray:
+        """Calibrated probabilities (rows follow ``segments``, columns ``codes_``)."""
         self._check_fitted()
-        return [{c: float(s) for c, s in zip(self.codes_, row)} for row in self.scores(segments)]
+        return self.calibration_.apply(self.scores(segments), [segment_language(s) for s in segments])
+
+    def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        return [{c: float(s) for c, s in zip(self.codes_, row)} for row in self.probabilities(segments)]
 
     def explain(self, segment: Segment, code_id: str) -> str:
         self._check_fitted()
         j = self.codes_.index(code_id)
         parts = self.part_scores([segment])
         score = self.scores([segment])[0, j]
-        pieces = [f"ensemble score {score:.2f} (supervised {parts['supervised'][0, j]:.2f}, "
+        probability = self.probabilities([segment])[0, j]
+        pieces = [f"probability {probability:.2f} (ensemble score {score:.2f}: supervised {parts['supervised'][0, j]:.2f}, "
                   f"similarity {parts['similarity'][0, j]:.2f}, lexicon {parts['lexicon'][0, j]:.2f})"]
         terms = self.lexicon_.lexicon_.matches(segment.text, segment_language(segment), True).get(code_id, [])
         if terms:

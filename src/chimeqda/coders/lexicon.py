@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from chimeqda.coders.base import Coder
 from chimeqda.model import Codebook, LabelledText, Segment
 
@@ -208,6 +210,11 @@ def hits_to_score(hits: int) -> float:
 class LexiconCoder(Coder):
     """Keyword/rule coder over the codebook's bilingual patterns.
 
+    Its probabilities are calibrated on the codebook's example bank and any
+    labelled passages (how often a code applies given how many of its terms
+    matched, per code and language; the rules learn nothing, so every row is
+    held out). ``min_hits`` matched terms is the decision point.
+
     Parameters
     ----------
     min_hits:
@@ -229,11 +236,25 @@ class LexiconCoder(Coder):
     def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> LexiconCoder:
         if int(self.min_hits) < 1:
             raise ValueError("min_hits must be at least 1")
+        from chimeqda.coders.calibration import calibrate
+        from chimeqda.coders.similarity import build_references, label_matrices
+
         self.codes_ = target_codes(codebook, self.level)
         self.lexicon_ = Lexicon(codebook, self.codes_)
-        limit = hits_to_score(int(self.min_hits))
-        self.thresholds_ = {code: limit for code in self.codes_}
-        self.training_size_ = 0
+        self.decision_point_ = hits_to_score(int(self.min_hits))
+        refs = [r for r in build_references(codebook, self.codes_, labelled, definitions=False)
+                if r.kind in ("bank", "labelled")]
+        y, known = label_matrices(refs, self.codes_)
+        scores = self.hit_scores([Segment(r.text, lang=r.lang) for r in refs])
+        if any(r.kind == "labelled" for r in refs):
+            from chimeqda.coders.passages import labelled_passage_units, max_by_owner
+
+            units, owner = labelled_passage_units(refs)  # a passage by its best sentence, as when coding
+            if units:
+                best = max_by_owner(self.hit_scores(units), owner, len(refs))
+                scores[np.unique(owner)] = best[np.unique(owner)]
+        calibrate(self, [(scores, y, known, refs)])
+        self.training_size_ = sum(1 for r in refs if r.kind == "labelled")
         self.provenance_ = {
             "codebook": f"{codebook.id}@{codebook.version}",
             "patterns": self.lexicon_.size,
@@ -245,19 +266,24 @@ class LexiconCoder(Coder):
         self._check_fitted()
         return self.lexicon_.hit_matrix(segments, bool(self.cross_language))
 
+    def hit_scores(self, segments: Sequence[Segment]) -> np.ndarray:
+        """Uncalibrated ``1 - 0.5**hits`` per segment and code (the ensemble's lexicon part)."""
+        self._check_fitted()
+        return np.array(
+            [[hits_to_score(len(hits.get(code, ()))) for code in self.codes_] for hits in self.matches(segments)]
+        ).reshape(len(segments), len(self.codes_))
+
     def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
         self._check_fitted()
-        out = []
-        for hits in self.matches(segments):
-            out.append({code: hits_to_score(len(hits.get(code, ()))) for code in self.codes_})
-        return out
+        probs = self.calibration_.apply(self.hit_scores(segments), [segment_language(s) for s in segments])
+        return [{c: float(p) for c, p in zip(self.codes_, row)} for row in probs]
 
     def explain(self, segment: Segment, code_id: str) -> str:
         terms = self.matches([segment])[0].get(code_id, [])
-        score = hits_to_score(len(terms))
+        probability = self.predict_proba([segment])[0][code_id]
         if not terms:
-            return f"lexicon: no {code_id} terms matched (score {score:.2f})"
-        return f"lexicon: matched {', '.join(repr(t) for t in terms)} (score {score:.2f})"
+            return f"lexicon: no {code_id} terms matched (probability {probability:.2f})"
+        return f"lexicon: matched {', '.join(repr(t) for t in terms)} (probability {probability:.2f})"
 
 
 def keyword_counts(lexicon: Lexicon, segments: Sequence[Segment], cross: bool = True) -> list[Mapping[str, int]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.calibration import calibrate
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import rolled_labels, segment_language, target_codes
 from chimeqda.coders.passages import labelled_passage_units, max_by_owner, sentences_of
@@ -397,9 +398,14 @@ class SimilarityCoder(Coder):
             self.ref_masks_[name] = mask
         self.raw_thresholds_: dict[str, np.ndarray] = {}
         self.oof_: dict[str, np.ndarray] = {}
+        held_out = []
         for name in self.routing_.names:
             self.oof_[name], self.raw_thresholds_[name] = self._loo_thresholds(name)
-        self.thresholds_ = {code: 0.5 for code in self.codes_}
+            idx = np.flatnonzero(self.ref_masks_[name])
+            rows = np.flatnonzero(self.routing_.coded_language_rows(name, [refs[i] for i in idx]))
+            held_out.append((rescale(self.oof_[name][rows], self.raw_thresholds_[name]), self.y_[idx][rows],
+                             self.known_[idx][rows], [refs[idx[i]] for i in rows]))
+        calibrate(self, held_out)
         self.training_size_ = sum(1 for r in refs if r.kind == "labelled")
         self.provenance_ = {
             "codebook": f"{codebook.id}@{codebook.version}",
@@ -476,7 +482,8 @@ class SimilarityCoder(Coder):
     def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
         self._check_fitted()
         scores, _ = self._scores(segments)
-        return [{c: float(s) for c, s in zip(self.codes_, row)} for row in scores]
+        probs = self.calibration_.apply(scores, [segment_language(s) for s in segments])
+        return [{c: float(p) for c, p in zip(self.codes_, row)} for row in probs]
 
     def nearest(self, segment: Segment, code_id: str) -> tuple[Reference | None, float]:
         """The most similar reference that is positive for ``code_id``, with its similarity."""
@@ -496,8 +503,8 @@ class SimilarityCoder(Coder):
         score = self.predict_proba([segment])[0][code_id]
         ref, sim = self.nearest(segment, code_id)
         if ref is None:
-            return f"similarity: score {score:.2f}"
-        return f'similarity: most like {ref.kind} "{_short(ref.text)}" (cos {sim:.2f}); score {score:.2f}'
+            return f"similarity: probability {score:.2f}"
+        return f'similarity: most like {ref.kind} "{_short(ref.text)}" (cos {sim:.2f}); probability {score:.2f}'
 
 
 def _short(text: str, limit: int = 90) -> str:

@@ -12,7 +12,8 @@ Features: the segment embedding (optionally mixed with its same-turn
 neighbours) and the lexicon's hit counts. Per-code thresholds come from
 out-of-fold predictions of a grouped cross-validation over the training rows
 (labelled passages grouped by story when given) and are folded into the score,
-so every code's decision point is 0.5.
+so every code's decision point is 0.5; ``predict_proba`` calibrates that score
+per code and language on the same out-of-fold rows (:mod:`chimeqda.coders.calibration`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.calibration import calibrate
 from chimeqda.coders.encoders import get_encoder
 from chimeqda.coders.lexicon import Lexicon, keyword_counts, segment_language, target_codes
 from chimeqda.coders.passages import labelled_passage_units, max_by_owner
@@ -168,6 +170,7 @@ class SupervisedCoder(Coder):
         self.vectors_: dict[str, np.ndarray] = {}
         self.raw_thresholds_: dict[str, np.ndarray] = {}
         self.oof_: dict[str, np.ndarray] = {}
+        held_out = []
         for name in self.routing_.names:
             mask = self.routing_.ref_mask(name, refs)
             idx = np.flatnonzero(mask)
@@ -180,7 +183,9 @@ class SupervisedCoder(Coder):
             oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx], units, in_language)
             self.oof_[name] = oof
             self.raw_thresholds_[name] = limits
-        self.thresholds_ = {code: 0.5 for code in self.codes_}
+            rows = np.flatnonzero(in_language & ~np.isnan(oof).any(axis=1))
+            held_out.append((rescale(oof[rows], limits), y[idx][rows], known[idx][rows], [refs[idx[i]] for i in rows]))
+        calibrate(self, held_out)
         labelled_rows = [r for r in refs if r.kind == "labelled"]
         self.training_size_ = len(labelled_rows)
         self.provenance_ = {
@@ -267,7 +272,9 @@ class SupervisedCoder(Coder):
         return out
 
     def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
-        return [{c: float(s) for c, s in zip(self.codes_, row)} for row in self.scores(segments)]
+        self._check_fitted()
+        probs = self.calibration_.apply(self.scores(segments), [segment_language(s) for s in segments])
+        return [{c: float(p) for c, p in zip(self.codes_, row)} for row in probs]
 
     def nearest(self, segment: Segment, code_id: str) -> tuple[Reference | None, float]:
         """The most similar training passage positive for ``code_id`` (accepted ones first)."""
@@ -288,7 +295,7 @@ class SupervisedCoder(Coder):
         score = self.predict_proba([segment])[0][code_id]
         ref, sim = self.nearest(segment, code_id)
         terms = self.lexicon_.matches(segment.text, segment_language(segment), True).get(code_id, [])
-        parts = [f"supervised score {score:.2f}"]
+        parts = [f"supervised probability {score:.2f}"]
         if terms:
             parts.append("terms " + ", ".join(repr(t) for t in terms))
         if ref is not None:
