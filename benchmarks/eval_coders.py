@@ -163,7 +163,15 @@ def main(argv=None) -> int:
     parser.add_argument("--bootstrap", type=int, default=500)
     parser.add_argument("--embedding-cache", type=Path, default=None, help="folder to cache the data's embeddings")
     parser.add_argument("--output", type=Path, default=None, help="write the markdown section here")
+    parser.add_argument("--calibration", default=DEFAULT_CODER,
+                        help="comma-separated coders whose calibration, selective coding and review effort to "
+                             "measure ('' for none)")
+    parser.add_argument("--calibration-only", action="store_true", help="skip the κ tables and throughput")
+    parser.add_argument("--reliability-svg", type=Path, default=None,
+                        help="write the first --calibration coder's reliability diagram (trained) here")
     args = parser.parse_args(argv)
+    if args.calibration_only:
+        args.coders, args.no_throughput = "", True
 
     records = read_jsonl(args.data)
     codebook = builtin_codebook(args.codebook) if args.codebook == "chime-d" else load_codebook(args.codebook)
@@ -207,6 +215,34 @@ def main(argv=None) -> int:
                 )
             )
             print(f"{title}: macro κ {result['macro']['kappa']:.3f} ({elapsed:.0f}s)", file=sys.stderr)
+
+    calibration_lines: list[str] = []
+    calibrated = [n for n in args.calibration.split(",") if n]
+    if calibrated:
+        from calibration_metrics import held_out_probabilities, markdown, measure, reliability_svg
+
+        results = {}
+        for name in calibrated:
+            coder_params = {k: v for k, v in params.items() if k in CODERS[name]._param_names()}
+            settings = [("codebook only", False)]
+            if name in LEARNING and not args.no_cv:
+                settings.append((f"trained, grouped {args.folds}-fold CV by doc", True))
+            for label, trained in settings:
+                t0 = time.perf_counter()
+                probs, labels, fold_of = held_out_probabilities(
+                    name, records, codebook, coder_params, args.folds, args.seed, trained=trained)
+                results[(name, label)] = measure(probs, labels, records, codes, fold_of)
+                r = results[(name, label)]
+                print(f"calibration {name} — {label}: ECE {r['ece']} precision@0.9 "
+                      f"{r['selective'][0.9]['precision']:.3f} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+        calibration_lines = markdown(results, codes, {"en": sum(l == "en" for l in langs),
+                                                      "nl": sum(l == "nl" for l in langs)})
+        if args.reliability_svg:
+            name = calibrated[0]
+            key = next(k for k in reversed(list(results)) if k[0] == name)
+            args.reliability_svg.write_text(
+                reliability_svg(results[key]["reliability"], codes, f"{name}, {key[1]}, held-out stories") + "\n",
+                encoding="utf-8")
 
     speed_lines = []
     if not args.no_throughput:
@@ -258,6 +294,8 @@ def main(argv=None) -> int:
             "|---|---|---|---|---|---|",
             *speed_lines,
         ]
+    if calibration_lines:
+        out += ["", *calibration_lines]
     out += ["", "## Per code", ""]
     for section in sections:
         out += [section, ""]

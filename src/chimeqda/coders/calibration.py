@@ -291,3 +291,32 @@ def calibrate(coder, parts: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, S
         getattr(coder, "decision_point_", 0.5))
     coder.thresholds_ = dict(coder.thresholds_by_lang_["en"])
     return coder.calibration_
+
+
+def selective_thresholds(
+    probs: np.ndarray, langs: Sequence[str | None], codes: Sequence[str], target: float,
+) -> dict[str, dict[str, float]]:
+    """Per language and code, the threshold at which the suggestions' expected precision reaches ``target``.
+
+    Chosen on the calibrated probabilities of the segments being coded (no
+    labels needed: with calibrated probabilities the expected precision of a
+    set of suggestions is their mean probability), code by code and language
+    by language, so each code's suggestions reach the precision on its own.
+    """
+    probs = np.asarray(probs, dtype=float)
+    lang_arr = np.array([calibration_lang(lang) for lang in langs])
+    out: dict[str, dict[str, float]] = {}
+    for lang in LANGS:
+        rows = lang_arr == lang
+        out[lang] = {code: precision_threshold(probs[rows, j], target) if rows.any() else float(target)
+                     for j, code in enumerate(codes)}
+    return out
+
+
+def unsettled(probs: Mapping[str, float], limits: Mapping[str, float], target: float) -> bool:
+    """True when some code of a segment is neither suggested nor unlikely enough to leave out at ``target``.
+
+    A code is settled when it is suggested (p ≥ its limit) or when p ≤ 1 - target
+    (as sure it is absent as a suggestion must be that it is present).
+    """
+    return any(limits.get(code, 1.0) > p > 1.0 - target for code, p in probs.items())
