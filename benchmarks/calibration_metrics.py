@@ -17,7 +17,7 @@ saw) and the human label. From them:
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,8 +7,8 @@ import numpy as np
 from chimeqda.coders import get_coder
 from chimeqda.coders.lexicon import rolled_labels
 from chimeqda.coders.similarity import build_references, label_matrices
-from chimeqda.testing import DEFAULT_SEGMENTS
 from chimeqda.model import LabelledText, Segment
+from chimeqda.testing import DEFAULT_SEGMENTS
 
 CODES = ("connectedness", "hope", "identity", "meaning", "empowerment", "difficulties")
 

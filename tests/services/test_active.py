@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from chimeqda.coders import get_coder
 from chimeqda.services import add_coding, decide, import_files, pending_suggestions, run_coder
 from chimeqda.services.active import estimated_agreement, next_for_review
+from chimeqda.services.project import project_codebook
 from chimeqda.store import tables as t
 
 
@@ -21,9 +23,12 @@ def _segments(ws):
         return {s.id: s for s in session.scalars(select(t.Segment).order_by(t.Segment.id))}
 
 
-def test_served_segments_are_undecided_participant_segments_most_uncertain_first(project):
+def test_served_segments_are_undecided_participant_segments_most_useful_first(project):
     segments = _segments(project)
     items = next_for_review(project, coder="lexicon", n=5)
+    with project.session() as session:
+        lexicon = get_coder("lexicon").fit(project_codebook(session, project.project_id)[1])
+        language = {d.id: d.language for d in session.scalars(select(t.Document))}
     assert 1 <= len(items) <= 5
     assert len({i.segment_id for i in items}) == len(items)
     for item in items:
@@ -31,7 +36,11 @@ def test_served_segments_are_undecided_participant_segments_most_uncertain_first
         assert item.text == segments[item.segment_id].text
         assert item.document.endswith(".txt") and item.code in item.scores
         assert 0.0 <= item.uncertainty <= 1.0
-    values = [i.uncertainty for i in items]
+        # The expected number of machine labels a decision corrects: p for a code left out, 1 - p for one suggested.
+        limits = lexicon.thresholds(language[segments[item.segment_id].document_id])
+        expected = sum(1 - p if p >= limits[c] else p for c, p in item.scores.items())
+        assert item.expected_value == pytest.approx(expected) and 0 < expected <= len(item.scores)
+    values = [i.expected_value for i in items]
     assert values == sorted(values, reverse=True)
 
 
@@ -82,7 +91,7 @@ def test_next_command_prints_items_and_agreement(project):
                                        project.engine.url.render_as_string(hide_password=False), "--coder", "lexicon",
                                        "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("segment ") == 2 and "uncertainty" in result.output
+    assert result.output.count("segment ") == 2 and "expected to correct" in result.output
     assert "estimated agreement (lexicon): not available" in result.output
 
 

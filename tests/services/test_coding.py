@@ -47,6 +47,35 @@ def test_suggestions_are_stored_with_provenance(coded):
     assert "interviewer" not in roles  # interviewer turns are not coded by default
 
 
+def test_provenance_records_the_calibration(coded):
+    ws, _ = coded
+    with ws.session() as session:
+        coder = session.scalar(select(t.Coder).where(t.Coder.kind == "machine"))
+        calibration = coder.params["calibration"]
+    assert calibration["method"].startswith("platt-hierarchical")
+    assert calibration["bank_rows"]["en"] > 0  # the synthetic codebook's bank calibrated it
+
+
+def test_selective_coding_reaches_the_requested_precision_on_its_own_probabilities(workspace, transcripts):
+    import_files(workspace, [transcripts])
+    plain = run_coder(workspace, "lexicon", learn_from_decisions=False)
+    with workspace.session() as session:
+        session.execute(t.table(t.CodingEvent).delete())
+    strict = run_coder(workspace, "lexicon", precision=0.9)
+    assert strict.precision == 0.9 and strict.coder.params["precision"] == 0.9
+    assert strict.suggestions <= plain.suggestions
+    assert strict.left_for_review is not None and 0 <= strict.left_for_review <= strict.segments
+    scores = [p.score for p in pending_suggestions(workspace)]
+    # Each code's suggestions have a mean calibrated probability of at least 0.9 (per code and language).
+    assert all(score >= 0.5 for score in scores)
+    by_code: dict[str, list[float]] = {}
+    for p in pending_suggestions(workspace):
+        by_code.setdefault(p.code, []).append(p.score)
+    assert all(sum(v) / len(v) >= 0.9 - 1e-9 for v in by_code.values())
+    with pytest.raises(InvalidInput, match="precision"):
+        run_coder(workspace, "lexicon", precision=1.5)
+
+
 def test_a_rerun_does_not_suggest_again(coded):
     ws, run = coded
     again = run_coder(ws, "lexicon")

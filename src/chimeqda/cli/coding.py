@@ -29,21 +29,26 @@ from chimeqda.coders import DEFAULT_CODER
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="--engine dask: worker processes of the local cluster.")
 @click.option("--scheduler", metavar="ADDRESS", help="--engine dask: an existing cluster, e.g. tcp://host:8786.")
+@click.option("--precision", type=click.FloatRange(0.5, 0.99), default=None,
+              help="Suggest a code only where its calibrated probability supports this precision (e.g. 0.9).")
 @allow_unpseudonymised_option
 @friendly_errors
 def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[str, ...],
          include_interviewer: bool, params: tuple[str, ...], engine: str, workers: int, scheduler: str | None,
-         allow_unpseudonymised: bool) -> None:
+         precision: float | None, allow_unpseudonymised: bool) -> None:
     """Let a machine coder suggest codes; suggestions wait for review.
 
+    Suggestion scores are calibrated probabilities (docs/machine-coding.md).
     With --engine dask a stopped run resumes where it left off when the same command is run again.
 
-    Example: chimeqda code -p my-study --coder ensemble
+    Example: chimeqda code -p my-study --coder ensemble --precision 0.9
     """
     from chimeqda.services import run_coder
 
     ws = open_project(project_dir, db)
     guard_privacy(ws, allow_unpseudonymised, "machine coding", documents or None)
+    if precision is not None and (engine == "dask" or scheduler):
+        raise click.UsageError("--precision works with --engine local only (drop --engine dask/--scheduler)")
     if engine == "dask" or scheduler:
         from chimeqda.services.distributed import run_coder_dask
 
@@ -57,9 +62,13 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
                                  progress=lambda m: click.echo(m, err=True), advance=advance)
     else:
         run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
-                        include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True))
+                        include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True),
+                        precision=precision)
     click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
                f"{run.coder.version} (run {run.run_id[:8]}); {run.skipped_existing} already suggested or decided.")
+    if run.left_for_review is not None:
+        click.echo(f"At precision {run.precision:g}: {run.left_for_review} of {run.segments} segments left for you "
+                   f"(a code neither suggested nor unlikely); `chimeqda next` serves them, most useful first.")
     click.echo("Review them with: chimeqda review")
 
 
@@ -214,7 +223,10 @@ def prepare(coder: str | None, codebook: str) -> None:
 @friendly_errors
 def next_command(project_dir: Path, db: str | None, coder: str, count: int, params: tuple[str, ...],
                  no_agreement: bool, allow_unpseudonymised: bool) -> None:
-    """Serve the undecided segments the coder is least sure about, retrained on every decision so far.
+    """Serve the undecided segments where a decision is worth most, the coder retrained on every decision so far.
+
+    Worth is the expected number of machine labels a decision corrects
+    (calibrated probabilities: 1 - p for a suggested code, p for one left out).
 
     Decide them with `chimeqda review` (or code them by hand); the next call
     refits the coder on the new decisions. Also prints Cohen's κ between the
@@ -233,8 +245,8 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
         click.echo("no undecided participant segments left")
     for item in items:
         who = f" [{item.participant}]" if item.participant else ""
-        click.echo(f"segment {item.segment_id} {item.document}{who}: {item.code} score {item.score:.2f} "
-                   f"(uncertainty {item.uncertainty:.2f})")
+        click.echo(f"segment {item.segment_id} {item.document}{who}: {item.code} probability {item.score:.2f} "
+                   f"(a decision here is expected to correct {item.expected_value:.2f} machine labels)")
         click.echo(f"    {item.text}")
     if not no_agreement:
         click.echo(estimated_agreement(ws, coder=coder, params=settings).summary())

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from chimeqda import __version__
-from chimeqda.coders.calibration import calibration_lang
+from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import NotFittedError
 from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, Suggestion, span_within
 
@@ -40,6 +40,8 @@ class Coder:
     reads_whole_passages: ClassVar[bool] = False
     """False: a multi-sentence passage is scored sentence by sentence (see ``classify``), the unit the
     coder was calibrated on; True: the coder reads the passage whole (an LLM)."""
+    calibration_: Any
+    """Set by ``fit`` of coders that calibrate (:func:`chimeqda.coders.calibration.calibrate`)."""
 
     # -- parameters ---------------------------------------------------------
     @classmethod
@@ -90,8 +92,6 @@ class Coder:
 
     def segment_thresholds(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
         """``thresholds`` for each segment's language (guessed from the text when not given)."""
-        from chimeqda.coders.lexicon import segment_language
-
         cache: dict[str, dict[str, float]] = {}
         out = []
         for segment in segments:

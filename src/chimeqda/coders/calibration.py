@@ -28,10 +28,12 @@ thresholds that reach a requested precision (``chimeqda code --precision``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from chimeqda.coders.language import calibration_lang
 
 LANGS = ("en", "nl")
 EPS = 0.005
@@ -39,11 +41,6 @@ EPS = 0.005
 STRENGTH = 20.0
 """Prior strength of each shrinkage step, in rows: a code with fewer known rows stays near its language's curve."""
 IDENTITY = (1.0, 0.0)
-
-
-def calibration_lang(lang: str | None) -> str:
-    """The calibration language of a segment: Dutch, or English for everything else."""
-    return "nl" if lang == "nl" else "en"
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -156,7 +153,7 @@ class Calibration:
     def fit(
         cls, scores: np.ndarray, y: np.ndarray, known: np.ndarray, langs: Sequence[str], real: Sequence[bool],
         codes: Sequence[str], strength: float = STRENGTH,
-    ) -> "Calibration":
+    ) -> Calibration:
         scores = np.asarray(scores, dtype=float)
         y = np.asarray(y, dtype=float)
         known = np.asarray(known, dtype=bool) & ~np.isnan(scores)

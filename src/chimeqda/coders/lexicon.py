@@ -12,40 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from chimeqda.coders.base import Coder
+from chimeqda.coders.language import segment_language
 from chimeqda.model import Codebook, LabelledText, Segment
-
-# Short, frequent function words: enough to tell English from Dutch when a
-# segment does not say which language it is in.
-_EN = frozenset(
-    "the and i was my to of it that is in with me have had not what this but they for you "
-    "be when he she so were would could been about there their just because".split()
-)
-_NL = frozenset(
-    "de het een en ik was mijn niet van dat is in met me heb had wat dit maar ze voor je "
-    "zijn toen hij zij dus waren zou kon geweest over daar hun gewoon omdat ook nog wel".split()
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def guess_language(text: str, default: str = "en") -> str:
-    """``"nl"`` or ``"en"`` by counting common function words (ties give ``default``)."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    en = sum(w in _EN for w in words)
-    nl = sum(w in _NL for w in words)
-    if nl > en:
-        return "nl"
-    if en > nl:
-        return "en"
-    return default
-
-
-def segment_language(segment: Segment, default: str = "en") -> str:
-    """The segment's language, guessed from its text when not given."""
-    return segment.lang or guess_language(segment.text, default)
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
@@ -207,6 +180,15 @@ def hits_to_score(hits: int) -> float:
     return 1.0 - 0.5**hits
 
 
+class _Row(NamedTuple):
+    """A calibration row: a bank sentence or a labelled passage."""
+
+    text: str
+    lang: str
+    kind: str
+    context: tuple[str, ...] = ()
+
+
 class LexiconCoder(Coder):
     """Keyword/rule coder over the codebook's bilingual patterns.
 
@@ -237,22 +219,25 @@ class LexiconCoder(Coder):
         if int(self.min_hits) < 1:
             raise ValueError("min_hits must be at least 1")
         from chimeqda.coders.calibration import calibrate
-        from chimeqda.coders.similarity import build_references, label_matrices
+        from chimeqda.coders.passages import labelled_passage_units, max_by_owner
 
         self.codes_ = target_codes(codebook, self.level)
         self.lexicon_ = Lexicon(codebook, self.codes_)
         self.decision_point_ = hits_to_score(int(self.min_hits))
-        refs = [r for r in build_references(codebook, self.codes_, labelled, definitions=False)
-                if r.kind in ("bank", "labelled")]
-        y, known = label_matrices(refs, self.codes_)
+        refs = [_Row(item.text, item.lang or "en", "bank", item.context) for item in codebook.bank]
+        refs += [_Row(item.text, item.lang or "en", "labelled", item.context) for item in labelled]
+        y = np.zeros((len(refs), len(self.codes_)), dtype=np.int8)
+        known = np.zeros(y.shape, dtype=bool)
+        for i, item in enumerate([*codebook.bank, *labelled]):
+            positive, negative = rolled_labels(codebook, item, self.codes_)
+            for j, code in enumerate(self.codes_):
+                y[i, j] = code in positive
+                known[i, j] = code in positive or code in negative
         scores = self.hit_scores([Segment(r.text, lang=r.lang) for r in refs])
-        if any(r.kind == "labelled" for r in refs):
-            from chimeqda.coders.passages import labelled_passage_units, max_by_owner
-
-            units, owner = labelled_passage_units(refs)  # a passage by its best sentence, as when coding
-            if units:
-                best = max_by_owner(self.hit_scores(units), owner, len(refs))
-                scores[np.unique(owner)] = best[np.unique(owner)]
+        units, owner = labelled_passage_units(refs)  # a labelled passage by its best sentence, as when coding
+        if units:
+            best = max_by_owner(self.hit_scores(units), owner, len(refs))
+            scores[np.unique(owner)] = best[np.unique(owner)]
         calibrate(self, [(scores, y, known, refs)])
         self.training_size_ = sum(1 for r in refs if r.kind == "labelled")
         self.provenance_ = {

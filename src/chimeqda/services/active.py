@@ -2,8 +2,10 @@
 
 ``next_for_review`` fits the coder on the codebook plus the project's human
 decisions (so every call retrains on the decisions made since the last one)
-and serves the undecided participant segments whose scores are closest to a
-code's threshold (uncertainty sampling). For diversity, a segment whose text
+and serves the undecided participant segments where a decision is worth most:
+the expected number of the machine's labels it would correct (with calibrated
+probabilities: 1 − p for a code the machine suggests, p for one it leaves
+out, summed over codes). For diversity, a segment whose text
 is a near-duplicate of one already served in the same batch is skipped.
 
 ``estimated_agreement`` measures Cohen's κ per code between the coder's
@@ -24,6 +26,7 @@ from sqlalchemy import select
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.base import Coder
 from chimeqda.coders.cache import fit_cached
+from chimeqda.coders.calibration import expected_decision_value
 from chimeqda.model import Codebook, LabelledText, Segment
 from chimeqda.services.coding import project_decisions, project_segments
 from chimeqda.services.project import Workspace, project_codebook
@@ -45,6 +48,8 @@ class ReviewItem:
     score: float
     uncertainty: float
     """1 when a code's score sits exactly at its threshold, 0 when every score is as far from it as it can be."""
+    expected_value: float = 0.0
+    """Expected number of the machine's labels (one per code) a decision on this segment corrects."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def next_for_review(
     ws: Workspace, *, coder: str = DEFAULT_CODER, n: int = 1, exclude_decided: bool = True,
     params: dict | None = None,
 ) -> list[ReviewItem]:
-    """The ``n`` segments whose human decision should teach ``coder`` most, most uncertain first."""
+    """The ``n`` undecided segments where a human decision is worth most (expected corrections), best first."""
     with ws.session() as session:
         _, book = project_codebook(session, ws.project_id)
         labelled = project_decisions(session, ws.project_id)
@@ -128,22 +133,22 @@ def next_for_review(
     with ws.kept_vectors():
         fitted = _fit(coder, book, labelled, params)
         segment_scores = fitted.predict_proba(segments)
-    limits = fitted.thresholds()
     ranked = []
-    for segment, scores in zip(segments, segment_scores):
+    for segment, scores, limits in zip(segments, segment_scores, fitted.segment_thresholds(segments)):
         code, score, value = _uncertainty(scores, limits, fitted.default_threshold)
-        ranked.append((value, segment, scores, code, score))
+        worth = expected_decision_value(scores, limits)
+        ranked.append((worth, segment, scores, code, score, value))
     ranked.sort(key=lambda row: (-row[0], row[1].key))
     items: list[ReviewItem] = []
     served: list[frozenset[str]] = []
-    for value, segment, scores, code, score in ranked:
+    for worth, segment, scores, code, score, value in ranked:
         tokens = _tokens(segment.text)
         if _near_duplicate(tokens, served):
             continue
         served.append(tokens)
         document, participant = where.get(segment.key, ("", None))
         items.append(ReviewItem(int(str(segment.key)), document, participant, segment.text,
-                                {k: float(v) for k, v in scores.items()}, code, score, value))
+                                {k: float(v) for k, v in scores.items()}, code, score, value, worth))
         if len(items) >= n:
             break
     return items

@@ -15,11 +15,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+import numpy as np
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.coders import DEFAULT_CODER, Coder, get_coder
 from chimeqda.coders.cache import fit_cached
+from chimeqda.coders.calibration import selective_thresholds, unsettled
+from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
@@ -40,6 +43,9 @@ class CodingRun:
     segments: int
     suggestions: int
     skipped_existing: int
+    left_for_review: int | None = None
+    """With ``precision``: segments where some code is neither suggested nor unlikely (p ≤ 1 − precision)."""
+    precision: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,15 @@ def run_coder(
     include_interviewer: bool = False,
     learn_from_decisions: bool = True,
     progress: Callable[[str], None] | None = None,
+    precision: float | None = None,
 ) -> CodingRun:
     """Let a machine coder suggest codes for the project's segments; store them with provenance.
+
+    With ``precision`` (e.g. 0.9) a code is suggested only where its calibrated
+    probability supports that precision: per code and language, the lowest
+    threshold at which the suggestions' mean probability reaches it
+    (:func:`chimeqda.coders.calibration.selective_thresholds`); the run says
+    how many segments it left for the researcher.
 
     A suggestion covers the words its coder names inside the segment (an
     LLM's located quote), else the whole segment; it belongs to its segment
@@ -158,8 +171,16 @@ def run_coder(
                                                learn_from_decisions=learn_from_decisions, progress=progress)
         if progress:
             progress(f"coding {len(segments)} segments")
-        suggestions = coder.suggest(segments)
+        left: int | None = None
+        if precision is None:
+            suggestions = coder.suggest(segments)
+        else:
+            limits, left = selective_limits(coder, segments, precision)
+            suggestions = coder.suggest(segments, limits=limits)
     info = coder.info()
+    if precision is not None:
+        info = CoderInfo(kind=info.kind, name=info.name, version=info.version,
+                         params={**info.params, "precision": precision}, training_size=info.training_size)
     run_id = uuid.uuid4().hex
     with ws.session() as session:
         coder_id = coder_row(session, info).id
@@ -188,7 +209,22 @@ def run_coder(
         if covered:
             session.execute(t.table(t.CoderRun).insert(), coverage_rows(covered, project_id=ws.project_id,
                                                                       coder_id=coder_id, run_id=run_id))
-    return CodingRun(run_id, info, len(segments), len(rows), skipped)
+    return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision)
+
+
+def selective_limits(coder: Coder, segments: Sequence[Segment], precision: float) -> tuple[list[dict[str, float]], int]:
+    """Per segment, thresholds reaching ``precision``; and how many segments stay unsettled at it."""
+    if not 0.5 <= precision < 1:
+        raise InvalidInput(f"precision must be at least 0.5 and below 1 (got {precision})", source="--precision")
+    probs = [row for begin in range(0, len(segments), coder.batch_size)
+             for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]
+    codes = list(coder.codes_)
+    langs = [segment_language(s) for s in segments]
+    chosen = selective_thresholds(np.array([[row[c] for c in codes] for row in probs]).reshape(len(probs), len(codes)),
+                                  langs, codes, precision)
+    limits = [chosen[calibration_lang(lang)] for lang in langs]
+    left = sum(unsettled(row, lim, precision) for row, lim in zip(probs, limits))
+    return limits, left
 
 
 def fit_project_coder(
