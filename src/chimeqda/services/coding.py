@@ -218,7 +218,7 @@ def selective_limits(coder: Coder, segments: Sequence[Segment], precision: float
         raise InvalidInput(f"precision must be at least 0.5 and below 1 (got {precision})", source="--precision")
     probs = [row for begin in range(0, len(segments), coder.batch_size)
              for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]
-    codes = list(coder.codes_)
+    codes = list(coder.thresholds())
     langs = [segment_language(s) for s in segments]
     chosen = selective_thresholds(np.array([[row[c] for c in codes] for row in probs]).reshape(len(probs), len(codes)),
                                   langs, codes, precision)
