@@ -17,7 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from chimeqda.coders.base import Coder
-from chimeqda.coders.language import segment_language
+from chimeqda.coders.language import guess_language as guess_language
+from chimeqda.coders.language import segment_language as segment_language
 from chimeqda.model import Codebook, LabelledText, Segment
 
 
