@@ -34,8 +34,12 @@ class Settings:
     poll_seconds: float = 2.0
 
 
-def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seconds: float = 2.0) -> FastAPI:
+def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seconds: float = 2.0,
+               project_dir: Path | str | None = None) -> FastAPI:
     """Build the app for a database (URL or engine); the schema must be current.
+
+    ``project_dir`` is the project folder whose ``media/`` holds the recordings the
+    document view plays (without it, documents are shown without their recording).
 
     ``app.state.login_links.issue(username)`` makes a one-time login link token.
     """
@@ -44,14 +48,15 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
     app.state.engine = engine
     app.state.settings = Settings(secure_cookies=secure_cookies, poll_seconds=poll_seconds)
     app.state.login_links = LoginLinks()
+    app.state.project_dir = Path(project_dir) if project_dir is not None else None
     app.add_middleware(SecurityHeaders)
     # Text compresses about 4:1 (the document view: 517 KiB -> ~130 KiB); media, images and zips do not.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=UNCOMPRESSED)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from chimeqda.web.routes import analysis, auth, codebook, documents, privacy, projects
+    from chimeqda.web.routes import analysis, auth, codebook, documents, privacy, projects, transcript
 
-    for module in (auth, projects, documents, codebook, analysis, privacy):
+    for module in (auth, projects, documents, transcript, codebook, analysis, privacy):
         app.include_router(module.router)
 
     @app.exception_handler(InvalidInput)

@@ -10,6 +10,7 @@ CSRF token. A user without the role gets 403. Each check is one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -42,10 +43,11 @@ class Access:
     role: str
     blind: bool
     engine: Engine
+    directory: Path | None = None  # the project folder (recordings), when the server knows it
 
     @property
     def ws(self) -> Workspace:
-        return Workspace(engine=self.engine, project_id=self.project_id)
+        return Workspace(engine=self.engine, project_id=self.project_id, directory=self.directory)
 
     @property
     def can_code(self) -> bool:
@@ -120,6 +122,7 @@ def _access(request: Request, minimum: str, project_id: int | None = None, via=N
     return Access(
         user=viewer, project_id=row.id, project_name=row.name, role=row.role,
         blind=bool((row.settings or {}).get("blind_coding")), engine=get_engine(request),
+        directory=getattr(request.app.state, "project_dir", None),
     )
 
 
