@@ -93,7 +93,7 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
 
     engine = _engine(project_dir, db)
     local = _is_loopback(host)
-    app = create_app(engine, secure_cookies=not insecure_cookies)
+    app = create_app(engine, secure_cookies=not insecure_cookies, project_dir=project_dir)
     if login_link is None:
         login_link = local
     if login_link:

@@ -56,6 +56,8 @@ class XSource:
     codings: list[XCoding] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     fmt: str = "refi"
+    media: Any = None  # refi_audio.XMedia: a recording in the archive, stored in media/ on import
+    timing: Any = None  # refi_audio.Timing: seconds at text positions, word probabilities
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Exchange:
     notes: list[XNote] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
+    archive: Any = None  # the .qdpx path, from which recordings are copied when storing
 
 
 @dataclass
@@ -188,11 +191,19 @@ def _codebook(session: Session, project_id: int) -> t.Codebook:
 
 def store_exchange(ws, ex: Exchange) -> ImportReport:
     """Write ``ex`` into the project in one transaction and return the report."""
+    from chimeqda.interop.recordings import copy_recordings
+
     report = ImportReport(ex.source, remarks=list(ex.remarks), skipped=list(ex.skipped))
-    with ws.session() as session:
-        codes = _store_codes(session, ws.project_id, ex, report)
-        if ex.kind == "project":
-            _store_project(session, ws.project_id, ex, codes, report)
+    recordings, created = copy_recordings(ws, ex, report) if ex.kind == "project" else ({}, [])
+    try:
+        with ws.session() as session:
+            codes = _store_codes(session, ws.project_id, ex, report)
+            if ex.kind == "project":
+                _store_project(session, ws.project_id, ex, codes, report, recordings)
+    except BaseException:
+        for path in created:  # the recordings this import copied; nothing refers to them now
+            path.unlink(missing_ok=True)
+        raise
     return report
 
 
@@ -266,9 +277,11 @@ def _colour(value: str | None) -> str | None:
     return None
 
 
-def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[str, int], report: ImportReport) -> None:
+def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[str, int], report: ImportReport,
+                   recordings: dict[str, dict[str, Any]]) -> None:
     from chimeqda.ingest.build import build_document
     from chimeqda.ingest.speakers import find_text_turns
+    from chimeqda.interop.recordings import apply_timing
     from chimeqda.services.importing import ParticipantRow, store_document, upsert_participants
     from chimeqda.services.project import coder_row, human
 
@@ -315,6 +328,8 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
             doc = session.get(t.Document, outcome.document_id)
             doc.meta = {**(doc.meta or {}), "variables": src.variables}
         doc_ids[src.guid] = outcome.document_id
+        if src.timing is not None or src.guid in recordings:
+            apply_timing(session, outcome.document_id, src, recordings.get(src.guid), report)
         report.count("sources" if outcome.status == "imported" else f"sources ({outcome.status})")
         existing = _accepted_spans(session, outcome.document_id)
         segment_at = dict(

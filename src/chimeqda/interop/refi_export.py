@@ -10,9 +10,11 @@ before it is written.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
+import shutil
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +29,7 @@ from sqlalchemy.orm import aliased
 from chimeqda import __version__
 from chimeqda.interop.exchange import CHIMEQDA_LINE, code_description
 from chimeqda.interop.guids import code_guid, object_guid, project_namespace, user_guid
+from chimeqda.media_files import media_info, media_path
 from chimeqda.store import tables as t
 from chimeqda.store.queries import current_coding, first_codebook_id
 
@@ -37,6 +40,7 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RGB = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 MAX_SETS_PER_ATTRIBUTE = 8
+WORDS_SUFFIX = ".words.json"
 
 
 @lru_cache(maxsize=2)
@@ -231,8 +235,9 @@ def _provenance(person: t.Coder, suggestion: t.CodingEvent | None, machine: t.Co
     return sentence + "\n" + CHIMEQDA_LINE + " " + json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def project_package(session, project_id: int) -> tuple[bytes, dict[str, str]]:
-    """``project.qde`` (validated) and the source texts by file name inside ``sources/``."""
+def project_package(session, project_id: int, directory: Path | None = None) -> tuple[bytes, dict[str, Any]]:
+    """``project.qde`` (validated) and the files of ``sources/`` by name: texts (str), word
+    probabilities (bytes) and recordings (a Path in the project folder ``directory``)."""
     project = session.get(t.Project, project_id)
     ns = project_namespace(project.name)
     book, codes = _book_and_codes(session, project_id)
@@ -310,43 +315,59 @@ def project_package(session, project_id: int) -> tuple[bytes, dict[str, str]]:
             for doc in docs_of.get(person.id, []):
                 _el(case, "SourceRef", PROJECT_NS, {"targetGUID": doc_guid[doc.id]})
 
-    texts: dict[str, str] = {}
+    texts: dict[str, Any] = {}
     by_doc: dict[int, list] = {}
     for row in codings:
         by_doc.setdefault(row[0].document_id, []).append(row)
+
+    def coded_selection(parent, tag: str, row, attrs: dict[str, Any]) -> None:
+        """A selection element (``tag``) with its provenance and one coding of ``row``."""
+        event, person, suggestion, machine = row
+        sel = _el(parent, tag, PROJECT_NS, {"guid": object_guid(ns, "selection", event.id), **attrs,
+                                            "creatingUser": user_guid(person.kind, person.name),
+                                            "creationDateTime": _when(event.created_at)})
+        provenance = _provenance(person, suggestion, machine)
+        if provenance:
+            _el(sel, "Description", PROJECT_NS, text=provenance)
+        code = next((c for c in codes if c.id == event.code_id), None)
+        coding = _el(sel, "Coding", PROJECT_NS, {
+            "guid": object_guid(ns, "coding", event.id),
+            "creatingUser": user_guid(person.kind, person.name),
+            "creationDateTime": _when(event.created_at),
+        })
+        _el(coding, "CodeRef", PROJECT_NS, {"targetGUID": code_guid(book.key, code.key) if code else
+                                            object_guid(ns, "code", event.code_id)})
+        for note in notes_for.get(("coding", event.id), []):
+            _el(coding, "NoteRef", PROJECT_NS, {"targetGUID": note})
+
+    def excerpt(doc: t.Document, event: t.CodingEvent) -> str:
+        text = doc.text[event.start:event.end]
+        return text if len(text) <= 80 else text[:77] + "…"
+
     if docs:
         sources_el = _el(root, "Sources", PROJECT_NS)
         for doc in docs:
             guid = doc_guid[doc.id]
             texts[f"{guid}.txt"] = doc.text
+            recording = media_path(directory, doc.meta)
+            if recording is not None:
+                texts[f"{guid}{recording.suffix}"] = recording
+                texts.update(audio_source(sources_el, ns, session, doc, guid, recording, by_doc.get(doc.id, []),
+                                          notes_for.get(("document", doc.id), []), coded_selection, excerpt))
+                continue
             src = _el(sources_el, "TextSource", PROJECT_NS, {
                 "guid": guid, "name": doc.name, "plainTextPath": f"internal://{guid}.txt",
                 "creationDateTime": _when(doc.imported_at),
             })
+            missing = media_info(doc.meta)
             _el(src, "Description", PROJECT_NS,
-                text=f"Language: {doc.language}; version {doc.version}; imported from {doc.source_format}.")
-            for event, person, suggestion, machine in by_doc.get(doc.id, []):
-                excerpt = doc.text[event.start:event.end]
-                sel = _el(src, "PlainTextSelection", PROJECT_NS, {
-                    "guid": object_guid(ns, "selection", event.id),
-                    "name": excerpt if len(excerpt) <= 80 else excerpt[:77] + "…",
-                    "startPosition": event.start, "endPosition": event.end,
-                    "creatingUser": user_guid(person.kind, person.name),
-                    "creationDateTime": _when(event.created_at),
-                })
-                provenance = _provenance(person, suggestion, machine)
-                if provenance:
-                    _el(sel, "Description", PROJECT_NS, text=provenance)
-                code = next((c for c in codes if c.id == event.code_id), None)
-                coding = _el(sel, "Coding", PROJECT_NS, {
-                    "guid": object_guid(ns, "coding", event.id),
-                    "creatingUser": user_guid(person.kind, person.name),
-                    "creationDateTime": _when(event.created_at),
-                })
-                _el(coding, "CodeRef", PROJECT_NS, {"targetGUID": code_guid(book.key, code.key) if code else
-                                                    object_guid(ns, "code", event.code_id)})
-                for note in notes_for.get(("coding", event.id), []):
-                    _el(coding, "NoteRef", PROJECT_NS, {"targetGUID": note})
+                text=f"Language: {doc.language}; version {doc.version}; imported from {doc.source_format}." + (
+                    f" Its recording ({missing['file']}) was not in the project folder and is not included."
+                    if missing else ""))
+            for row in by_doc.get(doc.id, []):
+                event = row[0]
+                coded_selection(src, "PlainTextSelection", row, {
+                    "name": excerpt(doc, event), "startPosition": event.start, "endPosition": event.end})
             for note in notes_for.get(("document", doc.id), []):
                 _el(src, "NoteRef", PROJECT_NS, {"targetGUID": note})
 
@@ -411,16 +432,125 @@ def _attribute_sets(parent_el, ns, people, docs_of, doc_guid) -> int:
     return count
 
 
+# ---------------------------------------------------------------- recordings (AudioSource)
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def known_times(session, document_id: int) -> tuple[dict[int, float], list[list]]:
+    """Seconds at text positions (sentence and turn edges) and all word probabilities of a document."""
+    at: dict[int, float] = {}
+    words: list[list] = []
+    segments = session.execute(
+        select(t.Segment.start, t.Segment.end, t.Segment.time_start, t.Segment.time_end, t.Segment.words)
+        .where(t.Segment.document_id == document_id).order_by(t.Segment.index)
+    ).all()
+    for row in segments:
+        if row.time_start is not None:
+            at.setdefault(row.start, float(row.time_start))
+        if row.time_end is not None:
+            at.setdefault(row.end, float(row.time_end))
+        words += [list(w) for w in (row.words or ())]
+    for row in session.execute(select(t.Turn.start, t.Turn.end, t.Turn.time, t.Turn.time_end)
+                               .where(t.Turn.document_id == document_id)):
+        if row.time is not None:
+            at.setdefault(row.start, float(row.time))
+        if row.time_end is not None:
+            at.setdefault(row.end, float(row.time_end))
+    return at, words
+
+
+def estimate(at: dict[int, float], position: int) -> float | None:
+    """A time for a text position between known ones (linear in characters), or None without any."""
+    if not at:
+        return None
+    positions = sorted(at)
+    i = bisect.bisect_left(positions, position)
+    if i < len(positions) and positions[i] == position:
+        return at[position]
+    if i == 0:
+        return at[positions[0]]
+    if i == len(positions):
+        return at[positions[-1]]
+    a, b = positions[i - 1], positions[i]
+    return at[a] + (at[b] - at[a]) * (position - a) / (b - a)
+
+
+def audio_source(parent, ns, session, doc: t.Document, guid: str, recording: Path, rows: list, notes: list[str],
+                 coded_selection, excerpt) -> dict[str, bytes]:
+    """Add the ``AudioSource`` of a recorded document to ``parent``; returns extra archive files (words)."""
+    media = media_info(doc.meta) or {}
+    at, words = known_times(session, doc.id)
+    wanted = {pos for row in rows for pos in (row[0].start, row[0].end)}
+    estimated = sorted(pos for pos in wanted if pos not in at)
+    times = dict(at)
+    for position in estimated:
+        guess = estimate(at, position)
+        if guess is not None:
+            times[position] = guess
+    suffix = Path(media.get("file", recording.name)).suffix
+    extra: dict[str, bytes] = {}
+    data: dict[str, Any] = {"media": {k: v for k, v in media.items() if k != "file"}, "estimated": estimated}
+    if (doc.meta or {}).get("transcription"):
+        data["transcription"] = doc.meta["transcription"]
+    if words:
+        data["words"] = f"{guid}{WORDS_SUFFIX}"
+        extra[data["words"]] = json.dumps(words, separators=(",", ":")).encode("utf-8")
+    src = _el(parent, "AudioSource", PROJECT_NS, {
+        "guid": guid, "name": doc.name, "path": f"internal://{guid}{suffix}",
+        "creationDateTime": _when(doc.imported_at),
+    })
+    duration = media.get("duration")
+    shown = f" ({duration:.1f} s)" if isinstance(duration, (int, float)) else ""
+    human = (f"Language: {doc.language}; version {doc.version}; recording "
+             f"{media.get('original_name') or recording.name}{shown}, transcript and sync points by chimeqda.")
+    _el(src, "Description", PROJECT_NS,
+        text=human + "\n" + CHIMEQDA_LINE + " " + json.dumps(data, ensure_ascii=False, sort_keys=True, default=str))
+    transcript = _el(src, "Transcript", PROJECT_NS, {
+        "guid": object_guid(ns, "transcript", f"{doc.name}:v{doc.version}"), "name": doc.name,
+        "plainTextPath": f"internal://{guid}.txt", "creationDateTime": _when(doc.imported_at),
+    })
+    sync_guid = {}
+    for position in sorted(set(times) | wanted):
+        sync_guid[position] = object_guid(ns, "sync", f"{doc.id}:{position}")
+        _el(transcript, "SyncPoint", PROJECT_NS, {
+            "guid": sync_guid[position], "position": position,
+            "timeStamp": _ms(times[position]) if position in times else None,
+        })
+    for row in rows:
+        event = row[0]
+        coded_selection(transcript, "TranscriptSelection", row, {
+            "name": excerpt(doc, event), "fromSyncPoint": sync_guid[event.start], "toSyncPoint": sync_guid[event.end]})
+    for note in notes:
+        _el(src, "NoteRef", PROJECT_NS, {"targetGUID": note})
+    return extra
+
+
 def export_qdpx(ws, out: Path | str) -> Path:
-    """Write the project as a REFI-QDA ``.qdpx`` archive (``project.qde`` + ``sources/``)."""
+    """Write the project as a REFI-QDA ``.qdpx`` archive (``project.qde`` + ``sources/``).
+
+    Recordings in the project folder go in as they are (stored, not compressed: sound hardly compresses).
+    """
     out = Path(out)
     with ws.session() as session:
-        qde, texts = project_package(session, ws.project_id)
+        qde, files = project_package(session, ws.project_id, ws.directory)
     tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("project.qde", _ZIP_TIME), qde, compress_type=zipfile.ZIP_DEFLATED)
-        for name in sorted(texts):
-            info = zipfile.ZipInfo(f"sources/{name}", _ZIP_TIME)
-            archive.writestr(info, texts[name].encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
-    tmp.replace(out)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(zipfile.ZipInfo("project.qde", _ZIP_TIME), qde, compress_type=zipfile.ZIP_DEFLATED)
+            for name in sorted(files):
+                info = zipfile.ZipInfo(f"sources/{name}", _ZIP_TIME)
+                content = files[name]
+                if isinstance(content, Path):
+                    info.compress_type = zipfile.ZIP_STORED
+                    with content.open("rb") as source, archive.open(info, "w", force_zip64=True) as target:
+                        shutil.copyfileobj(source, target, 1024 * 1024)
+                    continue
+                data = content.encode("utf-8") if isinstance(content, str) else content
+                archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out

@@ -12,7 +12,9 @@ safely can and notes the rest in the report:
   only make sense counted another way (``\\r\\n`` as one character, UTF-16
   code units, a BOM counted as a character) and the selections' names agree,
   that counting is used and the report says so;
-- picture, PDF, audio and video sources, case codings, links other than notes
+- an audio source with a transcript is read with its recording, sync
+  points and codings (:mod:`~chimeqda.interop.refi_audio`);
+- picture, PDF and video sources, audio without a transcript, case codings, links other than notes
   about cases, sets and graphs have no place in chimeqda and are reported.
 """
 
@@ -25,6 +27,7 @@ from xml.etree.ElementTree import Element
 
 from chimeqda.errors import ImportRejected
 from chimeqda.interop.exchange import Exchange, XCase, XCode, XCoding, XNote, XSource
+from chimeqda.interop.refi_audio import read_audio_source
 from chimeqda.interop.safety import SafeZip, open_zip, parse_xml, read_limited
 from chimeqda.interop.text import decode_source, position_schemes
 
@@ -62,7 +65,10 @@ def read_refi(path: Path) -> Exchange:
         try:
             qde = _find_qde(archive)
             root = parse_xml(archive.read(qde), f"{path.name}/{qde}")
-            return _read_project(root, path.name, lambda ref: _source_from_zip(archive, qde, ref))
+            ex = _read_project(root, path.name, lambda ref: _source_from_zip(archive, qde, ref),
+                               lambda ref: _member_in_zip(archive, qde, ref))
+            ex.archive = path
+            return ex
         finally:
             archive.close()
     root = parse_xml(read_limited(path, MAX_FILE), path.name)
@@ -98,6 +104,19 @@ def _split_ref(ref: str) -> tuple[str, str]:
         scheme, rest = ref.split("://", 1)
         return scheme.lower(), rest.lstrip("/")
     return "relative", ref
+
+
+def _member_in_zip(archive: SafeZip, qde: str, ref: str) -> tuple[str, int] | None:
+    """The archive member an ``internal://`` path names, and its size (not read)."""
+    scheme, rest = _split_ref(ref)
+    if scheme != "internal":
+        return None
+    folder = qde.rsplit("/", 1)[0] + "/" if "/" in qde else ""
+    for candidate in (f"{folder}sources/{rest}", f"sources/{rest}", rest):
+        name = archive.find(candidate)
+        if name is not None:
+            return name, archive.archive.getinfo(name).file_size
+    return None
 
 
 def _source_from_zip(archive: SafeZip, qde: str, ref: str) -> tuple[bytes | None, str]:
@@ -181,7 +200,8 @@ def _variable_value(vv: Element) -> tuple[str, Any] | None:
     return None
 
 
-def _read_project(root: Element, source: str, load: Callable[[str], tuple[bytes | None, str]]) -> Exchange:
+def _read_project(root: Element, source: str, load: Callable[[str], tuple[bytes | None, str]],
+                  member_of: Callable[[str], tuple[str, int] | None] = lambda ref: None) -> Exchange:
     if _local(root.tag) != "Project":
         raise ImportRejected("this is not a REFI-QDA project (the root element is not Project)", source=source)
     ex = Exchange(source=source, kind="project", origin=root.get("origin") or "", name=root.get("name") or "")
@@ -241,12 +261,15 @@ def _read_project(root: Element, source: str, load: Callable[[str], tuple[bytes 
     for el in list(sources_el) if sources_el is not None else []:
         kind = _local(el.tag)
         name = (el.get("name") or el.get("guid") or "source").strip()
-        if kind != "TextSource":
+        if kind == "AudioSource":
+            src = read_audio_source(el, name, _id(el.get("guid")), load, ex, note_refs, code_guids, member_of)
+        elif kind != "TextSource":
             n = len(list(el.iter())) - 1
-            ex.skipped.append(f"{kind} {name!r}: chimeqda imports text sources only "
+            ex.skipped.append(f"{kind} {name!r}: chimeqda imports text sources and transcribed recordings only "
                               f"({n} nested elements, including its selections and codings, skipped)")
             continue
-        src = _text_source(el, name, load, code_guids, ex, note_refs)
+        else:
+            src = _text_source(el, name, load, code_guids, ex, note_refs)
         if src is None:
             continue
         base, n = src.name, 2

@@ -1,9 +1,11 @@
 """Reading untrusted exchange files: zip archives and XML, safely.
 
-Nothing here writes to disk. Archives are read member by member into memory
+Nothing here opens a file for writing. Archives are read member by member into memory
 with limits on the number of members, the declared and the actual
 uncompressed size, and the compression ratio, so a zip bomb is refused before
-it expands. Member names that would escape a folder (``../``, absolute
+it expands. Recordings (members named like ``.wav`` ``.m4a`` …) have their own,
+larger budget and a stricter ratio (sound hardly compresses), and are streamed
+to a caller's sink in chunks rather than held in memory. Member names that would escape a folder (``../``, absolute
 paths, drive letters) are refused, so that no caller can be tricked into
 writing outside the project (zip-slip). XML is parsed by ``defusedxml`` with
 DTDs forbidden: no entity is expanded (billion laughs) and no external entity
@@ -19,12 +21,21 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from chimeqda.errors import ImportRejected
+from chimeqda.media_files import MEDIA_TYPES
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed, all members together
 MAX_RATIO = 200  # uncompressed / compressed, for members larger than RATIO_FLOOR
 RATIO_FLOOR = 8 * 1024 * 1024
 MAX_XML_BYTES = 256 * 1024 * 1024
+MAX_MEDIA_BYTES = 4 * 1024 * 1024 * 1024  # recordings, all together
+MEDIA_RATIO = 20
+CHUNK = 1024 * 1024
+
+
+def is_recording(name: str) -> bool:
+    """Whether an archive member is a recording by its name (counted against the recordings' budget)."""
+    return posixpath.splitext(name.lower())[1] in MEDIA_TYPES
 
 
 def _reject(message: str, source: str, location: str | None = None) -> ImportRejected:
@@ -53,6 +64,8 @@ class SafeZip:
     archive: zipfile.ZipFile
     max_total: int = MAX_TOTAL_BYTES
     _read_so_far: int = 0
+    max_media: int = MAX_MEDIA_BYTES
+    _streamed: int = 0
 
     @property
     def names(self) -> list[str]:
@@ -84,11 +97,32 @@ class SafeZip:
         self._read_so_far += len(data)
         return data
 
+    def stream(self, name: str, write) -> int:
+        """Pass one member to ``write`` in chunks, refusing more than its declared size; returns the byte count."""
+        info = self.archive.getinfo(name)
+        limit = min(info.file_size, self.max_media - self._streamed)
+        count = 0
+        try:
+            with self.archive.open(info) as handle:
+                while chunk := handle.read(min(CHUNK, limit + 1 - count)):
+                    count += len(chunk)
+                    if count > limit:
+                        raise _reject("a recording expands beyond its declared size or the import limit "
+                                      "(a zip bomb?)", self.source, name)
+                    write(chunk)
+        except zipfile.BadZipFile as exc:
+            raise _reject(f"the archive is damaged ({exc})", self.source, name) from None
+        except (EOFError, OSError, ValueError) as exc:
+            raise _reject(f"the archive is truncated or damaged ({exc})", self.source, name) from None
+        self._streamed += count
+        return count
+
     def close(self) -> None:
         self.archive.close()
 
 
-def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int = MAX_MEMBERS) -> SafeZip:
+def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int = MAX_MEMBERS,
+             max_media: int = MAX_MEDIA_BYTES) -> SafeZip:
     """Open and check an archive; raises :class:`ImportRejected` with the reason."""
     source = path.name
     try:
@@ -103,7 +137,7 @@ def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int =
     if len(infos) > max_members:
         archive.close()
         raise _reject(f"the archive holds {len(infos)} files, more than the limit of {max_members}", source)
-    total = 0
+    total = media = 0
     for info in infos:
         if _unsafe_name(info.filename):
             archive.close()
@@ -112,6 +146,18 @@ def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int =
                 "(a zip-slip attack?)",
                 source,
             )
+        if is_recording(info.filename):
+            media += info.file_size
+            ratio_bad = info.file_size > RATIO_FLOOR and info.file_size > MEDIA_RATIO * max(info.compress_size, 1)
+            if ratio_bad or media > max_media:
+                archive.close()
+                raise _reject(
+                    f"the recordings would expand to more than {max_media // (1024 * 1024)} MB, or "
+                    f"{info.filename!r} claims {info.file_size:,} bytes from {info.compress_size:,} (sound "
+                    "hardly compresses); refused as a possible zip bomb",
+                    source,
+                )
+            continue
         total += info.file_size
         ratio_bad = info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)
         if ratio_bad or info.file_size > max_total or total > max_total:
@@ -122,7 +168,7 @@ def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int =
                 "refused as a possible zip bomb",
                 source,
             )
-    return SafeZip(source=source, archive=archive, max_total=max_total)
+    return SafeZip(source=source, archive=archive, max_total=max_total, max_media=max_media)
 
 
 def parse_xml(data: bytes, source: str) -> Element:

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from chimeqda.errors import UnknownObject
+from chimeqda.media_files import media_info, media_path, media_type
 from chimeqda.services.project import coder_row, human
 from chimeqda.store import tables as t
 from chimeqda.store.queries import first_codebook_id, pending_suggestion
@@ -34,6 +35,8 @@ EVENT_FIELDS = ["id", "start", "end", "code", "coder", "action", "decides", "sco
 CURSOR_LAG = timedelta(seconds=10)
 """Events younger than this stay after the cursor: a transaction that took its
 id earlier may still commit, and the browser must not skip it."""
+UNCERTAIN_BELOW = 0.5
+"""Words recognised with a lower probability are shown as uncertain (to check against the recording)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,11 @@ _static_lock = threading.Lock()
 
 
 def _document_static(session: Session, document_id: int) -> bytes:
-    """The unchanging part of the document view as JSON members (documents are immutable; cached)."""
+    """The unchanging part of the document view as JSON members (text and sentences never change; cached).
+
+    Segments are ``[start, end, time_start, time_end]`` (seconds or null); ``words`` lists the
+    uncertain words ``[start, end, probability]`` of a transcribed recording.
+    """
     key = (str(session.get_bind().url), document_id)
     cached = _static.get(key)
     if cached is not None:
@@ -165,24 +172,52 @@ def _document_static(session: Session, document_id: int) -> bytes:
     doc = session.execute(
         select(t.Document.id, t.Document.name, t.Document.language, t.Document.text).where(t.Document.id == document_id)
     ).one()
-    turns = session.execute(
-        select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role)
-        .where(t.Turn.document_id == document_id).order_by(t.Turn.index)
-    ).all()
     segments = session.execute(
-        select(t.Segment.start, t.Segment.end).where(t.Segment.document_id == document_id).order_by(t.Segment.index)
+        select(t.Segment.start, t.Segment.end, t.Segment.time_start, t.Segment.time_end, t.Segment.words)
+        .where(t.Segment.document_id == document_id).order_by(t.Segment.index)
     ).all()
     encoded = json.dumps({
         "document": {"id": doc.id, "name": doc.name, "language": doc.language, "length": len(doc.text)},
         "text": doc.text,
-        "turns": [[r.start, r.end, r.speaker or "", r.role] for r in turns],
-        "segments": [[r.start, r.end] for r in segments],
+        "segments": [[r.start, r.end, r.time_start, r.time_end] for r in segments],
+        "words": uncertain_words(r.words for r in segments),
+        "uncertain_below": UNCERTAIN_BELOW,
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
     with _static_lock:
         if len(_static) >= 16:
             _static.pop(next(iter(_static)))
         _static[key] = encoded
     return encoded
+
+
+def uncertain_words(word_lists, below: float = None) -> list[list]:
+    """``[start, end, probability]`` of every word recognised with a probability under ``below``."""
+    below = UNCERTAIN_BELOW if below is None else below
+    found = []
+    for words in word_lists:
+        for word in words or ():
+            if len(word) >= 3 and isinstance(word[2], (int, float)) and word[2] < below:
+                found.append([word[0], word[1], round(float(word[2]), 3)])
+    return found
+
+
+def _turns(session: Session, document_id: int) -> list[list]:
+    """Turns as ``[start, end, speaker, role, time, time_end]``: speakers and roles can be corrected, so never cached."""
+    rows = session.execute(
+        select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role, t.Turn.time, t.Turn.time_end)
+        .where(t.Turn.document_id == document_id).order_by(t.Turn.index)
+    ).all()
+    return [[r.start, r.end, r.speaker or "", r.role, r.time, r.time_end] for r in rows]
+
+
+def _media(access: Access, document_id: int, meta: dict | None) -> dict | None:
+    """What the player needs about the document's recording (None without one)."""
+    media = media_info(meta)
+    if media is None:
+        return None
+    return {"url": f"/api/documents/{document_id}/media", "duration": media.get("duration"),
+            "original_name": media.get("original_name") or "", "type": media_type(media),
+            "available": media_path(access.directory, meta) is not None}
 
 
 def document_payload(access: Access, document_id: int) -> bytes:
@@ -192,6 +227,8 @@ def document_payload(access: Access, document_id: int) -> bytes:
         if project_id != access.project_id:
             raise UnknownObject(f"no document {document_id} in this project")
         static = _document_static(session, document_id)
+        turns = _turns(session, document_id)
+        meta = session.scalar(select(t.Document.meta).where(t.Document.id == document_id))
         me = my_coder_id(session, access.user.username)
         participant = session.execute(
             select(t.Participant.label, t.Participant.attributes)
@@ -207,6 +244,8 @@ def document_payload(access: Access, document_id: int) -> bytes:
         wanted = {r.coder_id for r in rows} | {me} | {m[3] for m in memos if m[3]}
         coders = session.execute(select(t.Coder.id, t.Coder.name, t.Coder.kind).where(t.Coder.id.in_(wanted))).all()
     dynamic = json.dumps({
+        "turns": turns,
+        "media": _media(access, document_id, meta),
         "participant": {"label": participant.label, "attributes": participant.attributes or {}} if participant else None,
         "codes": [[c.id, c.key, c.name, c.color or "", c.parent_key or "", c.definition] for c in codes],
         "coders": {str(c.id): [c.name, c.kind] for c in coders},

@@ -20,6 +20,7 @@
   const FALLBACK = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
   let text = "", turns = [], segments = [], me = {};
+  let words = [], timed = false;  // uncertain words [start, end, p]; whether sentences have times
   let astralCp = [], astralU16 = [];
   const codes = new Map(), codesByKey = new Map(), coders = new Map();
   const events = new Map(), deciders = new Map(), buckets = [];
@@ -124,7 +125,11 @@
     const [tStart, tEnd, speaker, role] = turns[index];
     const items = buckets[index].map((id) => events.get(id)).filter(visibleItem);
     const cuts = new Set([tStart, tEnd]);
+    const cut = (x) => { if (x >= tStart && x <= tEnd) cuts.add(x); };
     for (const e of items) { cuts.add(Math.max(tStart, e.start)); cuts.add(Math.min(tEnd, e.end)); }
+    if (timed) for (let s = segmentIndexAt(tStart); s < segments.length && segments[s][0] < tEnd; s++) { cut(segments[s][0]); cut(segments[s][1]); }
+    const unsure = [];  // uncertain words in this turn
+    for (let w = wordIndexAfter(tStart); w < words.length && words[w][0] < tEnd; w++) { unsure.push(words[w]); cut(words[w][0]); cut(words[w][1]); }
     const points = [...cuts].sort((a, b) => a - b);
     const body = el("div", { class: "turn-text" });
     for (let i = 0; i < points.length - 1; i++) {
@@ -140,15 +145,18 @@
       }
       if (suggested.length) span.classList.add("suggested");
       if (covering.length) span.dataset.ids = covering.map((e) => e.id).join(",");
+      if (timed) { const s = segmentIndexAt(a); if (segments[s][0] <= a && b <= segments[s][1]) span.dataset.seg = s; }
+      const word = unsure.find((w) => w[0] <= a && b <= w[1]);
+      if (word) { span.classList.add("uncertain"); span.title = `uncertain word (probability ${word[2].toFixed(2)}): check it against the recording`; }
       body.append(span);
     }
     const margin = el("div", { class: "margin" });
     for (const e of items.filter((x) => turnOf(x.start) === index).sort((x, y) => x.start - y.start || x.id - y.id)) {
       margin.append(chip(e));
     }
-    const row = el("div", { class: "turn role-" + role, id: "turn-" + index, "data-turn": index },
-      el("div", { class: "speaker", text: speaker || "" }), body, margin);
-    return row;
+    const who = canCode ? el("div", { class: "speaker editable", text: speaker || "—", tabindex: 0, role: "button",
+      title: "Change the speaker or role of this turn (click, or Enter)" }) : el("div", { class: "speaker", text: speaker || "" });
+    return el("div", { class: "turn role-" + role, id: "turn-" + index, "data-turn": index }, who, body, margin);
   }
   function chip(e) {
     const code = codes.get(e.code) || { name: "?" };
@@ -177,6 +185,7 @@
     for (let i = 0; i < turns.length; i++) frag.append(renderTurn(i));
     transcript.replaceChildren(frag);
     dirty.clear();
+    renderHooks.forEach((hook) => hook());
   }
   function flush() {
     if (!dirty.size) return;
@@ -185,6 +194,7 @@
       if (old) old.replaceWith(renderTurn(index));
     }
     dirty.clear();
+    renderHooks.forEach((hook) => hook());
     drawHighlights();
     if (detailsAt !== null) showDetails(detailsAt);
     if (review) renderReview();
@@ -287,6 +297,11 @@
     let lo = 0, hi = segments.length - 1, found = 0;
     while (lo <= hi) { const mid = (lo + hi) >> 1; if (segments[mid][0] <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1; }
     return found;
+  }
+  function wordIndexAfter(offset) { // first uncertain word ending after offset
+    let lo = 0, hi = words.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (words[mid][1] <= offset) lo = mid + 1; else hi = mid; }
+    return lo;
   }
   function wordEdge(offset, direction) {
     const s = u16(offset);
@@ -630,6 +645,7 @@
     const started = performance.now();
     const data = await api("GET", `/api/documents/${documentId}`);
     text = data.text; turns = data.turns; segments = data.segments; me = data.me;
+    words = data.words || []; timed = segments.some((s) => s[2] !== null && s[2] !== undefined);
     if (!turns.length) turns = [[0, data.document.length, "", "other"]];
     for (let i = 0, c = 0; i < text.length; i++, c++) {
       const code = text.charCodeAt(i);
@@ -650,6 +666,7 @@
     cursor = data.cursor; memoCursor = data.memo_cursor;
     renderParticipant(data.participant);
     renderAll(); renderPalette(); renderDocMemos();
+    loadHooks.forEach((hook) => hook(data));
     root.dataset.loaded = "1";
     root.dataset.loadMs = Math.round(performance.now() - started);
     root.dataset.readyAt = Math.round(performance.now());  // since navigation start
@@ -672,5 +689,12 @@
     }
     setTimeout(poll, pollMs);
   }
+  // ------------------------------------------------------------------ for player.js and speakers.js
+  const loadHooks = [], renderHooks = [];
+  window.chimeqdaDocument = {
+    documentId, projectId, canCode, root, transcript, el, api, status, segmentIndexAt, turnOf,
+    get turns() { return turns; }, get segments() { return segments; }, get selection() { return sel; },
+    onLoad(hook) { loadHooks.push(hook); }, onRender(hook) { renderHooks.push(hook); }, redrawTurn(index) { dirty.add(index); flush(); },
+  };
   load().catch((error) => { transcript.replaceChildren(el("p", { class: "error", text: "Could not load the document: " + error.message })); });
 })();
