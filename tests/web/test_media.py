@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from recordings import attach_recording, write_wav
 from sqlalchemy import select
 
 from chimeqda.codebook import load_codebook
@@ -11,8 +12,6 @@ from chimeqda.services.importing import import_files
 from chimeqda.services.project import Workspace, store_codebook
 from chimeqda.store import tables as t
 from chimeqda.web import create_app
-
-from recordings import attach_recording, write_wav
 
 
 @pytest.fixture

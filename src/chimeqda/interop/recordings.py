@@ -44,7 +44,7 @@ def copy_recordings(ws, ex, report) -> tuple[dict[str, dict[str, Any]], list[Pat
             part = folder / f".import-{uuid.uuid4().hex}.part"
             try:
                 with part.open("wb") as sink:
-                    def write(chunk: bytes, sink=sink) -> None:
+                    def write(chunk: bytes, sink=sink, digest=digest) -> None:
                         digest.update(chunk)
                         sink.write(chunk)
 

@@ -29,7 +29,6 @@ from chimeqda.interop.exchange import XCoding, XSource, parse_chimeqda_line
 from chimeqda.media_files import MEDIA_TYPES
 
 
-
 @dataclass
 class XMedia:
     """A recording inside an archive, not yet read: the member's name and what the file says about it."""
