@@ -41,3 +41,19 @@ def attach_recording(ws, document_id: int, recording: Path, *, duration: float) 
             "file": name, "sha256": sha, "duration": duration, "channels": 1, "sample_rate": 8000,
             "original_name": recording.name, "mime": "audio/wav"}}
     return target
+
+
+def time_sentences(ws, document_id: int, times: list[tuple[float, float]]) -> None:
+    """Give a document's sentences these (start, end) times, and each turn its first start and last end."""
+    from sqlalchemy import select
+
+    with ws.session() as session:
+        segments = session.scalars(select(t.Segment).where(t.Segment.document_id == document_id)
+                                   .order_by(t.Segment.index)).all()
+        assert len(segments) == len(times), [s.text for s in segments]
+        for segment, (start, end) in zip(segments, times, strict=True):
+            segment.time_start, segment.time_end = start, end
+        for turn in session.scalars(select(t.Turn).where(t.Turn.document_id == document_id)):
+            mine = [s for s in segments if s.turn == turn.index]
+            if mine:
+                turn.time, turn.time_end = mine[0].time_start, mine[-1].time_end
