@@ -24,6 +24,7 @@ MINIMUM = {
     ("GET", "/api/documents/{document_id}"): "viewer",
     ("GET", "/api/documents/{document_id}/events"): "viewer",
     ("GET", "/api/documents/{document_id}/media"): "viewer",
+    ("POST", "/api/documents/{document_id}/corrections"): "coder",
     ("POST", "/api/documents/{document_id}/codings"): "coder",
     ("POST", "/api/codings/{event_id}/remove"): "coder",
     ("POST", "/api/codings/{event_id}/change"): "coder",

@@ -19,6 +19,7 @@ from chimeqda.services import accounts, import_files
 from chimeqda.store import tables as t
 from chimeqda.web import create_app
 
+
 def _until(page, expression: str, timeout: float = 10.0):
     """Poll a JavaScript expression until it is truthy (the page's CSP forbids wait_for_function's eval)."""
     deadline = time.monotonic() + timeout
@@ -138,3 +139,31 @@ def test_a_document_without_a_recording_has_no_player(project, people, doc_id):
         page.wait_for_selector("#docview[data-loaded='1']")
         assert page.locator("#player").is_hidden()
         assert page.locator(".seg[data-seg]").count() == 0
+
+
+def test_a_word_is_corrected_in_the_browser_and_the_new_version_opens(recorded):
+    ws, doc_id, segments = recorded
+    app = create_app(ws.engine, project_dir=ws.directory, poll_seconds=0.5)
+    with running(app) as base, chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base}/login/link?token={app.state.login_links.issue('cora')}")
+        page.goto(f"{base}/projects/{ws.project_id}/documents/{doc_id}")
+        page.wait_for_selector("#docview[data-loaded='1']")
+        page.locator(".seg.uncertain").first.dblclick()
+        page.wait_for_selector("#selection-info[data-start]")
+        page.keyboard.press("Alt+e")
+        page.wait_for_selector("#correct-form:not([hidden])")
+        assert page.input_value("#correct-form input") == "coffee"
+        page.fill("#correct-form input", "toffee")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: f"/documents/{doc_id}" not in url and "#t=" in url)
+        page.wait_for_selector("#docview[data-loaded='1']")
+        assert "we had toffee together" in page.inner_text("#transcript")
+        assert page.locator(".seg.uncertain").count() == 0
+        assert page.locator("#player-audio").count() == 1
+        assert not errors, errors
+    with ws.session() as session:
+        new = session.scalars(select(t.Document).where(t.Document.is_current.is_(True))).one()
+        assert new.supersedes_id == doc_id and new.version == 2

@@ -270,7 +270,9 @@ def events_since(access: Access, document_id: int, after: int, memo_after: int) 
         memos = _memo_rows(session, access, me, document_id, memo_after)
         known = {r.coder_id for r in rows} | {m[3] for m in memos if m[3]}
         coders = session.execute(select(t.Coder.id, t.Coder.name, t.Coder.kind).where(t.Coder.id.in_(known))).all()
+        newer = session.scalar(select(t.Document.id).where(t.Document.supersedes_id == document_id))
     return {
+        "superseded_by": newer,  # the transcript was corrected: the page should move to the new version
         "events": [_compact(r) for r in rows],
         "memos": memos,
         "coders": {str(c.id): [c.name, c.kind] for c in coders},

@@ -584,8 +584,7 @@
     if (item && canCode) applyCodes([item.dataset.key]);
   });
   function clearTicks() {
-    document.querySelectorAll("#palette-list .tick:checked").forEach((n) => { n.checked = false; });
-    if ($("apply-ticked")) $("apply-ticked").hidden = true;
+    document.querySelectorAll("#palette-list .tick:checked").forEach((n) => { n.checked = false; }); if ($("apply-ticked")) $("apply-ticked").hidden = true;
   }
   $("side").addEventListener("submit", (event) => {
     const form = event.target.closest(".coding-memo");
@@ -682,19 +681,20 @@
       newMemos.forEach(addMemo);
       cursor = Math.max(cursor, data.cursor); memoCursor = Math.max(memoCursor, data.memo_cursor);
       if (newMemos.length) { renderDocMemos(); if (detailsAt !== null) showDetails(detailsAt); }
-      flush();
-      root.dataset.synced = String(Date.now());
+      flush(); root.dataset.synced = String(Date.now());
+      if (pollHooks.some((hook) => hook(data) === false)) return;  // e.g. the transcript was corrected: stop
     } catch (error) {
       if (error.message !== "logged out") status("Connection lost; retrying…", true);
     }
     setTimeout(poll, pollMs);
   }
-  // ------------------------------------------------------------------ for player.js and speakers.js
-  const loadHooks = [], renderHooks = [];
+  // ------------------------------------------------------------------ for player.js, speakers.js, corrections.js
+  const loadHooks = [], renderHooks = [], pollHooks = [];
   window.chimeqdaDocument = {
-    documentId, projectId, canCode, root, transcript, el, api, status, segmentIndexAt, turnOf,
+    documentId, projectId, canCode, root, transcript, el, api, status, segmentIndexAt, turnOf, slice,
     get turns() { return turns; }, get segments() { return segments; }, get selection() { return sel; },
-    onLoad(hook) { loadHooks.push(hook); }, onRender(hook) { renderHooks.push(hook); }, redrawTurn(index) { dirty.add(index); flush(); },
+    onLoad(hook) { loadHooks.push(hook); }, onRender(hook) { renderHooks.push(hook); }, onPoll(hook) { pollHooks.push(hook); },
+    redrawTurn(index) { dirty.add(index); flush(); },
   };
   load().catch((error) => { transcript.replaceChildren(el("p", { class: "error", text: "Could not load the document: " + error.message })); });
 })();

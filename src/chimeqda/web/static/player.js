@@ -45,6 +45,8 @@
       if (action) act(action);
     });
     audio.addEventListener("ratechange", () => { rate.textContent = audio.playbackRate.toFixed(audio.playbackRate * 10 % 1 ? 2 : 1) + "×"; });
+    const resume = /[#&]t=([0-9.]+)/.exec(window.location.hash);  // back from a correction: the same place
+    if (resume) audio.addEventListener("loadedmetadata", () => { audio.currentTime = +resume[1]; }, { once: true });
     audio.addEventListener("timeupdate", update);
     audio.addEventListener("seeked", update);
     audio.addEventListener("error", () => doc.status("The recording could not be played: " + (audio.error && audio.error.message || "unknown error"), true));
