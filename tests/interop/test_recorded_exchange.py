@@ -236,3 +236,34 @@ def test_the_export_command_writes_subtitles_of_one_document(recorded, tmp_path)
     assert out.read_text(encoding="utf-8").startswith("1\n00:00:00,000 --> 00:00:02,400\nInterviewer: How have")
     unknown = runner.invoke(main, ["export", *where, "--format", "srt", "--document", "nope"])
     assert unknown.exit_code != 0 and "P07-session.vtt" in unknown.output
+
+
+def test_recordings_can_be_left_out_and_are_by_default_where_pseudonymisation_is_required(recorded, tmp_path):
+    from chimeqda.services.privacy_audit import enable_privacy
+
+    ws, _, _ = recorded
+    out = export_qdpx(ws, tmp_path / "text-only.qdpx", recordings=False)
+    with zipfile.ZipFile(out) as archive:
+        root = etree.fromstring(archive.read("project.qde"))
+        assert not [n for n in archive.namelist() if n.endswith(".wav")]
+    assert not root.findall(".//q:AudioSource", NS)
+    (source,) = root.findall(".//q:TextSource", NS)
+    assert "left out of this export" in source.find("q:Description", NS).text
+
+    with ws.session() as session:
+        enable_privacy(session, ws.project_id)
+    where = ["-p", str(ws.directory), "--db", ws.engine.url.render_as_string(hide_password=False)]
+    runner = CliRunner()
+    done = runner.invoke(main, ["export", *where, "--format", "qdpx", "--out", str(tmp_path / "p.qdpx"),
+                                "--allow-unpseudonymised"])
+    assert done.exit_code == 0, done.output
+    assert "recordings are left out" in done.output
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".wav")]
+    done = runner.invoke(main, ["export", *where, "--format", "qdpx", "--out", str(tmp_path / "q.qdpx"),
+                                "--allow-unpseudonymised", "--recordings"])
+    assert done.exit_code == 0, done.output
+    with zipfile.ZipFile(tmp_path / "q.qdpx") as archive:
+        assert [n for n in archive.namelist() if n.endswith(".wav")]
+    refused = runner.invoke(main, ["export", *where, "--format", "vtt", "--document", "P07-session.vtt"])
+    assert refused.exit_code != 0 and "pseudonymis" in refused.output

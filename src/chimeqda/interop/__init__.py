@@ -43,10 +43,10 @@ def import_exchange(ws, path: Path | str) -> ImportReport:
     return store_exchange(ws, read_exchange(path))
 
 
-def export_qdpx(ws, out):
+def export_qdpx(ws, out, *, recordings: bool = True):
     from chimeqda.interop.refi_export import export_qdpx as _export
 
-    return _export(ws, out)
+    return _export(ws, out, recordings=recordings)
 
 
 def export_qdc(ws, out):

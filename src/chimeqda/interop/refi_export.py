@@ -235,9 +235,11 @@ def _provenance(person: t.Coder, suggestion: t.CodingEvent | None, machine: t.Co
     return sentence + "\n" + CHIMEQDA_LINE + " " + json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def project_package(session, project_id: int, directory: Path | None = None) -> tuple[bytes, dict[str, Any]]:
+def project_package(session, project_id: int, directory: Path | None = None,
+                    recordings: bool = True) -> tuple[bytes, dict[str, Any]]:
     """``project.qde`` (validated) and the files of ``sources/`` by name: texts (str), word
-    probabilities (bytes) and recordings (a Path in the project folder ``directory``)."""
+    probabilities (bytes) and recordings (a Path in the project folder ``directory``; none
+    without ``recordings``)."""
     project = session.get(t.Project, project_id)
     ns = project_namespace(project.name)
     book, codes = _book_and_codes(session, project_id)
@@ -349,7 +351,7 @@ def project_package(session, project_id: int, directory: Path | None = None) -> 
         for doc in docs:
             guid = doc_guid[doc.id]
             texts[f"{guid}.txt"] = doc.text
-            recording = media_path(directory, doc.meta)
+            recording = media_path(directory, doc.meta) if recordings else None
             if recording is not None:
                 texts[f"{guid}{recording.suffix}"] = recording
                 texts.update(audio_source(sources_el, ns, session, doc, guid, recording, by_doc.get(doc.id, []),
@@ -362,8 +364,8 @@ def project_package(session, project_id: int, directory: Path | None = None) -> 
             missing = media_info(doc.meta)
             _el(src, "Description", PROJECT_NS,
                 text=f"Language: {doc.language}; version {doc.version}; imported from {doc.source_format}." + (
-                    f" Its recording ({missing['file']}) was not in the project folder and is not included."
-                    if missing else ""))
+                    "" if not missing else " Its recording was left out of this export." if not recordings else
+                    f" Its recording ({missing['file']}) was not in the project folder and is not included."))
             for row in by_doc.get(doc.id, []):
                 event = row[0]
                 coded_selection(src, "PlainTextSelection", row, {
@@ -528,14 +530,15 @@ def audio_source(parent, ns, session, doc: t.Document, guid: str, recording: Pat
     return extra
 
 
-def export_qdpx(ws, out: Path | str) -> Path:
+def export_qdpx(ws, out: Path | str, *, recordings: bool = True) -> Path:
     """Write the project as a REFI-QDA ``.qdpx`` archive (``project.qde`` + ``sources/``).
 
-    Recordings in the project folder go in as they are (stored, not compressed: sound hardly compresses).
+    With ``recordings``, recorded interviews are audio sources with their recording (stored as they
+    are, not compressed: sound hardly compresses); without, their transcripts are text sources.
     """
     out = Path(out)
     with ws.session() as session:
-        qde, files = project_package(session, ws.project_id, ws.directory)
+        qde, files = project_package(session, ws.project_id, ws.directory, recordings)
     tmp = out.with_name(out.name + ".part")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
