@@ -143,19 +143,28 @@ def test_foreign_codebook_adds_codes_with_hierarchy(workspace, tmp_path, codeboo
 def test_ornio_sample_keeps_every_text_coding_at_its_offsets(workspace, ornio_qdpx, refi_samples):
     report = import_exchange(workspace, ornio_qdpx)
     with workspace.session() as session:
-        doc = session.scalars(select(t.Document).where(t.Document.project_id == workspace.project_id)).one()
+        doc = session.scalars(select(t.Document).where(t.Document.name == "Interview 1.txt")).one()
         spans = sorted((e.start, e.end, doc.text[e.start:e.end]) for e in session.scalars(
             select(t.CodingEvent).where(t.CodingEvent.document_id == doc.id)))
         person = session.scalars(select(t.Participant)).one()
+        # the audio source's transcript (the same text) comes in with its coding between two sync points;
+        # its recording (relative:///Audio/interview.m4a) is outside the archive and never read
+        audio = session.scalars(select(t.Document).where(t.Document.name == "interview.m4a")).one()
+        audio_spans = [(e.start, e.end) for e in session.scalars(
+            select(t.CodingEvent).where(t.CodingEvent.document_id == audio.id))]
+        first = session.scalars(select(t.Segment).where(t.Segment.document_id == audio.id)
+                                .order_by(t.Segment.index)).first()
     raw = (refi_samples / "samples/ornio-hand-authored/sources/11111111-1111-1111-1111-111111111111.txt").read_text()
-    assert doc.text == raw and doc.name == "Interview 1.txt"
+    assert doc.text == raw and audio.text == raw
     assert spans == [(0, 15, "Diet and health"), (9, 23, "health are clo")]
+    assert audio_spans == [(0, 20)] and "media" not in audio.meta and first.time_start == 0.0
     assert person.label == "Participant 1" and person.attributes["Age"] == 34 and person.attributes["Consented"] is True
     text = str(report)
-    for dropped in ("PictureSource", "PDFSource", "AudioSource", "VideoSource", "graph", "set 'Diet-related'"):
+    for dropped in ("PictureSource", "PDFSource", "AudioSelection", "outside the archive", "VideoSource", "graph",
+                    "set 'Diet-related'"):
         assert dropped in text
     # the research memo is referenced by the project and linked to the first selection
-    assert report.imported["codings"] == 2 and report.imported["memos"] == 2
+    assert report.imported["codings"] == 3 and report.imported["memos"] == 2
     with workspace.session() as session:
         assert sorted(m.target_type for m in session.scalars(select(t.Memo))) == ["coding", "project"]
 
