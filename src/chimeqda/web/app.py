@@ -54,7 +54,15 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=UNCOMPRESSED)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from chimeqda.web.routes import analysis, auth, codebook, documents, privacy, projects, transcript
+    from chimeqda.web.routes import (
+        analysis,
+        auth,
+        codebook,
+        documents,
+        privacy,
+        projects,
+        transcript,
+    )
 
     for module in (auth, projects, documents, transcript, codebook, analysis, privacy):
         app.include_router(module.router)
