@@ -120,6 +120,16 @@ def test_clicking_a_sentence_plays_it_and_the_keys_control_the_player(recorded):
         page.wait_for_selector("#selection-info[data-start]")
         assert page.evaluate("document.getElementById('player-audio').currentTime") == pytest.approx(before, abs=0.01)
 
+        # keyboard only: ↓ selects sentences, F9 plays the selected one from its start
+        page.focus("#transcript")
+        page.keyboard.press("Escape")
+        for _ in range(4):
+            page.keyboard.press("ArrowDown")  # sentences 0, 1, 2, 3
+        page.keyboard.press("F9")
+        _until(page, "document.getElementById('docview').dataset.playing === '3'")
+        assert page.evaluate("document.getElementById('player-audio').currentTime") == pytest.approx(6.0, abs=1.0)
+        page.evaluate("document.getElementById('player-audio').pause()")
+
         uncertain = page.locator(".seg.uncertain")
         assert uncertain.count() == 1
         assert uncertain.first.inner_text() == "coffee"

@@ -2,7 +2,8 @@
 // clicking a sentence plays from its start, the sentence being played is highlighted,
 // and function keys work as in f4/Express Scribe (they type nothing, so they never
 // clash with the coding keys and work while typing a memo or filtering codes):
-//   F4 or F9 play / pause · F7 back 5 s · F8 forward 5 s · F2 slower · F3 faster
+//   F4 play / pause · F9 play the selected sentence from its start · F7 back 5 s · F8 forward 5 s
+//   F2 slower · F3 faster
 // Times come from the document payload: segments are [start, end, timeStart, timeEnd],
 // turns [start, end, speaker, role, time, timeEnd] (seconds, or null when unknown).
 (function () {
@@ -90,6 +91,10 @@
   function act(action) {
     if (!audio) return;
     if (action === "toggle") { if (audio.paused) audio.play().catch(() => {}); else audio.pause(); }
+    else if (action === "sentence") {
+      const chosen = doc.selection;
+      if (chosen) playFrom(doc.segmentIndexAt(chosen.start)); else act("toggle");
+    }
     else if (action === "back") audio.currentTime = Math.max(0, audio.currentTime - SKIP);
     else if (action === "forward") audio.currentTime = Math.min(audio.duration || Infinity, audio.currentTime + SKIP);
     else if (action === "slower" || action === "faster") {
@@ -106,7 +111,7 @@
     if (!span || (chosen && !chosen.isCollapsed)) return;  // a drag selects text to code, it does not play
     playFrom(+span.dataset.seg);
   });
-  const KEYS = { F4: "toggle", F9: "toggle", F7: "back", F8: "forward", F2: "slower", F3: "faster" };
+  const KEYS = { F4: "toggle", F9: "sentence", F7: "back", F8: "forward", F2: "slower", F3: "faster" };
   document.addEventListener("keydown", (event) => {
     const action = KEYS[event.key];
     if (!audio || !action || event.ctrlKey || event.metaKey || event.altKey) return;
