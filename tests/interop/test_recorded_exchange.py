@@ -7,12 +7,13 @@ inside sentences, so both kinds of sync point are exercised.
 
 from __future__ import annotations
 
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 import xmlschema
 from click.testing import CliRunner
-from conftest import SHARED_REFI
 from lxml import etree
 from recordings import attach_recording, time_sentences, write_wav
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from chimeqda.services import add_coding, import_files, init_project
 from chimeqda.store import tables as t
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
+SHARED_REFI = Path(os.environ.get("CHIMEQDA_SHARED", Path(__file__).resolve().parents[3] / "shared")) / "refi-qda"
 VTT = """WEBVTT
 
 1
