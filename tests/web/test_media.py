@@ -112,3 +112,14 @@ def test_without_the_project_folder_the_server_says_where_to_start_it(project, p
     response = client.get(f"/api/documents/{doc_id}/media")
     assert response.status_code == 404
     assert "chimeqda serve -p" in response.json()["detail"]
+
+
+def test_recordings_are_never_gzipped(login, doc_id, recorded):
+    from chimeqda.media_files import MEDIA_TYPES
+    from chimeqda.web.app import UNCOMPRESSED
+
+    assert set(MEDIA_TYPES.values()) <= set(UNCOMPRESSED)  # a compressed body would break range requests
+    response = login("cora").get(f"/api/documents/{doc_id}/media", headers={"Accept-Encoding": "gzip",
+                                                                             "Range": "bytes=0-99"})
+    assert response.status_code == 206 and "content-encoding" not in response.headers
+    assert response.content == recorded[:100]

@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 
 UNCOMPRESSED = (
     "text/event-stream", "application/zip", "image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/mp4",
-    "audio/ogg", "audio/wav", "audio/x-wav", "audio/webm", "audio/flac", "video/mp4", "video/webm",
+    "audio/ogg", "audio/wav", "audio/x-wav", "audio/webm", "audio/flac", "audio/aac", "video/mp4", "video/webm",
 )
 """Responses sent as they are: already compressed, or streamed."""
 
