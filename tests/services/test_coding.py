@@ -76,6 +76,20 @@ def test_selective_coding_reaches_the_requested_precision_on_its_own_probabiliti
         run_coder(workspace, "lexicon", precision=1.5)
 
 
+def test_the_report_compares_probabilities_with_decisions_and_counts_unreviewed(coded):
+    from chimeqda.services.reporting import calibration_section
+
+    ws, run = coded
+    pending = pending_suggestions(ws)
+    decide(ws, [pending[0].event_id], "accepted", by="ana")
+    decide(ws, [pending[1].event_id], "rejected", by="ana")
+    title, html = calibration_section(ws)
+    assert "calibration" in title
+    assert f"{run.suggestions} machine suggestions: 2 reviewed by a researcher (1 accepted), " \
+           f"{run.suggestions - 2} not reviewed" in html
+    assert "<svg" in html and "<circle" in html
+
+
 def test_a_rerun_does_not_suggest_again(coded):
     ws, run = coded
     again = run_coder(ws, "lexicon")

@@ -39,6 +39,51 @@ def machine_provenance(ws: Workspace) -> str:
     return "Machine suggestions were made by chimeqda coder(s): " + "; ".join(parts) + "."
 
 
+def calibration_section(ws: Workspace) -> tuple[str, str] | None:
+    """Methods section: how the machine's probabilities compared with the researchers' decisions.
+
+    Every decided machine suggestion is a (probability, accepted?) pair; per code,
+    the reliability diagram of those pairs, and how many suggestions were decided
+    and how many were never reviewed. None when no machine coder made suggestions.
+    """
+    from chimeqda.coders.calibration import reliability
+    from chimeqda.report.reliability import reliability_svg
+
+    with ws.session() as session:
+        suggested = session.execute(
+            select(t.CodingEvent.id, t.CodingEvent.score, t.Code.key)
+            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
+            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
+                   t.Coder.kind == "machine")
+        ).all()
+        latest: dict[int, str] = {}
+        ids = [row[0] for row in suggested]
+        for decides, action in session.execute(
+            select(t.CodingEvent.decides_id, t.CodingEvent.action)
+            .where(t.CodingEvent.decides_id.in_(ids), t.CodingEvent.action.in_(("accepted", "rejected")))
+            .order_by(t.CodingEvent.id)
+        ).all() if ids else []:
+            latest[int(decides)] = action
+    if not suggested:
+        return None
+    pairs: dict[str, tuple[list[float], list[int]]] = {}
+    for event_id, score, code in suggested:
+        if event_id in latest and score is not None:
+            probs, truth = pairs.setdefault(code.split(".")[0], ([], []))
+            probs.append(float(score))
+            truth.append(int(latest[event_id] == "accepted"))
+    decided = sum(len(v[0]) for v in pairs.values())
+    text = (f"<p>{len(suggested)} machine suggestions: {decided} reviewed by a researcher "
+            f"({sum(sum(v[1]) for v in pairs.values())} accepted), {len(suggested) - decided} not reviewed. "
+            "Suggestion scores are calibrated probabilities; the diagram compares them with the "
+            "researchers' decisions (a well-calibrated coder's points lie on the diagonal).</p>")
+    if decided:
+        tables = {code: reliability(probs, truth) for code, (probs, truth) in sorted(pairs.items())}
+        text += reliability_svg(tables, title="machine suggestions: probability vs accepted share")
+    return "Machine suggestions: calibration and review", text
+
+
 def findings_report(
     ws: Workspace, *, include_suggested: bool = False, window: int = 1, coder: str | None = None,
     rigour: bool = True, title: str | None = None, n_boot: int = 500, n_orders: int = 500,
@@ -57,6 +102,9 @@ def findings_report(
 
         sections, tables = rigour_parts(ws, frames=frames, include_suggested=include_suggested, n_boot=n_boot,
                                         n_orders=n_orders, agreement_shown=coder is None)
+    machine = calibration_section(ws)
+    if machine is not None:
+        sections = (*sections, machine)
     return build_report(
         frames.codings, frames.book, frames.participants, segments=frames.segments,
         title=title or f"{frames.book.name}: findings", project_name=frames.name,
