@@ -25,6 +25,7 @@ MINIMUM = {
     ("GET", "/api/documents/{document_id}/events"): "viewer",
     ("GET", "/api/documents/{document_id}/media"): "viewer",
     ("POST", "/api/documents/{document_id}/corrections"): "coder",
+    ("POST", "/api/documents/{document_id}/turns/{index}"): "coder",
     ("POST", "/api/documents/{document_id}/codings"): "coder",
     ("POST", "/api/codings/{event_id}/remove"): "coder",
     ("POST", "/api/codings/{event_id}/change"): "coder",
@@ -64,7 +65,7 @@ def urls(project, doc_id):
     with project.session() as session:
         event = session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.action == "suggested"))
         code = session.scalar(select(t.Code.id))
-    values = {"project_id": project.project_id, "document_id": doc_id, "event_id": event, "code_id": code,
+    values = {"project_id": project.project_id, "document_id": doc_id, "index": 1, "event_id": event, "code_id": code,
               "name": "participants", "proposal_id": 1}
     return lambda path: path.format(**values)
 

@@ -177,3 +177,34 @@ def test_a_word_is_corrected_in_the_browser_and_the_new_version_opens(recorded):
     with ws.session() as session:
         new = session.scalars(select(t.Document).where(t.Document.is_current.is_(True))).one()
         assert new.supersedes_id == doc_id and new.version == 2
+
+
+def test_a_speaker_is_changed_by_click_and_by_keyboard(recorded):
+    ws, doc_id, _ = recorded
+    app = create_app(ws.engine, project_dir=ws.directory, poll_seconds=0.5)
+    with running(app) as base, chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base}/login/link?token={app.state.login_links.issue('cora')}")
+        page.goto(f"{base}/projects/{ws.project_id}/documents/{doc_id}")
+        page.wait_for_selector("#docview[data-loaded='1']")
+        page.click("#turn-1 .speaker")  # P03's first turn: this turn only
+        page.fill(".speaker-editor .speaker-name", "Mira")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#turn-1 .speaker:text-is('Mira')")
+        assert page.inner_text("#turn-3 .speaker") == "P03"
+        # keyboard: Tab to the interviewer's speaker, Enter, every turn of the interviewer
+        page.focus("#turn-0 .speaker")
+        page.keyboard.press("Enter")
+        page.fill(".speaker-editor .speaker-name", "Ann")
+        page.select_option(".speaker-editor .speaker-scope", "speaker")
+        page.focus(".speaker-editor .speaker-name")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#turn-2 .speaker:text-is('Ann')")
+        assert page.inner_text("#turn-0 .speaker") == "Ann"
+        assert not errors, errors
+    with ws.session() as session:
+        speakers = session.scalars(select(t.Turn.speaker).where(t.Turn.document_id == doc_id)
+                                   .order_by(t.Turn.index)).all()
+    assert speakers == ["Ann", "Mira", "Ann", "P03"]

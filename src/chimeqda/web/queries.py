@@ -210,6 +210,15 @@ def _turns(session: Session, document_id: int) -> list[list]:
     return [[r.start, r.end, r.speaker or "", r.role, r.time, r.time_end] for r in rows]
 
 
+def document_turns(access: Access, document_id: int) -> list[list]:
+    """The turns of a document of the project, as the document view shows them."""
+    with access.ws.session() as session:
+        project_id, _ = _document(session, document_id)
+        if project_id != access.project_id:
+            raise UnknownObject(f"no document {document_id} in this project")
+        return _turns(session, document_id)
+
+
 def _media(access: Access, document_id: int, meta: dict | None) -> dict | None:
     """What the player needs about the document's recording (None without one)."""
     media = media_info(meta)
