@@ -192,7 +192,7 @@ is a fresh process (model load timed separately; peak RSS is the whole process's
 |---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-A {decode['audio_s'] / 60:.0f}-minute recording decoded the way the transcriber reads it ({decode['windows']} windows of at most
+The long recording ({decode['audio_s'] / 60:.0f} minutes) decoded the way the transcriber reads it ({decode['windows']} windows of at most
 10.5 minutes, 16 kHz float): {decode['seconds']:.1f} s, peak RSS {decode['rss_mb']:,.0f} MB — memory follows the window,
 not the length of the file (the whole file at 16 kHz would be {decode['audio_s'] * 16000 * 4 / 1e6:,.0f} MB as float32).
 Targets: ≤ 0.25× real time and < 1.5 GB for base int8 on 2 cores. espeak-ng's Dutch is far from natural speech: Whisper
