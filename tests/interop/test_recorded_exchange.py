@@ -269,3 +269,19 @@ def test_recordings_can_be_left_out_and_are_by_default_where_pseudonymisation_is
         assert [n for n in archive.namelist() if n.endswith(".wav")]
     refused = runner.invoke(main, ["export", *where, "--format", "vtt", "--document", "P07-session.vtt"])
     assert refused.exit_code != 0 and "pseudonymis" in refused.output
+
+
+def test_corrected_speakers_and_roles_survive_the_round_trip(recorded, tmp_path):
+    from chimeqda.services.speakers import set_speaker
+
+    ws, doc_id, _ = recorded
+    set_speaker(ws, doc_id, 1, speaker="Mira", role="participant")  # the text still says "P07:"
+    set_speaker(ws, doc_id, 0, speaker="Ann", role="interviewer")
+    other = init_project(tmp_path / "copy", name="Copy")
+    import_exchange(other, export_qdpx(ws, tmp_path / "study.qdpx"))
+    with other.session() as session, ws.session() as original:
+        copied = session.execute(select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role)
+                                 .order_by(t.Turn.index)).all()
+        source = original.execute(select(t.Turn.start, t.Turn.end, t.Turn.speaker, t.Turn.role)
+                                  .where(t.Turn.document_id == doc_id).order_by(t.Turn.index)).all()
+    assert copied == source and copied[1].speaker == "Mira"

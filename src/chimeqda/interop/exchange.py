@@ -58,6 +58,7 @@ class XSource:
     fmt: str = "refi"
     media: Any = None  # refi_audio.XMedia: a recording in the archive, stored in media/ on import
     timing: Any = None  # refi_audio.Timing: seconds at text positions, word probabilities
+    turns: Any = None  # ingest RawTurns written by chimeqda (speakers need not be in the text)
 
 
 @dataclass
@@ -312,7 +313,8 @@ def _store_project(session: Session, project_id: int, ex: Exchange, codes: dict[
     coding_ids: dict[tuple[str, int], int] = {}
     for src in ex.sources:
         sha = hashlib.sha256(src.text.encode("utf-8", "surrogatepass")).hexdigest()
-        parsed = build_document(src.name, src.text, find_text_turns(src.text), source_format=src.fmt, sha256=sha)
+        raw_turns = src.turns if src.turns is not None else find_text_turns(src.text)
+        parsed = build_document(src.name, src.text, raw_turns, source_format=src.fmt, sha256=sha)
         label = case_of_source.get(src.guid)
         participant = by_label.get(label) if label else None
         if src.variables:

@@ -157,8 +157,28 @@ def read_audio_source(el: Element, name: str, guid: str, load, ex, note_refs, co
         if isinstance(words, list):
             timing.words = [w for w in words if isinstance(w, list) and len(w) == 3]
     src.timing = timing
+    src.turns = _turns(data.get("turns"), len(text))
     src.media = _media(el, name, data, member_of, ex)
     return src
+
+
+def _turns(rows: Any, length: int) -> list | None:
+    """The turns chimeqda wrote (``[start, end, body_start, speaker, role]``), if they fit the text."""
+    from chimeqda.ingest.speakers import RawTurn
+    from chimeqda.model import ROLES
+
+    if not isinstance(rows, list) or not rows:
+        return None
+    turns, previous = [], 0
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 5 and all(isinstance(v, int) for v in row[:3])):
+            return None
+        start, end, body, speaker, role = row
+        if not previous <= start <= body <= end <= length or role not in ROLES:
+            return None
+        turns.append(RawTurn(start, end, body, speaker if isinstance(speaker, str) else None, role))
+        previous = end
+    return turns
 
 
 def _media(el: Element, name: str, data: dict, member_of, ex) -> XMedia | None:

@@ -464,6 +464,16 @@ def known_times(session, document_id: int) -> tuple[dict[int, float], list[list]
     return at, words
 
 
+def _turn_rows(session, document_id: int) -> list[list]:
+    """``[start, end, body_start, speaker, role]`` per turn: a transcript's speakers need not be in its text."""
+    bodies: dict[int, int] = {}
+    for turn_index, start in session.execute(select(t.Segment.turn, t.Segment.start)
+                                              .where(t.Segment.document_id == document_id)):
+        bodies[turn_index] = min(start, bodies.get(turn_index, start))
+    turns = session.scalars(select(t.Turn).where(t.Turn.document_id == document_id).order_by(t.Turn.index))
+    return [[turn.start, turn.end, bodies.get(turn.index, turn.start), turn.speaker, turn.role] for turn in turns]
+
+
 def estimate(at: dict[int, float], position: int) -> float | None:
     """A time for a text position between known ones (linear in characters), or None without any."""
     if not at:
@@ -497,6 +507,7 @@ def audio_source(parent, ns, session, doc: t.Document, guid: str, recording: Pat
     data: dict[str, Any] = {"media": {k: v for k, v in media.items() if k != "file"}, "estimated": estimated}
     if (doc.meta or {}).get("transcription"):
         data["transcription"] = doc.meta["transcription"]
+    data["turns"] = _turn_rows(session, doc.id)
     if words:
         data["words"] = f"{guid}{WORDS_SUFFIX}"
         extra[data["words"]] = json.dumps(words, separators=(",", ":")).encode("utf-8")
