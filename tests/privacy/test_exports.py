@@ -130,3 +130,21 @@ def test_a_key_that_cannot_be_written_leaves_the_documents_as_they_were(workspac
         documents = session.scalars(select(t.Document)).all()
         assert [(d.version, d.is_current) for d in documents] == [(1, True)]
         assert session.scalar(select(t.Document.text)) == text
+
+
+def test_a_confirmed_age_is_not_followed_into_other_documents(workspace, tmp_path, monkeypatch):
+    from chimeqda.services.pseudonymise import list_proposals
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    body = TEXT.replace("Where did it start?", "How old were you? I was twenty. Twenty years of hope.")
+    for name in ("P07.txt", "P08.txt"):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    outcomes = import_files(workspace, [tmp_path / "P07.txt", tmp_path / "P08.txt"])
+    opt_in(workspace)
+    with workspace.session() as session:
+        text = session.get(t.Document, outcomes[0].document_id).text
+    age, town = text.index("twenty"), text.index("Zwolle")
+    add_proposal(workspace, outcomes[0].document_id, age, age + 6, "AGE", user="ann")
+    add_proposal(workspace, outcomes[0].document_id, town, town + 6, "PLACE", user="ann")
+    followed = [(p.document, p.text) for p in list_proposals(workspace, status="proposed")]
+    assert followed == [("P08.txt", "Zwolle")]

@@ -106,9 +106,14 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
     if review:
         _review(ws, selected, user)
     if confirm_all:
-        ids = [p.id for p in service.list_proposals(ws, selected, status="proposed")]
-        service.decide_proposals(ws, ids, "confirmed", user=user)
-        click.echo(f"{len(ids)} proposal(s) confirmed")
+        confirmed = 0
+        for _ in range(5):  # a confirmed name is proposed where else it occurs: confirm those too
+            ids = [p.id for p in service.list_proposals(ws, selected, status="proposed")]
+            if not ids:
+                break
+            service.decide_proposals(ws, ids, "confirmed", user=user)
+            confirmed += len(ids)
+        click.echo(f"{confirmed} proposal(s) confirmed")
     if apply_:
         for outcome in service.apply_pseudonyms(ws, key, selected, user=user):
             click.echo(f"{outcome.document}: {outcome.replacements} replacement(s), now version {outcome.version}")

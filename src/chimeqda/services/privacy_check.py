@@ -4,7 +4,8 @@ Lists documents not yet pseudonymised, confirmed identifiers that turn up
 again after pseudonymisation — in a document's text, a document's name, a
 memo, a code's name or definition, a participant attribute — and exports or
 reports made while documents were still identifiable. Coding evidence (an LLM's
-quote) of current documents is searched too. The known values come
+quote) of current documents is searched too. Dates and ages are not searched
+for (they recur with other meanings). The known values come
 from the key file when it is open, and from the confirmed spans of earlier
 versions (which the database keeps) otherwise.
 """
@@ -24,7 +25,7 @@ from chimeqda.services.privacy_audit import (
     pseudonymised_ids,
 )
 from chimeqda.services.project import Workspace
-from chimeqda.services.pseudonymise import confirmed_values
+from chimeqda.services.pseudonymise import FOLLOWED_KINDS, confirmed_values
 from chimeqda.store import tables as t
 from chimeqda.store.privacy import Pseudonym
 
@@ -66,6 +67,8 @@ def privacy_check(ws: Workspace, key: KeyRing | None = None) -> PrivacyCheck:
             select(Pseudonym).where(Pseudonym.project_id == ws.project_id))}
         if key is not None:
             for digest, entry in key.entries.items():
+                if entry["label"] not in FOLLOWED_KINDS:
+                    continue
                 values[normalise_value(entry["value"])] = (entry["label"], registry.get(digest, entry["pseudonym"]))
         for value, label in confirmed_values(session, ws.project_id).items():
             pseudonym = registry.get(key.value_hash(value), "?") if key is not None else "a pseudonym"

@@ -56,6 +56,9 @@ LABELS = ("PERSON", "PLACE", "ORG", "DATE", "CONTACT", "AGE")
 LABEL_WORDS = {"PERSON": "Person", "PLACE": "Place", "ORG": "Organisation", "DATE": "Date",
                "CONTACT": "Contact", "AGE": "Age"}
 DECIDED = ("confirmed", "rejected", "added")
+# Kinds whose confirmed values identify wherever they occur; a date or an age ("one", "twenty") recurs
+# with other meanings, so those are neither proposed elsewhere nor searched for again.
+FOLLOWED_KINDS = ("PERSON", "PLACE", "ORG", "CONTACT")
 SUBSTITUTE_NAMES = {
     "en": ("Alex", "Sam", "Jamie", "Robin", "Chris", "Taylor", "Jordan", "Casey", "Morgan", "Riley", "Avery",
            "Quinn", "Charlie", "Dana", "Frankie", "Jesse", "Kim", "Lee", "Max", "Nico"),
@@ -178,12 +181,13 @@ def _documents(session: Session, project_id: int, names: Sequence[str] | None) -
 
 
 def confirmed_values(session: Session, project_id: int) -> dict[str, str]:
-    """Normalised value → label of every span confirmed or added anywhere in the project (any version)."""
+    """Normalised value → label of every name, place, organisation or contact confirmed or added in the project."""
     values: dict[str, str] = {}
     rows = session.execute(
         select(IdentifierProposal.start, IdentifierProposal.end, IdentifierProposal.label, t.Document.text)
         .join(t.Document, t.Document.id == IdentifierProposal.document_id)
-        .where(IdentifierProposal.project_id == project_id, IdentifierProposal.status.in_(("confirmed", "added")))
+        .where(IdentifierProposal.project_id == project_id, IdentifierProposal.status.in_(("confirmed", "added")),
+               IdentifierProposal.label.in_(FOLLOWED_KINDS))
     )
     for start, end, label, text in rows:
         values.setdefault(normalise_value(text[start:end]), label)
@@ -192,7 +196,8 @@ def confirmed_values(session: Session, project_id: int) -> dict[str, str]:
 
 def _project_names(session: Session, project_id: int, key: KeyRing | None) -> dict[str, tuple[str, str]]:
     """Normalised → (value, label) of every name the project knows."""
-    names = {normalise_value(v): (v, label) for v, label in (key.known_values() if key else [])}
+    names = {normalise_value(v): (v, label) for v, label in (key.known_values() if key else [])
+             if label in FOLLOWED_KINDS}
     for value, label in confirmed_values(session, project_id).items():
         names.setdefault(value, (value, label))
     return names
@@ -203,7 +208,7 @@ def _speaker_spans(session: Session, doc: t.Document) -> list[tuple[int, int, st
     spans = []
     for turn in session.scalars(select(t.Turn).where(t.Turn.document_id == doc.id).order_by(t.Turn.index)):
         speaker = (turn.speaker or "").strip()
-        if (not speaker or is_known_label(speaker) or _CODE_LABEL.fullmatch(speaker)
+        if (not speaker or turn.role == "other" or is_known_label(speaker) or _CODE_LABEL.fullmatch(speaker)
                 or speaker.casefold() in _ROLE_WORDS):
             continue
         at = doc.text.find(speaker, turn.start, min(turn.end, turn.start + len(speaker) + 40))
@@ -374,7 +379,7 @@ def add_proposal(ws: Workspace, document_id: int, start: int, end: int, label: s
 def _propose_everywhere(session: Session, project_id: int, rows: Sequence[IdentifierProposal]) -> None:
     """Propose each confirmed value wherever else it occurs in the project's unpseudonymised documents."""
     texts = {r.document_id: _document(session, r.document_id).text for r in rows}
-    values = {texts[r.document_id][r.start:r.end].strip(): r.label for r in rows}
+    values = {texts[r.document_id][r.start:r.end].strip(): r.label for r in rows if r.label in FOLLOWED_KINDS}
     values = {v: label for v, label in values.items() if v}
     if not values:
         return
