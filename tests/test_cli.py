@@ -123,3 +123,10 @@ def test_prepare_caches_the_codebook_only_fit(hermetic_cache):
     out = run("prepare", "--coder", "lexicon").output
     assert "lexicon coder ready for chime-d" in out
     assert list((hermetic_cache / "models").glob("lexicon-*.pickle"))
+
+
+def test_documents_on_a_new_project_says_what_to_do_next(tmp_path, db_url):
+    folder = tmp_path / "empty"
+    run("init", folder, "--db", db_url)
+    out = run("documents", "-p", folder, "--db", db_url).output
+    assert "No documents yet" in out and "chimeqda import" in out

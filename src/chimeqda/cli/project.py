@@ -176,8 +176,11 @@ def documents(project_dir: Path, db: str | None, all_versions: bool) -> None:
     from chimeqda.services import documents_frame
 
     frame = documents_frame(open_project(project_dir, db))
+    if frame.empty:
+        click.echo(f"No documents yet. Next: chimeqda import -p {project_dir} TRANSCRIPTS/")
+        return
     if not all_versions:
-        frame = frame[frame["current"]]
+        frame = frame[frame["current"].astype(bool)]
     echo_table(frame.drop(columns=["imported_at"]).set_index("document_id"))
 
 
