@@ -76,7 +76,7 @@ class IdentifierDetector:
         if self.use_models:
             spans += self._model_spans(text, lang)
         spans += _capitalised_spans(text, words, spans)
-        spans = [s for s in (_tidy(text, s) for s in spans) if s is not None]
+        spans = [s for s in (_tidy(text, s) for s in _split_at_sentences(text, spans)) if s is not None]
         spans += _propagate(text, spans)
         return [Detection(a, b, label, text[a:b], source, round(score, 3))
                 for a, b, label, source, score in _merge(text, spans)]
@@ -169,7 +169,8 @@ def _english_spans(text: str, analyzer) -> list[Span]:
         if ent.label_ == "ORG" or ent.label_ == "FAC":
             spans.append((ent.start_char, ent.end_char, _SPACY_LABELS[ent.label_], "spacy:" + ent.label_.lower(), 0.6))
     for token in doc:
-        if token.pos_ == "PROPN" and token.text[:1].isupper() and not token.is_sent_start and token.ent_type_ == "":
+        if (token.pos_ == "PROPN" and token.text[:1].isupper() and not token.is_sent_start and token.ent_type_ == ""
+                and not _sentence_initial(text, token.idx)):
             spans.append((token.idx, token.idx + len(token.text), "PERSON", "spacy:proper noun", 0.4))
     return spans
 
@@ -215,6 +216,17 @@ _ORG_NL = re.compile(
 _PLACE_CUE = re.compile(
     r"\b(?:in|from|near|outside|around|to|at|moved to|lived in|grew up in|naar|uit|te|bij|rond|vanuit|richting|"
     rf"nabij|in de buurt van|van)\s+(?P<place>{_CAP}(?:[ -]{_CAP}){{0,2}})")
+_STREET_TWO_WORDS = re.compile(
+    r"\b[A-ZÀ-Ý][\w’'-]+\s+(?:Markt|Straat|Laan|Weg|Plein|Steenweg|Kaai|Dreef|Singel|Gracht|Dijk|Baan|Kade|Heirbaan)"
+    r"(?:\s+\d{1,4}[a-z]?)?(?![\w])")
+_NAME_AFTER_NOUN = re.compile(
+    r"\b(?:groep|group|meeting|caf[ée]|pub|bar|restaurant|basisschool|school|hotel|firma|bedrijf|company|"
+    r"kliniek|clinic|vzw|stichting|praktijk|bakkerij|garage)\s+"
+    r"(?P<org>(?:(?:De|Den|Het|The|'t)\s+)?[A-ZÀ-Ý][\w’'&-]+(?:\s+[A-ZÀ-Ý][\w’'&-]+){0,3})")
+_ARTICLE_NAME = re.compile(
+    r"(?<=[a-zà-ÿ,] )(?P<org>(?:De|Den|Het|The|'t)\s+[A-ZÀ-Ý][\w’'&-]+(?:\s+[A-ZÀ-Ý][\w’'&-]+){0,2})")
+_ACRONYM = re.compile(
+    r"\b(?:het|de|bij|naar|in|the|at|van|from)\s+(?P<org>[A-Z]{2,5}(?:\s+[A-Z][\w-]+){0,2})(?![\w])")
 _SUFFIX_PLACE = re.compile(r"(?:straat|laan|weg|plein|markt|dreef|steenweg|kaai|singel|gracht|dijk|"
                            r"ville|ton|burg|field|ford|wood|bury|ham|dam|gem|hem|dorp|veen|rode|kerke|zele)$")
 
@@ -231,9 +243,22 @@ def _shape_spans(text: str) -> list[Span]:
         spans.append((m.start("org"), m.end("org"), "ORG", "shape:named group", 0.75))
     for m in _ORG_NL.finditer(text):
         spans.append((m.start(), m.end(), "ORG", "shape:organisation", 0.7))
+    for m in _STREET_TWO_WORDS.finditer(text):
+        spans.append((m.start(), m.end(), "PLACE", "shape:street", 0.75))
+    for pattern, source in ((_NAME_AFTER_NOUN, "shape:named after its kind"), (_ARTICLE_NAME, "shape:capitalised article"),
+                            (_ACRONYM, "shape:acronym")):
+        for m in pattern.finditer(text):
+            first = m.group("org").split()[0]
+            if first.casefold() in nm.STOP_WORDS or (source == "shape:acronym" and first in _NOT_ORG_ACRONYMS):
+                continue
+            spans.append((m.start("org"), m.end("org"), "ORG", source, 0.55))
     for m in _PLACE_CUE.finditer(text):
         spans.append((m.start("place"), m.end("place"), "PLACE", "context cue", 0.6))
     return spans
+
+
+_NOT_ORG_ACRONYMS = frozenset("NA AA CA MA HA OA SA GA DA CMA TV DVD CD ID OK USA UK EU VS GP ER ICU AIDS HIV "
+                               "ADHD PTSD OCD GHB LSD MDMA THC CBD DJ PC CEO HR IT".split())
 
 
 def _capitalised_spans(text: str, words: list[tuple[int, int, str]], found: list[Span]) -> list[Span]:
@@ -272,10 +297,28 @@ def _covered(spans: Iterable[Span]) -> set[int]:
 
 # ------------------------------------------------------------------ tidying, propagation, merging
 
-_LEADING = re.compile(r"^(?:(?:the|The|de|De|het|Het|den|Den|a|an)\s+|(?:Dr|Mr|Mrs|Ms|Miss|Doctor|meneer|"
+_LEADING = re.compile(r"^(?:(?:the|de|het|den|a|an)\s+|(?:Dr|Mr|Mrs|Ms|Miss|Doctor|meneer|"
                       r"mevrouw|dokter|juffrouw)\.?\s+)+")
 _TRAILING = re.compile(r"(?:['’]s|[\s.,;:!?\"'“”‘’()\[\]-])+$")
 _TRAILING_WORDS = re.compile(r"\s+(?:group|meeting|groep)$")
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[a-zà-ÿ]{3})[.!?]+\s+|\n")
+
+
+def _split_at_sentences(text: str, spans: list[Span]) -> list[Span]:
+    """A name never runs across a sentence or line break ("Lier. Koen" is two)."""
+    out: list[Span] = []
+    for a, b, label, source, score in spans:
+        start = a
+        if label in _NAMED:
+            for m in _SENTENCE_BREAK.finditer(text, a, b):
+                if m.start() > start:
+                    out.append((start, m.start(), label, source, score))
+                start = m.end()
+        if start < b:
+            out.append((start, b, label, source, score))
+    return out
 
 
 def _tidy(text: str, span: Span) -> Span | None:
@@ -299,8 +342,15 @@ def _tidy(text: str, span: Span) -> Span | None:
         if toks and all(t in nm.STOP_WORDS or t.isdigit() for t in toks):
             return None
         guessed = source.startswith(("presidio", "spacy", "capitalised", "deduce", "shape"))
-        if guessed and piece.isupper() and len(piece) > 3:
+        if guessed and piece.isupper() and (" " in piece or len(piece) > 5):
             return None  # headings and shouting ("SYNTHETIC TEST TRANSCRIPT"), not names
+        if guessed and " " not in piece and not source.startswith("shape"):
+            if piece.isupper() and len(piece) <= 4:
+                return None  # CPR, GP, NA: acronyms are not names
+            if _sentence_initial(text, a) and piece.casefold() not in nm.dutch_first_names():
+                return None  # "Quiet." "Slowly." at the start of an answer
+        if re.search(r"\banonymous\b", low):
+            return None  # Gamblers Anonymous and other fellowships as such
         if label != "PERSON" or guessed:
             if piece.islower() and not source.startswith(("name list", "context cue")):
                 return None  # models' lower-case guesses ("mom") are words
@@ -319,22 +369,29 @@ def _tidy(text: str, span: Span) -> Span | None:
 def _propagate(text: str, spans: list[Span]) -> list[Span]:
     """Every other occurrence of a name, place or organisation already found in this text."""
     common = nm.COMMON_WORDS()
-    seen: dict[str, tuple[str, bool]] = {}
-    for a, b, label, _source, score in spans:
+    seen: dict[str, tuple[str, bool, bool]] = {}
+    for a, b, label, source, score in spans:
         if label not in _NAMED or score < 0.3:
             continue
         piece = text[a:b]
         if len(piece) < 3:
             continue
         low = piece.casefold()
-        ambiguous = low in common or low in nm.AMBIGUOUS_EN
-        seen.setdefault(piece if ambiguous else low, (label, ambiguous))
+        strong = source.startswith(("name list", "context cue", "speaker")) or low in nm.dutch_first_names()
+        ambiguous = low in common or low in nm.AMBIGUOUS_EN or not strong
+        seen.setdefault(piece if ambiguous else low, (label, ambiguous, ambiguous))
+        if label == "PERSON" and " " in piece and score >= 0.6:
+            for part in nm.WORD.findall(piece):  # "Koen Vermeulen" found: "Koen" and "Vermeulen" too
+                part_low = part.casefold()
+                if (len(part) >= 3 and part[0].isupper() and part_low not in nm.STOP_WORDS
+                        and part_low not in common and part_low not in nm.AMBIGUOUS_EN):
+                    seen.setdefault(part, (label, True, False))
     found: list[Span] = []
     folded = text.casefold()
-    for key, (label, ambiguous) in seen.items():
+    for key, (label, ambiguous, skip_initial) in seen.items():
         haystack = text if ambiguous else folded
         for m in re.finditer(r"(?<![\w])" + re.escape(key) + r"(?![\w])", haystack):
-            if ambiguous and _sentence_initial(text, m.start()):
+            if skip_initial and _sentence_initial(text, m.start()):
                 continue
             found.append((m.start(), m.end(), label, "same string found elsewhere", 0.7))
     return found

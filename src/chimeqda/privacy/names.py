@@ -16,10 +16,11 @@ WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*")
 
 # Words that look like names in recovery talk but are not identifiers (GUIDELINES.md NOT-lists).
 _STOP = """
-god gods lord jesus christ allah higher power hp the universe spirit buddha mohammed
+god gods lord jesus christ allah higher power hp the universe spirit buddha
 na aa ca ma ha oa sa ga da cma coda alanon al-anon alateen narcotics alcoholics anonymous fellowship
 big book basic text just for today jft living clean step steps tradition traditions twelve twelfth
-serenity prayer serenity promises literature it works how and why sponsor sponsee service h&i
+serenity prayer serenity promises literature basistekst basic tekst day independence methodist catholic
+baptist lutheran anglican protestant christian muslim jewish pentecostal a&e it works how and why sponsor sponsee service h&i
 monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays
 saturdays sundays
 maandag dinsdag woensdag donderdag vrijdag zaterdag zondag
@@ -29,7 +30,7 @@ christmas xmas easter thanksgiving halloween valentine valentine's new year's ev
 nieuwjaar oudejaar oudjaar sinterklaas pinksteren ramadan hanukkah
 heroin cocaine crack meth methamphetamine crystal ecstasy mdma molly xanax valium oxycontin oxy oxys
 percocet vicodin fentanyl suboxone subutex methadone methadon naloxone narcan ketamine lsd acid speed
-adderall ritalin klonopin ativan tramadol codeine morphine buprenorphine vivitrol antabuse librium
+benzo benzos benzodiazepines adderall ritalin klonopin ativan tramadol codeine morphine buprenorphine vivitrol antabuse librium
 buckfast jack daniels jameson smirnoff heineken budweiser guinness jupiler stella duvel bacardi
 coke pepsi red bull facebook instagram twitter tiktok whatsapp snapchat youtube google zoom
 belgium belgië belgie netherlands nederland holland england engeland scotland schotland wales ireland
@@ -39,6 +40,12 @@ europa africa afrika asia russia rusland ukraine oekraïne sweden norway denmark
 flanders vlaanderen wallonia wallonië brabant limburg holland friesland zeeland drenthe groningen
 overijssel gelderland utrecht-provincie antwerpen-provincie west-vlaanderen oost-vlaanderen vlaams-brabant
 henegouwen luik namen randstad kempen
+kent essex surrey sussex yorkshire lancashire berkshire cornwall devon norfolk suffolk cheshire hampshire
+dorset somerset oxfordshire cumbria merseyside midlands lothian fife ulster munster leinster connacht
+alabama alaska arizona arkansas colorado connecticut delaware georgia hawaii idaho illinois indiana iowa
+kansas kentucky louisiana maine maryland massachusetts minnesota mississippi missouri montana nebraska
+nevada oregon pennsylvania tennessee utah vermont washington-state wisconsin wyoming carolina dakota
+ontario quebec bavaria beieren wallonie noord-brabant zuid-holland noord-holland
 california texas florida new york state ohio michigan virginia northern virginia midwest the midwest
 east coast west coast new england scandinavia balkans caribbean
 english dutch flemish vlaams nederlands french german spanish american british belgian irish scottish
@@ -129,8 +136,12 @@ def cue_spans(text: str) -> Iterator[Span]:
         cue = m.group(0)[: m.start("name") - m.start()].strip().casefold()
         titled = cue.rstrip(".,:").split()[-1] in {
             "dr", "mr", "mrs", "ms", "miss", "doctor", "meneer", "mevrouw", "dokter", "juffrouw"}
-        if not first[0].isupper() and (titled or low in COMMON_WORDS()):
-            continue  # a lower-case word after a title or a common word after "my friend" is no name
+        if not first[0].isupper():
+            named = re.search(r"(?:call|name|known|heet|heette|noem|genaamd)", cue)
+            if titled or "," in m.group(0)[: m.start("name") - m.start()] or low in COMMON_WORDS():
+                continue  # "Dr. who", "my sponsee, actually": no name
+            if not named and low not in dutch_first_names():
+                continue  # "my husband died": a lower-case word after a relation is a name only if it is one
         end = m.end("name")
         if not name[0].isupper():
             end = m.start("name") + len(first)  # a lower-case name is one word
@@ -238,8 +249,8 @@ class NameList:
             label = self._single.get(low)
             if label is not None:
                 if low in common or low in AMBIGUOUS_EN:
-                    if not word[0].isupper() or _sentence_initial(text, start):
-                        continue  # "hope", "Will you…": the word, not the name
+                    if not word[0].isupper() or (_sentence_initial(text, start) and _word_follows(text, end)):
+                        continue  # "hope", "Will you…", "Door de regen": the word, not the name
                 yield start, end, label, "name list", 1.0
                 continue
             if len(low) < 4 or not word[0].isupper() and low in common:
@@ -258,6 +269,24 @@ class NameList:
 
 
 _PARTICLES = frozenset("van der den de het ter ten le la du von di da del des dos".split())
+
+
+def _word_follows(text: str, end: int) -> bool:
+    """The next word is a function word ("Will you", "Door de"): the capitalised word is a word too."""
+    m = WORD.match(text, end + 1) if text[end:end + 1] == " " else None
+    return m is None or m.group().casefold() in _FUNCTION_WORDS()
+
+
+@lru_cache(maxsize=1)
+def _FUNCTION_WORDS() -> frozenset[str]:  # noqa: N802
+    words = set(_deduce_list("whitelist/lst_stop_word"))
+    try:
+        from spacy.lang.en.stop_words import STOP_WORDS as en_stop
+
+        words |= set(en_stop)
+    except ImportError:
+        pass
+    return frozenset(w.casefold() for w in words)
 
 
 def _sentence_initial(text: str, start: int) -> bool:

@@ -37,6 +37,7 @@ _ID = re.compile(
     r"\b\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}\b"
     r"|\b\d-[A-Z]{3}-\d{3}\b"
     r"|\b[A-Z]{1,3}-\d{2,3}-[A-Z]{1,3}\b|\b\d{1,3}-[A-Z]{2,3}-\d{1,3}\b"
+    r"|\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"
 )
 _ID_CUE = re.compile(
     r"\b(?:case|patient|file|client|member|id|identity|registration|licen[cs]e(?: plate)?|plate|"
@@ -98,10 +99,20 @@ _DATE = re.compile(
     rf"|(?:{_DAY_ORD}|{_DAY_WORDS})(?:\s+of)?\s+{_MONTH}(?:,?\s+(?:{_YEAR}))?"
     # January 9th, 2021 / May 17th / March the 3rd
     rf"|{_MONTHS_EN}\s+(?:the\s+)?(?:{_DAY_ORD}|{_DAY_WORDS})(?!\s*(?:years?|months?|days?|jaar|maanden))"
-    rf"(?:,?\s+(?:{_YEAR}))?(?![\d])"
+    rf"(?:,?\s+(?:of\s+)?(?:{_YEAR}))?(?![\d])"
     # August 1987, Jan of 2024, januari 2016
     rf"|{_MONTH}(?:\s+of)?,?\s+(?:19|20)\d{{2}}"
+    rf"|{_MONTH}\s*/\s*{_MONTH}\s+(?:{_YEAR})"
     r")(?![\w])",
+    re.IGNORECASE,
+)
+_SPELLED_NL = (
+    r"(?:(?:een|twee|drie|vier|vijf|zes|zeven|acht|negen)(?:en|ën)(?:twintig|dertig)|een|twee|drie|vier|vijf|zes"
+    r"|zeven|acht|negen|tien|elf|twaalf|dertien|veertien|vijftien|zestien|zeventien|achttien|negentien|twintig"
+    r"|dertig|eerste|eenendertig)"
+)
+_DATE_SPELLED_NL = re.compile(
+    rf"\b{_SPELLED_NL}\s+{_MONTHS_NL}(?:\s+(?:tweeduizend|negentienhonderd)(?:\s*(?:en\s+)?[a-zë]+)?)?\b",
     re.IGNORECASE,
 )
 _MAY_AS_VERB = re.compile(r"^may\s", re.IGNORECASE)
@@ -115,6 +126,8 @@ def date_spans(text: str) -> Iterator[Span]:
         if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2}", s):
             continue  # 1.5.10: version numbers, scores
         yield m.start(), m.end(), "DATE", "pattern:date", 0.9
+    for m in _DATE_SPELLED_NL.finditer(text):
+        yield m.start(), m.end(), "DATE", "pattern:date", 0.85
 
 
 # ------------------------------------------------------------------ exact ages
@@ -122,13 +135,13 @@ def date_spans(text: str) -> Iterator[Span]:
 _NUM_EN = (
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
     r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
-    r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+    r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?\b"
 )
 _NUM_NL = (
     r"(?:(?:een|twee|drie|vier|vijf|zes|zeven|acht|negen)(?:en|ën)(?:twintig|dertig|veertig|vijftig|zestig"
     r"|zeventig|tachtig|negentig)|een|twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|dertien"
     r"|veertien|vijftien|zestien|zeventien|achttien|negentien|twintig|dertig|veertig|vijftig|zestig"
-    r"|zeventig|tachtig|negentig)"
+    r"|zeventig|tachtig|negentig)\b"
 )
 _ORD_NL = (
     r"(?:(?:een|twee|drie|vier|vijf|zes|zeven|acht|negen)(?:en|ën)(?:twintig|dertig|veertig|vijftig)ste"
@@ -147,7 +160,7 @@ _AGES = [
     re.compile(
         rf"\b(?:{_SUBJ_EN})(?:\s+(?:was|is|were|turned|turns|am|became|had just turned))(?:\s+(?:only|just|about|like|maybe))?"
         rf"\s+(?P<n>{_AGE_NUM})(?!\s*(?:years?|months?|weeks?|days?|times|minutes|hours|%|percent|pounds|kilos|"
-        r"o'clock|pm|am|dollars|euros?|people|guys|of|or|and\s+\w+\s+years|\w+\s+(?:clean|sober)))(?![\w.,]\d)",
+        r"o'clock|pm|am|dollars|euros?|people|guys|of|or|and\s+\w+\s+years|\w+\s+(?:clean|sober)))(?![\w.,:]\d)",
     ),
     re.compile(
         rf"\b(?:I'm|I am|he's|she's|she is|he is|I was|you're)(?:\s+(?:only|just|now))?\s+(?P<n>{_AGE_NUM})\b"
@@ -160,11 +173,13 @@ _AGES = [
     re.compile(rf"\b(?:aged|at age|age of|at the age of|the age of|age)\s+(?P<n>{_AGE_NUM})\b", re.IGNORECASE),
     # "at 14 I started", "by 15 I was", "since I was 12"
     re.compile(rf"\b(?:[Aa]t|[Bb]y)\s+(?P<n>\d{{1,2}}|{_NUM_EN}),?\s+(?:I|he|she|we|my)\b"),
+    re.compile(rf"\b(?:[Aa]t|[Bb]y|[Uu]ntil|[Tt]ill)\s+(?:the\s+age\s+of\s+)?(?P<n>\d{{1,2}}|{_NUM_EN})(?=\s*[.,;!?](?!\d))"),
     # "my 40th birthday", "her sixteenth birthday"
     re.compile(rf"\b(?:my|his|her|their|your)\s+(?P<n>{_ORD_EN})\s+birthday", re.IGNORECASE),
     # Dutch: "toen ik 15 was", "ik was 23", "was ik vijftien", "hij is 7", "15 jaar oud", "15-jarige"
     re.compile(
-        rf"\b(?:toen|als|wanneer|dat)\s+(?:ik|hij|zij|ze|we|wij|hem|haar)\s+(?:nog\s+maar\s+|pas\s+|nog\s+)?"
+        rf"\b(?:toen|als|wanneer|dat)\s+(?:ik|hij|zij|ze|we|wij|hem|haar|(?:mijn|zijn|haar|m'n|z'n)\s+\w+"
+        rf"(?:,\s*[A-Z][\w-]+,)?)\s+(?:nog\s+maar\s+|pas\s+|nog\s+)?"
         rf"(?P<n>{_AGE_NUM_NL})(?:\s+jaar)?\s+(?:was|werd|is|ben|wordt|waren|oud)\b",
         re.IGNORECASE,
     ),
