@@ -75,7 +75,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     """
     from chimeqda.ingest.corpus import Columns, is_corpus_file
     from chimeqda.interop import EXCHANGE_SUFFIXES, import_exchange
-    from chimeqda.services import import_files
+    from chimeqda.services import import_files, read_participants_csv
     from chimeqda.services.corpus import import_corpus
 
     corpora = [item for item in inputs if is_corpus_file(item)]
@@ -101,10 +101,16 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     if exchange and len(exchange) < len(inputs):
         raise InvalidInput(f"import exchange files ({' '.join(EXCHANGE_SUFFIXES)}) separately from transcripts, "
                            f"e.g. chimeqda import {Path(exchange[0]).name}", source=", ".join(exchange))
+    if exchange:
+        _refuse_transcript_options(participant=participant, interviewer=interviewer_labels, language=language,
+                                   max_size=max_size, asr_model=asr_model)
     ws = open_project(project_dir, db)
     if exchange:
+        people = read_participants_csv(participants_csv) if participants_csv else []
         for item in exchange:
             click.echo(str(import_exchange(ws, item)))
+        if people:
+            _link_and_report(ws, people)
         return
     from chimeqda.services.recordings import split_recordings
 
@@ -152,16 +158,37 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
 def participants(csv_file: Path, project_dir: Path, db: str | None) -> None:
     """Load or update participant attributes from a CSV (column 'participant' plus attributes).
 
+    Documents without a participant are linked to one by the CSV's 'file'
+    column or by a participant label (e.g. P03) in their file name.
+
     Example: chimeqda participants -p my-study participants.csv
     """
     from chimeqda.services import read_participants_csv
-    from chimeqda.services.importing import upsert_participants
 
     rows = read_participants_csv(csv_file)
     ws = open_project(project_dir, db)
-    with ws.session() as session:
-        upsert_participants(session, ws.project_id, rows)
     click.echo(f"{len(rows)} participants loaded")
+    _link_and_report(ws, rows)
+
+
+def _link_and_report(ws, people) -> None:
+    """Store participants, link documents that have none, and say which were linked."""
+    from chimeqda.services.importing import link_participants
+
+    with ws.session() as session:
+        linked = link_participants(session, ws.project_id, people)
+    for name, label in linked:
+        click.echo(f"linked      {name} → {label}")
+
+
+def _refuse_transcript_options(**given) -> None:
+    """Exchange projects bring their own documents: options that shape transcripts don't apply."""
+    used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+    if used:
+        raise InvalidInput(
+            f"{', '.join(used)} applies to transcripts and recordings, not to a project from another tool; "
+            "import the exchange file without it (--participants is allowed: it links participants afterwards)"
+        )
 
 
 @click.command()

@@ -157,6 +157,32 @@ def upsert_participants(session: Session, project_id: int, people: list[Particip
     return existing
 
 
+def link_participants(session: Session, project_id: int, people: list[ParticipantRow]) -> list[tuple[str, str]]:
+    """Store ``people`` and give each current document without a participant its owner.
+
+    The owner is found as on import: the CSV's ``file`` column, else a participant
+    label (or ``P03``-style id) in the file name. Documents that already have a
+    participant keep it. Returns ``(document name, participant label)`` pairs linked.
+    """
+    by_label = upsert_participants(session, project_id, people)
+    file_owner = {name: row.label for row in people for name in row.files}
+    linked: list[tuple[str, str]] = []
+    documents = session.scalars(
+        select(t.Document).where(
+            t.Document.project_id == project_id, t.Document.is_current.is_(True), t.Document.participant_id.is_(None)
+        ).order_by(t.Document.name)
+    )
+    for doc in documents:
+        label = _participant_for(doc.name, file_owner, by_label)
+        if label is None:
+            continue
+        if label not in by_label:
+            by_label[label] = _participant(session, project_id, label)
+        doc.participant_id = by_label[label].id
+        linked.append((doc.name, label))
+    return linked
+
+
 def _participant(session: Session, project_id: int, label: str) -> t.Participant:
     row = t.Participant(project_id=project_id, label=label, attributes={})
     session.add(row)
