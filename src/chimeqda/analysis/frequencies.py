@@ -11,10 +11,9 @@ from ..model import Codebook
 from ._prepare import code_names, level_codes, participant_ids, prepare_codings
 
 
-def mentioned_by(n: int, total: int) -> str:
-    """``"3 of 11 participants"`` (singular when ``total`` is one)."""
-    noun = "participant" if total == 1 else "participants"
-    return f"{n} of {total} {noun}"
+def mentioned_by(n: int, total: int, unit: str = "participant") -> str:
+    """``"3 of 11 participants"`` (singular when ``total`` is one; ``unit="document"`` for documents)."""
+    return f"{n} of {total} {unit if total == 1 else unit + 's'}"
 
 
 def code_frequencies(
@@ -265,18 +264,51 @@ def frequencies_by_attribute(
     present = prepared.dropna(subset=["participant"])[["code", "participant"]].drop_duplicates()
     present = present.assign(group=present["participant"].map(groups).astype(object))
     counts = present.groupby(["code", "group"]).size()
+    return attribute_table(counts, sizes, codebook, codes, attribute)
+
+
+def attribute_table(counts: pd.Series, sizes: pd.Series, codebook: Codebook, codes: list[str], attribute: str,
+                    *, unit: str = "participants") -> pd.DataFrame:
+    """The :func:`frequencies_by_attribute` table from counts per (code, group) and the size of each group.
+
+    ``sizes`` is indexed by group in attribute order (empty groups left out);
+    ``unit`` names the counted columns (``participants`` or ``documents``).
+    Shared with the SQL path of large projects (``services.sql_tables``).
+    """
+    order = list(sizes.index)
     grid = pd.MultiIndex.from_product([codes, order], names=["code", "group"])
     counts = counts.reindex(grid, fill_value=0).astype(int)
-    result = counts.rename("participants").reset_index()
+    result = counts.rename(unit).reset_index()
     result.insert(1, "name", result["code"].map(dict(zip(codes, code_names(codebook, codes)))))
-    result["participants_in_group"] = result["group"].map(sizes).astype(int)
-    result["share"] = result["participants"] / result["participants_in_group"].where(
-        result["participants_in_group"] > 0
-    )
-    result["mentioned_by"] = [
-        mentioned_by(n, total)
-        for n, total in zip(result["participants"], result["participants_in_group"])
-    ]
+    in_group = f"{unit}_in_group"
+    result[in_group] = result["group"].map(sizes).astype(int)
+    result["share"] = result[unit] / result[in_group].where(result[in_group] > 0)
+    result["mentioned_by"] = [mentioned_by(n, total, unit[:-1]) for n, total in zip(result[unit], result[in_group])]
     result["group"] = pd.Categorical(result["group"], categories=order, ordered=True)
     result.attrs["attribute"] = attribute
     return result
+
+
+def frequencies_by_document_attribute(
+    codings: pd.DataFrame,
+    codebook: Codebook,
+    documents: pd.DataFrame,
+    attribute: str,
+    **options,
+) -> pd.DataFrame:
+    """:func:`frequencies_by_attribute` with documents as the unit (attributes of corpus rows).
+
+    ``documents`` has a ``document_id`` column and one column per document
+    attribute. The table counts the documents mentioning each code in each
+    group: columns ``documents`` and ``documents_in_group`` instead of
+    ``participants`` and ``participants_in_group``.
+    """
+    if attribute not in documents.columns:
+        raise ValueError(f"no document has the attribute {attribute!r}")
+    as_people = codings.assign(participant=codings["document_id"])
+    people = documents.rename(columns={"document_id": "participant"})
+    table = frequencies_by_attribute(as_people, codebook, people, attribute, **options)
+    table = table.rename(columns={"participants": "documents", "participants_in_group": "documents_in_group"})
+    table["mentioned_by"] = [mentioned_by(n, total, "document")
+                             for n, total in zip(table["documents"], table["documents_in_group"])]
+    return table

@@ -27,7 +27,7 @@ ANALYSES = ("frequencies", "matrix", "cooccurrence", "linked", "quotes", "by-att
 @click.option("--include-suggested", is_flag=True, help="Count pending machine suggestions too.")
 @click.option("--window", type=int, default=0, show_default=True, help="Co-occurrence window in segments.")
 @click.option("--code", "code_id", help="For `linked`: the code whose links to show (default: most frequent).")
-@click.option("--attribute", help="For `by-attribute`: the participant attribute.")
+@click.option("--attribute", help="For `by-attribute`: a participant attribute, or a document attribute (a corpus column).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table to CSV.")
 @friendly_errors
 def analyse(what: str, project_dir: Path, db: str | None, level: str, include_suggested: bool, window: int,
@@ -38,12 +38,20 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     """
     from chimeqda import analysis
     from chimeqda.services import codings_frame, participants_frame, segments_frame
+    from chimeqda.services.frames import attribute_frequencies, document_attributes_frame
     from chimeqda.services.project import project_codebook
-    from chimeqda.services.sql_tables import large_project_table
+    from chimeqda.services.sql_tables import is_large, large_project_table
 
     ws = open_project(project_dir, db)
     with ws.session() as session:
         _, book = project_codebook(session, ws.project_id)
+    if what == "by-attribute" and not attribute:
+        choices = [c for c in participants_frame(ws).columns if c != "participant"]
+        choices += [c for c in document_attributes_frame(ws).columns if c != "document_id" and c not in choices]
+        raise click.UsageError(f"give --attribute, one of: {', '.join(choices) or '(no attributes loaded)'}")
+    if what == "segments" and is_large(ws):  # a large project: read a range of documents at a time
+        _echo_codings_in_parts(ws, include_suggested, csv_out)
+        return
     large = large_project_table(ws, book, what, level=level, include_suggested=include_suggested, window=window,
                                 attribute=attribute, code_id=code_id)
     if large is not None:  # a large project: counted by the database (docs/scale.md)
@@ -69,15 +77,35 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     elif what == "quotes":
         table = analysis.exemplar_quotes(codings, book, **common)
     elif what == "by-attribute":
-        if not attribute:
-            choices = [c for c in people.columns if c != "participant"]
-            raise click.UsageError(f"give --attribute, one of: {', '.join(choices) or '(no attributes loaded)'}")
-        table = analysis.frequencies_by_attribute(codings, book, people, attribute, **common)
+        table = attribute_frequencies(ws, codings, book, people, str(attribute), **common)
     else:
         table = codings
     echo_table(table)
     if csv_out:
         table.to_csv(csv_out)
+        click.echo(f"written {csv_out}", err=True)
+
+
+def _echo_codings_in_parts(ws, include_suggested: bool, csv_out: Path | None, shown: int = 60) -> None:
+    """``analyse segments`` of a large project: the first rows on screen, every row to ``--csv``, in parts."""
+    from chimeqda.services.sql_tables import iter_codings
+
+    total = 0
+    handle = csv_out.open("w", encoding="utf-8", newline="") if csv_out else None
+    try:
+        for part in iter_codings(ws, include_suggested=include_suggested):
+            part.index = range(total, total + len(part))
+            if total < shown:
+                echo_table(part.head(shown - total))
+            if handle:
+                part.to_csv(handle, header=total == 0)
+            total += len(part)
+    finally:
+        if handle:
+            handle.close()
+    click.echo(f"{total} coded segment rows" + ("" if csv_out else f"; the first {min(total, shown)} shown, "
+                                                "--csv FILE writes them all"))
+    if csv_out:
         click.echo(f"written {csv_out}", err=True)
 
 

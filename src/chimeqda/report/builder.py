@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .. import analysis
+from ..analysis.frequencies import frequencies_by_document_attribute
 from ..model import Codebook
 from . import figures
 
@@ -74,6 +75,7 @@ def build_report(
     participants: pd.DataFrame | None = None,
     *,
     segments: pd.DataFrame | None = None,
+    documents: pd.DataFrame | None = None,
     title: str = "CHIME-D framework analysis",
     project_name: str = "",
     include_suggested: bool = False,
@@ -91,6 +93,9 @@ def build_report(
     ----------
     codings, codebook, participants, segments
         The frames described in :mod:`chimeqda.analysis`.
+    documents : DataFrame, optional
+        ``document_id`` and the documents' attributes (columns of corpus rows):
+        a by-attribute table per attribute, counting documents.
     title, project_name : str
         Shown at the top of the report.
     include_suggested : bool
@@ -121,14 +126,6 @@ def build_report(
     """
     kwargs = {"include_suggested": include_suggested}
     frequencies = analysis.code_frequencies(codings, codebook, participants, **kwargs)
-    all_codes = analysis.code_frequencies(codings, codebook, participants, level="all", **kwargs)
-    matrix = analysis.code_participant_matrix(codings, codebook, participants, **kwargs)
-    pairs = analysis.cooccurrence(codings, codebook, segments=segments, window=window, **kwargs)
-    square = analysis.cooccurrence_matrix(
-        codings, codebook, segments=segments, window=window, **kwargs
-    )
-    quotes = analysis.exemplar_quotes(codings, codebook, n=n_quotes, **kwargs)
-
     by_attribute: dict[str, pd.DataFrame] = {}
     skipped: list[str] = []
     if participants is not None:
@@ -144,11 +141,71 @@ def build_report(
             except ValueError:
                 skipped.append(attribute)
                 continue
-            if table["group"].cat.categories.size > MAX_GROUPS:
+            keep_attribute_table(by_attribute, skipped, attribute, table)
+    if documents is not None:
+        for attribute in [c for c in documents.columns if c != "document_id" and c not in by_attribute]:
+            if attribute in skipped:
+                continue
+            try:
+                table = frequencies_by_document_attribute(codings, codebook, documents, attribute, **kwargs)
+            except ValueError:
                 skipped.append(attribute)
                 continue
-            by_attribute[attribute] = table
+            keep_attribute_table(by_attribute, skipped, attribute, table)
+    prepared = codings[codings["status"].isin(("accepted", "suggested"))] if len(codings) else codings
+    tables = ReportTables(
+        frequencies=frequencies,
+        code_frequencies=analysis.code_frequencies(codings, codebook, participants, level="all", **kwargs),
+        participant_matrix=analysis.code_participant_matrix(codings, codebook, participants, **kwargs),
+        cooccurrence=analysis.cooccurrence(codings, codebook, segments=segments, window=window, **kwargs),
+        cooccurrence_matrix=analysis.cooccurrence_matrix(codings, codebook, segments=segments, window=window,
+                                                         **kwargs),
+        quotes=analysis.exemplar_quotes(codings, codebook, n=n_quotes, **kwargs),
+        by_attribute=by_attribute,
+        skipped_attributes=skipped,
+        suggestions_in_input=int((prepared["status"] == "suggested").sum()) if len(prepared) else 0,
+        codings_without_participant=int(prepared["participant"].isna().sum()) if "participant" in prepared else 0,
+    )
+    return report_from_tables(tables, codebook, title=title, project_name=project_name,
+                              include_suggested=include_suggested, window=window, n_quotes=n_quotes,
+                              provenance=provenance, extra_sections=extra_sections, extra_tables=extra_tables)
 
+
+def keep_attribute_table(by_attribute: dict[str, pd.DataFrame], skipped: list[str], attribute: str,
+                         table: pd.DataFrame) -> None:
+    """Keep a by-attribute table unless it has more than :data:`MAX_GROUPS` groups (then the attribute is skipped)."""
+    if table["group"].cat.categories.size > MAX_GROUPS:
+        skipped.append(attribute)
+    else:
+        by_attribute[attribute] = table
+
+
+@dataclass
+class ReportTables:
+    """The counted tables a report is made from (by pandas, or by the database for a large project)."""
+
+    frequencies: pd.DataFrame
+    code_frequencies: pd.DataFrame
+    participant_matrix: pd.DataFrame
+    cooccurrence: pd.DataFrame
+    cooccurrence_matrix: pd.DataFrame
+    quotes: pd.DataFrame
+    by_attribute: dict[str, pd.DataFrame]
+    skipped_attributes: list[str]
+    suggestions_in_input: int
+    codings_without_participant: int
+    notes: list[str] = field(default_factory=list)
+    """Methods notes on how the tables were made (e.g. sampled quotes of a large project)."""
+
+
+def report_from_tables(
+    tables: ReportTables, codebook: Codebook, *, title: str = "CHIME-D framework analysis",
+    project_name: str = "", include_suggested: bool = False, window: int = 1, n_quotes: int = 3,
+    provenance: str | None = None, extra_sections: Sequence[tuple[str, str]] = (),
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+) -> Report:
+    """The :class:`Report` of counted tables: summary, methods and figures (see :func:`build_report`)."""
+    frequencies, pairs = tables.frequencies, tables.cooccurrence
     central = _central_code(frequencies)
     linked = analysis.most_linked(pairs, central) if central is not None else None
 
@@ -156,22 +213,20 @@ def build_report(
     if len(frequencies):
         report_figures["participants"] = figures.participants_bar_chart(frequencies, codebook)
         report_figures["heatmap"] = figures.cooccurrence_heatmap(
-            square, list(frequencies["name"])
+            tables.cooccurrence_matrix, list(frequencies["name"])
         )
     if central is not None:
         report_figures["network"] = figures.code_network(frequencies, pairs, codebook, central)
 
-    prepared = codings[codings["status"].isin(("accepted", "suggested"))] if len(codings) else codings
-    unreviewed = int((prepared["status"] == "suggested").sum()) if len(prepared) else 0
-    missing_ids = int(prepared["participant"].isna().sum()) if "participant" in prepared else 0
     settings = {
         "include_suggested": include_suggested,
         "window": window,
         "n_quotes": n_quotes,
         "provenance": provenance,
-        "skipped_attributes": skipped,
-        "suggestions_in_input": unreviewed,
-        "codings_without_participant": missing_ids,
+        "skipped_attributes": tables.skipped_attributes,
+        "suggestions_in_input": tables.suggestions_in_input,
+        "codings_without_participant": tables.codings_without_participant,
+        "notes": list(tables.notes),
     }
     return Report(
         title=title,
@@ -179,13 +234,13 @@ def build_report(
         summary=_summary(frequencies, pairs, linked, central, window, include_suggested),
         methods=_methods(frequencies, settings),
         frequencies=frequencies,
-        code_frequencies=all_codes,
-        participant_matrix=matrix,
-        by_attribute=by_attribute,
+        code_frequencies=tables.code_frequencies,
+        participant_matrix=tables.participant_matrix,
+        by_attribute=tables.by_attribute,
         cooccurrence=pairs,
-        cooccurrence_matrix=square,
+        cooccurrence_matrix=tables.cooccurrence_matrix,
         most_linked=linked,
-        quotes=quotes,
+        quotes=tables.quotes,
         central_code=central,
         figures=report_figures,
         settings=settings,
@@ -337,9 +392,10 @@ def _methods(frequencies: pd.DataFrame, settings: Mapping[str, object]) -> list[
     skipped = settings["skipped_attributes"]
     if skipped:
         notes.append(
-            "No table was made for participant attribute(s) "
+            "No table was made for attribute(s) "
             f"{', '.join(map(str, skipped))} (too many distinct values to group)."
         )
+    notes.extend(str(note) for note in settings.get("notes") or ())  # type: ignore[union-attr]
     provenance = str(settings["provenance"] or "").strip()
     if provenance:  # a sentence is used as it is; a bare description gets a lead-in
         notes.append(provenance if provenance.endswith(".") else f"Machine coding: {provenance}.")

@@ -79,11 +79,12 @@ def render_html(report: Report) -> str:
     attribute_tables = []
     for attribute, long in report.by_attribute.items():
         groups = list(long["group"].cat.categories)
-        sizes = long.drop_duplicates("group").set_index("group")["participants_in_group"]
+        unit = "documents" if "documents" in long.columns else "participants"  # a corpus row's attribute
+        sizes = long.drop_duplicates("group").set_index("group")[f"{unit}_in_group"]
         wide = long.assign(
             cell=[
                 f"{n} of {total}" + (f" ({n / total:.0%})" if total else "")
-                for n, total in zip(long["participants"], long["participants_in_group"])
+                for n, total in zip(long[unit], long[f"{unit}_in_group"])
             ]
         ).pivot(index="code", columns="group", values="cell")
         wide = wide.reindex(index=list(report.frequencies.index), columns=groups)
@@ -91,7 +92,8 @@ def render_html(report: Report) -> str:
         headings = {"Category": "Category"}
         headings.update({g: f"{g} (n={int(sizes[g])})" for g in groups})
         attribute_tables.append(
-            {"attribute": attribute, "table": _table(wide.reset_index(drop=True), headings)}
+            {"attribute": attribute, "table": _table(wide.reset_index(drop=True), headings),
+             "caption": f"{unit.capitalize()} mentioning each category, by {attribute}"}
         )
 
     pairs = report.cooccurrence.sort_values(

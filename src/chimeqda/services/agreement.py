@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.analysis import agreement as agr
@@ -87,32 +87,37 @@ def coders_frame(ws: Workspace) -> pd.DataFrame:
     A machine coder's documents include those its runs covered without
     suggesting anything (see :func:`_coded_documents`).
     """
+    event = t.CodingEvent
+    current = t.Document.is_current.is_(True)
     with ws.session() as session:
-        rows = session.execute(
-            select(t.Coder.kind, t.Coder.name, t.CodingEvent.action, t.CodingEvent.document_id)
-            .join(t.CodingEvent, t.CodingEvent.coder_id == t.Coder.id)
-            .join(t.Document, t.Document.id == t.CodingEvent.document_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.Document.is_current.is_(True))
+        counts = session.execute(
+            select(t.Coder.kind, t.Coder.name, func.count(), func.count().filter(event.action == "suggested"),
+                   func.count().filter(event.action == "accepted"))
+            .join(event, event.coder_id == t.Coder.id)
+            .join(t.Document, t.Document.id == event.document_id)
+            .where(event.project_id == ws.project_id, current)
+            .group_by(t.Coder.kind, t.Coder.name)
         ).all()
-        covered = session.execute(
+        touched = union(
+            select(t.Coder.kind.label("kind"), t.Coder.name.label("name"), event.document_id.label("document_id"))
+            .join(event, event.coder_id == t.Coder.id).join(t.Document, t.Document.id == event.document_id)
+            .where(event.project_id == ws.project_id, current),
             select(t.Coder.kind, t.Coder.name, t.CoderRun.document_id)
-            .join(t.CoderRun, t.CoderRun.coder_id == t.Coder.id)
-            .join(t.Document, t.Document.id == t.CoderRun.document_id)
-            .where(t.CoderRun.project_id == ws.project_id, t.Document.is_current.is_(True))
+            .join(t.CoderRun, t.CoderRun.coder_id == t.Coder.id).join(t.Document, t.Document.id == t.CoderRun.document_id)
+            .where(t.CoderRun.project_id == ws.project_id, current),
+        ).subquery()
+        documents = session.execute(
+            select(touched.c.kind, touched.c.name, func.count(distinct(touched.c.document_id)))
+            .group_by(touched.c.kind, touched.c.name)
         ).all()
-    frame = pd.DataFrame(rows, columns=["kind", "name", "action", "document_id"])
-    runs = pd.DataFrame(covered, columns=["kind", "name", "document_id"])
-    if frame.empty and runs.empty:
+    if not documents:
         return pd.DataFrame(columns=["kind", "name", "events", "suggested", "accepted", "documents"])
-    grouped = frame.groupby(["kind", "name"])
-    documents = pd.concat([frame[["kind", "name", "document_id"]], runs], ignore_index=True)
-    result = pd.DataFrame({
-        "events": grouped.size(),
-        "suggested": grouped["action"].apply(lambda s: int((s == "suggested").sum())),
-        "accepted": grouped["action"].apply(lambda s: int((s == "accepted").sum())),
-    }).reindex(documents.groupby(["kind", "name"]).size().index, fill_value=0)
-    result["documents"] = documents.groupby(["kind", "name"])["document_id"].nunique()
-    return result.astype(int).reset_index()
+    found = {(kind, name): (n, suggested, accepted) for kind, name, n, suggested, accepted in counts}
+    result = pd.DataFrame(
+        [(kind, name, *found.get((kind, name), (0, 0, 0)), n) for kind, name, n in documents],
+        columns=["kind", "name", "events", "suggested", "accepted", "documents"],
+    ).sort_values(["kind", "name"]).reset_index(drop=True)
+    return result.astype({c: int for c in ("events", "suggested", "accepted", "documents")})
 
 
 def default_coders(ws: Workspace) -> list[str]:
@@ -132,8 +137,9 @@ def default_coders(ws: Workspace) -> list[str]:
     raise InvalidInput("agreement needs two coders with codings (a person and a machine coder, or two people)")
 
 
-def _coder_events(session: Session, project_id: int, coder: CoderRef) -> pd.DataFrame:
-    """The coder's codings as spans: event_id, document_id, start, end, code."""
+def _coder_events(session: Session, project_id: int, coder: CoderRef,
+                  documents: Sequence[int] | None = None) -> pd.DataFrame:
+    """The coder's codings as spans: event_id, document_id, start, end, code (of ``documents`` only, if given)."""
     event = aliased(t.CodingEvent)
     if coder.kind == "machine":
         wanted = event.action == "suggested"
@@ -144,7 +150,8 @@ def _coder_events(session: Session, project_id: int, coder: CoderRef) -> pd.Data
         .join(t.Code, t.Code.id == event.code_id)
         .join(t.Document, t.Document.id == event.document_id)
         .where(event.project_id == project_id, event.coder_id.in_(coder.ids), wanted,
-               t.Document.is_current.is_(True))
+               t.Document.is_current.is_(True),
+               *([event.document_id.in_(list(documents))] if documents is not None else []))
         .order_by(event.id)
     ).all()
     return pd.DataFrame(rows, columns=["event_id", "document_id", "start", "end", "code"])
@@ -271,7 +278,7 @@ def compare(
         mapping = _level_map(book, level)
         codings, spans = {}, {}
         for ref in refs:
-            events = _coder_events(session, ws.project_id, ref)
+            events = _coder_events(session, ws.project_id, ref, chosen if len(chosen) <= 20_000 else None)
             events = events[events["document_id"].isin(chosen)].assign(code=lambda f: f["code"].map(mapping))
             spans[ref.name] = events
             codings[ref.name] = _to_segments(events, segments)

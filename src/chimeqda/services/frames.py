@@ -9,6 +9,7 @@ Only current document versions are read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,14 @@ CODING_COLUMNS = [
 ]
 
 
-def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str | None = None) -> pd.DataFrame:
+def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str | None = None,
+                  segments: Any = None, documents: tuple[int, int] | None = None) -> pd.DataFrame:
     """Coded segments of the project (see module docstring).
 
     ``coder`` keeps only codings made by that coder (a person's name, or a
-    machine coder's name for its suggestions).
+    machine coder's name for its suggestions). ``segments`` (a selectable of
+    segment ids) and ``documents`` (a ``[first, last)`` range of document ids)
+    read a part of the project (large projects read it in parts: ``services.sql_tables``).
     """
     event = aliased(t.CodingEvent)
     wanted = current_coding(event)
@@ -53,6 +57,10 @@ def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str 
     )
     if coder:
         query = query.where(t.Coder.name == coder)
+    if segments is not None:
+        query = query.where(t.Segment.id.in_(segments))
+    if documents is not None:
+        query = query.where(event.document_id >= documents[0], event.document_id < documents[1])
     with ws.session() as session:
         rows = session.execute(query).all()
     frame = pd.DataFrame(rows, columns=CODING_COLUMNS)
@@ -97,6 +105,19 @@ def participants_frame(ws: Workspace) -> pd.DataFrame:
     return frame.replace({None: np.nan})
 
 
+def document_attributes_frame(ws: Workspace) -> pd.DataFrame:
+    """One row per current document: ``document_id`` plus one column per attribute of its corpus row."""
+    with ws.session() as session:
+        rows = session.execute(
+            select(t.Document.id, t.Document.meta)
+            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
+            .order_by(t.Document.id)
+        ).all()
+    records = [{"document_id": doc_id, **((meta or {}).get("attributes") or {})} for doc_id, meta in rows]
+    frame = pd.DataFrame(records) if records else pd.DataFrame(columns=["document_id"])
+    return frame.replace({None: np.nan})
+
+
 def documents_frame(ws: Workspace) -> pd.DataFrame:
     """The project's documents with version, language, participant and counts."""
     with ws.session() as session:
@@ -110,6 +131,19 @@ def documents_frame(ws: Workspace) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["document_id", "document", "version", "current", "language", "format", "participant", "imported_at"]
     )
+
+
+def attribute_frequencies(ws: Workspace, codings: pd.DataFrame, book: Codebook, participants: pd.DataFrame,
+                          attribute: str, **options: Any) -> pd.DataFrame:
+    """The by-attribute table: of a participant attribute, else of a document attribute (a corpus row's column)."""
+    from chimeqda.analysis.frequencies import (
+        frequencies_by_attribute,
+        frequencies_by_document_attribute,
+    )
+
+    if attribute in participants.columns:
+        return frequencies_by_attribute(codings, book, participants, attribute, **options)
+    return frequencies_by_document_attribute(codings, book, document_attributes_frame(ws), attribute, **options)
 
 
 @dataclass(frozen=True)

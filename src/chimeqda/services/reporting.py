@@ -13,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from chimeqda.report import Report, build_report, write_report
-from chimeqda.services.frames import ProjectFrames, project_frames
-from chimeqda.services.project import Workspace
+from chimeqda.services.frames import ProjectFrames, document_attributes_frame, project_frames
+from chimeqda.services.project import Workspace, project_codebook
+from chimeqda.services.sql_tables import is_large
 from chimeqda.store import tables as t
 
 
@@ -45,37 +47,41 @@ def calibration_section(ws: Workspace) -> tuple[str, str] | None:
     Every decided machine suggestion is a (probability, accepted?) pair; per code,
     the reliability diagram of those pairs, and how many suggestions were decided
     and how many were never reviewed. None when no machine coder made suggestions.
+    Only the decided suggestions are read (the others are counted), so a
+    million suggestions cost no memory.
     """
     from chimeqda.coders.calibration import reliability
     from chimeqda.report.reliability import reliability_svg
 
+    suggestion = aliased(t.CodingEvent)
+    decision = aliased(t.CodingEvent)
+    machine_suggestion = (suggestion.project_id == ws.project_id, suggestion.action == "suggested",
+                          t.Coder.kind == "machine")
     with ws.session() as session:
-        suggested = session.execute(
-            select(t.CodingEvent.id, t.CodingEvent.score, t.Code.key)
-            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
-            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
-                   t.Coder.kind == "machine")
-        ).all()
-        latest: dict[int, str] = {}
-        ids = [row[0] for row in suggested]
-        for decides, action in session.execute(
-            select(t.CodingEvent.decides_id, t.CodingEvent.action)
-            .where(t.CodingEvent.decides_id.in_(ids), t.CodingEvent.action.in_(("accepted", "rejected")))
-            .order_by(t.CodingEvent.id)
-        ).all() if ids else []:
-            latest[int(decides)] = action
+        suggested = int(session.scalar(
+            select(func.count()).select_from(suggestion).join(t.Coder, t.Coder.id == suggestion.coder_id)
+            .where(*machine_suggestion)) or 0)
+        latest: dict[int, tuple[float | None, str, str]] = {}
+        for event_id, score, code, action in session.execute(
+            select(suggestion.id, suggestion.score, t.Code.key, decision.action)
+            .join(decision, decision.decides_id == suggestion.id)
+            .join(t.Coder, t.Coder.id == suggestion.coder_id)
+            .join(t.Code, t.Code.id == suggestion.code_id)
+            .where(*machine_suggestion, decision.action.in_(("accepted", "rejected")))
+            .order_by(decision.id)
+        ).all():
+            latest[int(event_id)] = (score, code, action)
     if not suggested:
         return None
     pairs: dict[str, tuple[list[float], list[int]]] = {}
-    for event_id, score, code in suggested:
-        if event_id in latest and score is not None:
+    for _, (score, code, action) in sorted(latest.items()):
+        if score is not None:
             probs, truth = pairs.setdefault(code.split(".")[0], ([], []))
             probs.append(float(score))
-            truth.append(int(latest[event_id] == "accepted"))
+            truth.append(int(action == "accepted"))
     decided = sum(len(v[0]) for v in pairs.values())
-    text = (f"<p>{len(suggested)} machine suggestions: {decided} reviewed by a researcher "
-            f"({sum(sum(v[1]) for v in pairs.values())} accepted), {len(suggested) - decided} not reviewed. "
+    text = (f"<p>{suggested} machine suggestions: {decided} reviewed by a researcher "
+            f"({sum(sum(v[1]) for v in pairs.values())} accepted), {suggested - decided} not reviewed. "
             "Suggestion scores are calibrated probabilities; the diagram compares them with the "
             "researchers' decisions (a well-calibrated coder's points lie on the diagonal).</p>")
     if decided:
@@ -93,7 +99,13 @@ def findings_report(
 
     ``coder`` (blind coding) counts only that person's codings (plus pending
     machine suggestions with ``include_suggested``) and leaves agreement out.
+    A project over the size limit (``services.sql_tables.is_large``) is
+    counted by the database (``services.large_report``): same sections, quotes
+    and framework cells from fixed samples, as its methods say.
     """
+    if frames is None and coder is None and is_large(ws):
+        return _large_findings_report(ws, include_suggested=include_suggested, window=window, rigour=rigour,
+                                      title=title, n_boot=n_boot, n_orders=n_orders)
     frames = frames or project_frames(ws, include_suggested=include_suggested, coder=coder)
     sections: tuple[tuple[str, str], ...] = ()
     tables: dict[str, pd.DataFrame] = {}
@@ -107,10 +119,35 @@ def findings_report(
         sections = (*sections, machine)
     return build_report(
         frames.codings, frames.book, frames.participants, segments=frames.segments,
+        documents=document_attributes_frame(ws),
         title=title or f"{frames.book.name}: findings", project_name=frames.name,
         include_suggested=include_suggested, window=window, provenance=machine_provenance(ws) or None,
         extra_sections=sections, extra_tables=tables,
     )
+
+
+def _large_findings_report(ws: Workspace, *, include_suggested: bool, window: int, rigour: bool,
+                           title: str | None, n_boot: int, n_orders: int) -> Report:
+    """:func:`findings_report` of a large project: the same report, counted by the database."""
+    from chimeqda.report.builder import report_from_tables
+    from chimeqda.services.large_report import large_report_tables, large_rigour_parts
+
+    with ws.session() as session:
+        name = session.scalar(select(t.Project.name).where(t.Project.id == ws.project_id)) or ""
+        _, book = project_codebook(session, ws.project_id)
+    sections: tuple[tuple[str, str], ...] = ()
+    tables: dict[str, pd.DataFrame] = {}
+    if rigour:
+        sections, tables = large_rigour_parts(ws, book, include_suggested=include_suggested, n_boot=n_boot,
+                                              n_orders=n_orders)
+    machine = calibration_section(ws)
+    if machine is not None:
+        sections = (*sections, machine)
+    counted = large_report_tables(ws, book, include_suggested=include_suggested, window=window)
+    return report_from_tables(counted, book, title=title or f"{book.name}: findings", project_name=name,
+                              include_suggested=include_suggested, window=window,
+                              provenance=machine_provenance(ws) or None, extra_sections=sections,
+                              extra_tables=tables)
 
 
 def project_report(
