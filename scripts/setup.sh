@@ -19,6 +19,9 @@ fi
 # deduce (Dutch identifier detection) pins regex<2025, which transformers refuses; its other
 # requirements come with the privacy extra. Then build its lookup tables once (a few minutes).
 "$VENV/bin/python" -m pip install --quiet --no-deps "deduce==3.0.6"
+# Resemblyzer (speaker diarisation of mono recordings) asks for webrtcvad (built from source) and the
+# obsolete `typing` backport; the audio extra carries what it really imports (librosa, webrtcvad-wheels).
+"$VENV/bin/python" -m pip install --quiet --no-deps "resemblyzer==0.1.4"
 "$VENV/bin/python" -c "import logging; logging.disable(logging.INFO); from deduce import Deduce; Deduce()"
 # Embed the example bank and fit the default coder once (about a minute), so the
 # first `chimeqda code` / `chimeqda demo` starts from the cache. Offline.

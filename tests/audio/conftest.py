@@ -16,6 +16,18 @@ ENGLISH = [
     (0, "What does the group mean to you?"),
     (1, "It gives me hope. The people there understand what I went through."),
 ]
+INTERVIEW = [  # eight turns with short pauses: splitting at pauses alone cannot find them
+    (0, "Thank you for joining me today. How have you been feeling since we last spoke?"),
+    (1, "Honestly, much better. I started going to a support group every Tuesday evening."),
+    (0, "What does the group mean to you?"),
+    (1, "It gives me hope. The people there understand what I went through."),
+    (0, "And how are things at home with your family?"),
+    (1, "We talk more now. My sister visits on Sundays and we cook together."),
+    (0, "Is there anything you are still worried about?"),
+    (1, "Money, mostly. But I have a plan and a counsellor who helps me with it."),
+]
+DISTINCT_VOICES = ("en-us", "en-us+f3")  # a low and a high voice the voice encoder tells apart
+SHORT_GAP = 0.5
 DUTCH = [
     (0, "Dank je wel dat je er bent. Hoe gaat het nu met je?"),
     (1, "Het gaat veel beter. Ik heb weer werk gevonden en ik sport elke week."),
@@ -32,10 +44,10 @@ def asr(tmp_path_factory):
     return settings
 
 
-def _make(folder, name, script, language="en", stereo=False, suffix=".wav"):
+def _make(folder, name, script, language="en", stereo=False, suffix=".wav", **speech):
     from chimeqda.audio.synthetic import encode, speak_script, write_wav
 
-    samples, times = speak_script(script, language, stereo=stereo)
+    samples, times = speak_script(script, language, stereo=stereo, **speech)
     wav = write_wav(folder / f"{name}.wav", samples)
     if suffix == ".wav":
         return wav, times
@@ -46,11 +58,13 @@ def _make(folder, name, script, language="en", stereo=False, suffix=".wav"):
 
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory):
-    """English stereo (.ogg, one voice per channel), English mono (.wav), Dutch mono (.opus)."""
+    """English stereo (.ogg, one voice per channel), English mono (.wav), Dutch mono (.opus),
+    and an English mono interview of eight turns with short pauses (.wav)."""
     folder = tmp_path_factory.mktemp("recordings")
     return {
         "stereo": _make(folder, "P01 stereo", ENGLISH, stereo=True, suffix=".ogg"),
-        "mono": _make(folder, "P02 mono", ENGLISH),
+        "mono": _make(folder, "P02 mono", ENGLISH, voices=DISTINCT_VOICES),
+        "interview": _make(folder, "P04 interview", INTERVIEW, voices=DISTINCT_VOICES, gap=SHORT_GAP),
         "dutch": _make(folder, "P03 dutch", DUTCH, "nl", suffix=".opus"),
     }
 
@@ -61,6 +75,15 @@ def transcripts(recordings, asr):
     from chimeqda.audio.transcribe import transcribe_file
 
     return {key: transcribe_file(path, asr) for key, (path, _) in recordings.items() if key != "dutch"}
+
+
+def speaker_of_word(times, script, middle: float) -> int:
+    """The script speaker (0 or 1) of the line spoken at ``middle`` seconds (the nearest line in a pause)."""
+    def distance(line):
+        start, end = times[line]
+        return 0.0 if start <= middle <= end else min(abs(middle - start), abs(middle - end))
+
+    return script[min(range(len(times)), key=distance)][0]
 
 
 def words_of(text: str) -> list[str]:

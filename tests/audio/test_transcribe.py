@@ -48,10 +48,11 @@ def test_stereo_turns_follow_the_channels(transcripts, recordings):
     assert all(not line.startswith("Speaker") for line in doc.text.splitlines())
 
 
-def test_mono_turns_come_from_pauses_without_names(transcripts):
+def test_mono_turns_come_from_the_voices(transcripts):
     doc = transcripts["mono"].document()
-    assert len(doc.turns) == 4 and {turn.speaker for turn in doc.turns} == {None}
-    assert "pauses" in transcripts["mono"].provenance["turns"]
+    assert [turn.speaker for turn in doc.turns] == ["Speaker 1", "Speaker 2", "Speaker 1", "Speaker 2"]
+    assert [turn.role for turn in doc.turns] == ["interviewer", "participant"] * 2
+    assert transcripts["mono"].provenance["turns"] == "diarised into 2 voices"
 
 
 def test_the_language_is_detected_per_file(transcripts):

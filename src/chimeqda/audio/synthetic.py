@@ -33,8 +33,11 @@ def _speak(text: str, voice: str, speed: int):
 
 
 def speak_script(script: list[tuple[int, str]], language: str = "en", *, stereo: bool = False,
-                 gap: float = 1.2, speed: int = 150):
-    """The script as float samples at 22,050 Hz: shape (channels, samples), and each line's (start, end) s."""
+                 gap: float = 1.2, speed: int = 150, voices: tuple[str, str] | None = None):
+    """The script as float samples at 22,050 Hz: shape (channels, samples), and each line's (start, end) s.
+
+    ``voices`` overrides the two espeak-ng voices of :data:`VOICES` for ``language``.
+    """
     import numpy as np
 
     pieces: list = []
@@ -42,7 +45,7 @@ def speak_script(script: list[tuple[int, str]], language: str = "en", *, stereo:
     position = 0
     silence = np.zeros(int(gap * RATE), dtype=np.float32)
     for speaker, text in script:
-        samples = _speak(text, VOICES[language][speaker], speed)
+        samples = _speak(text, (voices or VOICES[language])[speaker], speed)
         channels = np.zeros((2 if stereo else 1, len(samples)), dtype=np.float32)
         channels[speaker if stereo else 0] = samples
         pieces.append(channels)

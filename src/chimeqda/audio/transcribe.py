@@ -5,9 +5,12 @@ about ten minutes, cut at the quietest moment near each window's end, so a
 90-minute interview needs the memory of one window, not of the whole file.
 A stereo recording with one voice per channel (see
 :func:`~chimeqda.audio.probe.probe`) is transcribed channel by channel and its
-turns follow the channels (``Speaker 1`` left, ``Speaker 2`` right); otherwise
-a new turn starts after a pause of ``turn_pause`` seconds, without a speaker
-name, for the researcher to name (``chimeqda speakers``).
+turns follow the channels (``Speaker 1`` left, ``Speaker 2`` right). Otherwise,
+when Resemblyzer is installed, the voices are told apart offline
+(:mod:`~chimeqda.audio.diarise`, ``speakers`` voices) and every segment is split
+where the speaker changes; without it (or with ``diarise=False``) a new turn
+starts after a pause of ``turn_pause`` seconds, without a speaker name. Either
+way the researcher corrects the turns with ``chimeqda speakers``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ from ..errors import InvalidInput, ModelUnavailable
 from ..ingest.build import build_document
 from ..ingest.timed import Utterance, assemble
 from ..model import ParsedDocument
+from .diarise import (
+    DIARISE_HINT,
+    VoiceEmbeddings,
+    diarisation_available,
+    diarise,
+    encoder_provenance,
+    split_by_speaker,
+    suggest_interviewer,
+)
 from .model import BASE_MODEL_NAME, base_model_dir, check_model_dir, model_sha256
 from .probe import SAMPLE_RATE, RecordingInfo, frame_channels, import_av, probe
 
@@ -41,7 +53,9 @@ class AsrSettings:
     cpu_threads: int = 0  # 0: every core
     vad_filter: bool = True
     uncertain_below: float = 0.5  # words with a lower probability are marked uncertain
-    turn_pause: float = 1.0  # seconds of silence that start a new turn (mono)
+    turn_pause: float = 1.0  # seconds of silence that start a new turn (mono, not diarised)
+    diarise: bool | None = None  # mono: tell voices apart; None: when Resemblyzer is installed
+    speakers: int = 2  # voices to tell apart when diarising
     window_seconds: float = 600.0
 
 
@@ -54,9 +68,15 @@ class Transcript:
     language: str
     language_probability: float
     provenance: dict[str, object] = field(default_factory=dict)
+    interviewer: str | None = None  # the diarised speaker suggested as interviewer
 
     def document(self, *, interviewer_labels=(), source_format: str | None = None) -> ParsedDocument:
-        """The transcript as a document: one turn per line, sentences with times and words."""
+        """The transcript as a document: one turn per line, sentences with times and words.
+
+        Without ``interviewer_labels`` the suggested interviewer of a diarised recording gets that role.
+        """
+        if not tuple(interviewer_labels) and self.interviewer:
+            interviewer_labels = (self.interviewer,)
         text, turns, timed = assemble(self.utterances, labels=False)
         probabilities = [span.probability for span in timed if span.probability is not None]
         uncertain = sum(1 for p in probabilities if p < float(self.provenance.get("uncertain_below", 0.5)))
@@ -171,6 +191,10 @@ def transcribe_file(
     info = info or probe(path)
     model, folder = load_model(settings)
     per_channel = info.voice_per_channel and info.channels >= 2
+    if settings.diarise and not per_channel and not diarisation_available():
+        raise ModelUnavailable(DIARISE_HINT)
+    voices = VoiceEmbeddings() if not per_channel and settings.diarise is not False and diarisation_available() \
+        else None
     language = settings.language
     probability = 1.0 if language else 0.0
     utterances: list[Utterance] = []
@@ -185,10 +209,13 @@ def transcribe_file(
             segments, result = model.transcribe(
                 mono, language=language, beam_size=settings.beam_size, vad_filter=settings.vad_filter,
                 word_timestamps=True, condition_on_previous_text=False)
+            heard = len(utterances)
             for segment in segments:
                 utterances.extend(_segment_utterances(segment, offset, envelope))
                 if progress:
                     progress(min(offset + min(segment.end, span), info.duration), info.duration)
+            if voices is not None:
+                voices.add(mono, offset, [(w[1], w[2]) for u in utterances[heard:] for w in u.words])
             if language is None and (result.duration_after_vad or 0) > 0:
                 language, probability = result.language, float(result.language_probability)
             del mono
@@ -196,14 +223,27 @@ def transcribe_file(
                 progress(min(offset + span, info.duration), info.duration)
     except (RuntimeError, ValueError, OSError, np.linalg.LinAlgError) as exc:
         raise InvalidInput(f"the recording could not be transcribed ({exc})", source=info.name) from None
-    if not per_channel:
-        _mark_pauses(utterances, settings.turn_pause)
     if not utterances:
         raise InvalidInput("no speech was found in the recording", source=info.name)
     provenance = _provenance(settings, folder)
-    provenance.update({"language": language, "language_probability": round(probability, 4),
-                       "turns": "by channel" if per_channel else f"pauses of {settings.turn_pause:g} s"})
-    return Transcript(info, utterances, language or "", probability, provenance)
+    turns = "by channel" if per_channel else f"pauses of {settings.turn_pause:g} s"
+    diarisation = diarise(voices, settings.speakers) if voices is not None else None
+    interviewer = None
+    if diarisation is not None:
+        utterances = split_by_speaker(utterances, diarisation)
+        interviewer = suggest_interviewer(utterances)
+        turns = f"diarised into {settings.speakers} voices"
+        provenance["diarisation"] = {**encoder_provenance(), "speakers": settings.speakers, "hop": voices.hop,
+                                     "prints": len(voices), "clustering": "spherical k-means (cosine)",
+                                     "interviewer_suggested": interviewer}
+    elif not per_channel:
+        _mark_pauses(utterances, settings.turn_pause)
+        if voices is not None:
+            provenance["diarisation"] = "not used: no stretch of speech long enough to tell voices apart"
+        elif settings.diarise is None:
+            provenance["diarisation"] = f"not used: {DIARISE_HINT}"
+    provenance.update({"language": language, "language_probability": round(probability, 4), "turns": turns})
+    return Transcript(info, utterances, language or "", probability, provenance, interviewer)
 
 
 ENVELOPE_STEP = SAMPLE_RATE // 50  # 20 ms

@@ -13,6 +13,16 @@ from chimeqda.errors import InvalidInput
 
 ASR_MODEL_HELP = ("A faster-whisper model folder (e.g. a large-v3 conversion for better Dutch); "
                   "default: the shipped Whisper base.")
+SPEAKERS_HELP = "Mono recordings: how many voices to tell apart (diarisation)."
+NO_DIARISE_HELP = ("Mono recordings: do not tell voices apart; start a new turn after a pause instead "
+                   "(stereo with one voice per channel always gets its turns by channel).")
+
+
+def diarise_options(command):
+    """``--speakers N`` and ``--no-diarise``, shared by ``transcribe`` and ``import``."""
+    command = click.option("--no-diarise", "no_diarise", is_flag=True, help=NO_DIARISE_HELP)(command)
+    return click.option("--speakers", "speaker_count", type=click.IntRange(1, 10), default=2, show_default=True,
+                        help=SPEAKERS_HELP)(command)
 
 
 class ProgressLine:
@@ -47,11 +57,14 @@ def _clock(seconds: float) -> str:
                    "(Whisper-style). With several recordings, a folder-like stem gets the recording's name.")
 @click.option("--language", type=click.Choice(["en", "nl"]), help="Language spoken (default: detected per file).")
 @click.option("--asr-model", type=click.Path(file_okay=False), help=ASR_MODEL_HELP)
+@diarise_options
 @friendly_errors
-def transcribe(files: tuple[Path, ...], out: Path | None, language: str | None, asr_model: str | None) -> None:
+def transcribe(files: tuple[Path, ...], out: Path | None, language: str | None, asr_model: str | None,
+               speaker_count: int, no_diarise: bool) -> None:
     """Transcribe recordings offline (.wav .mp3 .m4a .flac .ogg .opus .webm .mp4); no project needed.
 
-    Without --out the transcript is printed (one turn per line).
+    Without --out the transcript is printed (one turn per line). Mono recordings
+    are split into speakers by their voices (docs/recordings.md).
 
     Example: chimeqda transcribe interview.m4a --out interview.vtt
     """
@@ -65,7 +78,8 @@ def transcribe(files: tuple[Path, ...], out: Path | None, language: str | None, 
                                source=file.name)
     if out is not None:
         check_output(out)
-    settings = AsrSettings(model_dir=asr_model, language=language)
+    settings = AsrSettings(model_dir=asr_model, language=language, diarise=False if no_diarise else None,
+                           speakers=speaker_count)
     progress = ProgressLine()
     for file in files:
         transcript = transcribe_file(file, settings, progress=lambda done, total, n=file.name: progress(n, done, total))

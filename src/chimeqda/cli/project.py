@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from chimeqda.cli.audio import diarise_options
 from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
 from chimeqda.errors import InvalidInput
 
@@ -54,10 +55,12 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
               help="Corpus files: rows stored per transaction.")
 @click.option("--asr-model", help="Recordings: a faster-whisper model folder, kept as the project's setting "
                                   "('default': the shipped Whisper base).")
+@diarise_options
 @friendly_errors
 def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, participants_csv: Path | None,
             participant: str | None, interviewer_labels: tuple[str, ...], language: str | None, max_size: float | None,
-            id_column: str, text_column: str, lang_column: str, chunk_size: int, asr_model: str | None) -> None:
+            id_column: str, text_column: str, lang_column: str, chunk_size: int, asr_model: str | None,
+            speaker_count: int, no_diarise: bool) -> None:
     """Import transcripts (.txt .md .docx .odt .vtt .srt Whisper .json) or recordings: files, folders or globs.
 
     Recordings (.wav .mp3 .m4a .flac .ogg .opus .webm .mp4) are transcribed on
@@ -130,6 +133,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         outcomes += import_recordings(
             ws, recordings, participant=participant, participants_csv=participants_csv,
             interviewer_labels=interviewer_labels, language=language, asr_model=asr_model, checked=checked,
+            diarise=False if no_diarise else None, speakers=speaker_count,
             progress=ProgressLine(), status=lambda line: click.echo(line, err=True))
     no_interviewer = {o.document_id: o.speakers_without_interviewer for o in outcomes
                       if o.status != "unchanged" and o.speakers_without_interviewer}

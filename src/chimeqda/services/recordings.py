@@ -98,6 +98,8 @@ def import_recordings(
     interviewer_labels: Iterable[str] = (),
     language: str | None = None,
     asr_model: str | None = None,
+    diarise: bool | None = None,
+    speakers: int = 2,
     checked: dict[Path, RecordingInfo | None] | None = None,
     progress: Callable[[str, float, float], None] | None = None,
     status: Callable[[str], None] | None = None,
@@ -105,6 +107,8 @@ def import_recordings(
     """Transcribe and store recordings, one transaction each; unchanged ones are skipped.
 
     ``checked`` is what :func:`check_recordings` returned for ``paths`` (checked here when not given).
+    Mono recordings are diarised into ``speakers`` voices when Resemblyzer is installed
+    (``diarise=None``), always (``True``: an error if it is not) or never (``False``).
     """
     from chimeqda.audio.transcribe import AsrSettings, transcribe_file
 
@@ -117,7 +121,8 @@ def import_recordings(
         checked = check_recordings(ws, paths, status)
     labels = tuple(interviewer_labels)
     file_owner = {name: row.label for row in people for name in row.files}
-    settings = AsrSettings(model_dir=project_asr_model(ws, asr_model), language=language)
+    settings = AsrSettings(model_dir=project_asr_model(ws, asr_model), language=language, diarise=diarise,
+                           speakers=speakers)
     if people:
         with ws.session() as session:
             upsert_participants(session, ws.project_id, people)
