@@ -16,6 +16,14 @@ from llm_support import _missing, start_server
 from chimeqda.model import Code, Codebook, Example
 
 
+@pytest.fixture(autouse=True)
+def isolated_discovery(tmp_path, monkeypatch):
+    """Server discovery sees only this test's state folder and no usual ports (no stray local server)."""
+    monkeypatch.setenv("CHIMEQDA_STATE_DIR", str(tmp_path / "llm-state"))
+    monkeypatch.setenv("CHIMEQDA_LLM_PORTS", "")
+    return tmp_path / "llm-state"
+
+
 @pytest.fixture(scope="session")
 def llm_server(tmp_path_factory):
     """The session's llama.cpp server (skips the test when the packages are missing)."""

@@ -9,10 +9,11 @@ validated always; the quote is located back in the passage.
 
 Safety and reproducibility:
 
-- the endpoint is loopback by default (``http://127.0.0.1:8080/v1``: a
-  llama.cpp, Ollama, vLLM or LM Studio server on this machine); any other host
-  is refused unless ``allow_remote=True``, because interview text would leave
-  the machine. No proxy settings from the environment are used.
+- the endpoint is loopback by default: ``endpoint="auto"`` finds a running
+  server on this machine (one started by ``chimeqda llm serve``, Ollama,
+  LM Studio, vLLM or llama.cpp on their usual ports; :mod:`chimeqda.coders.llm_discover`);
+  any other host is refused unless ``allow_remote=True``, because interview
+  text would leave the machine. No proxy settings from the environment are used.
 - the API key is read from an environment variable (``api_key_env``), never
   stored in the project, the cache or the provenance;
 - temperature 0 by default; ``samples > 1`` asks several answers (with
@@ -104,7 +105,8 @@ class LLMCoder(Coder):
     Parameters
     ----------
     endpoint:
-        Base URL of an OpenAI-compatible API (``.../v1``). Loopback by default.
+        Base URL of an OpenAI-compatible API (``.../v1``); ``"auto"`` (default)
+        finds a running server on this machine and says which (``discovered_``).
     model:
         Model name as the server knows it; empty takes the server's first model.
     api_key_env:
@@ -146,12 +148,13 @@ class LLMCoder(Coder):
     reads_whole_passages = True
     needs_server: ClassVar[bool] = True
     needs_key = False
+    cacheable = False  # fitting is one /models request; a pickled fit would keep a stale server and model
     batch_size = 16
     default_threshold = 0.5
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str = "auto",
         model: str = "",
         api_key_env: str = DEFAULT_KEY_ENV,
         allow_remote: bool = False,
@@ -237,7 +240,7 @@ class LLMCoder(Coder):
         from chimeqda.coders.llm_cache import open_cache
 
         self._validate()
-        self.endpoint_ = check_endpoint(self.endpoint, self.allow_remote)
+        self.endpoint_, self.discovered_ = self._find_endpoint()
         self.codes_ = target_codes(codebook, self.level)
         self.codebook_ = codebook
         self.template_ = PromptTemplate.load(self.prompt_template)
@@ -258,6 +261,21 @@ class LLMCoder(Coder):
         self.provenance_ = self._provenance()
         return self
 
+    def _find_endpoint(self) -> tuple[str, str]:
+        """The endpoint to use, and a sentence saying how it was found (empty when it was given)."""
+        from chimeqda.coders.llm_discover import discover
+
+        if str(self.endpoint).strip().lower() not in ("", "auto"):
+            return check_endpoint(self.endpoint, self.allow_remote), ""
+        try:
+            found = discover(self.model)
+        except LLMUnavailable as exc:
+            if not self.model:
+                raise
+            # No server, but the model is named: cached answers can still be reused offline.
+            return DEFAULT_ENDPOINT, f"{exc.args[0] if exc.args else exc} — only cached answers of {self.model} can be used"
+        return check_endpoint(found.endpoint), found.describe()
+
     def _provenance(self) -> dict[str, Any]:
         return {
             "endpoint": _public_url(self.endpoint_),
@@ -268,6 +286,7 @@ class LLMCoder(Coder):
             "prompt_template_sha256": self.template_.sha256,
             "system_prompt_sha256": hashlib.sha256(self.system_prompt_.encode("utf-8")).hexdigest(),
             "constrained_decoding": self._mode,
+            **({"endpoint_found": self.discovered_} if self.discovered_ else {}),
         }
 
     # -- HTTP -------------------------------------------------------------------
@@ -301,7 +320,7 @@ class LLMCoder(Coder):
                 return self.model, {}
             raise LLMUnavailable(
                 f"cannot reach a language-model server at {_public_url(self.endpoint_)} ({_short(exc)}). "
-                "Start one (e.g. `python -m llama_cpp.server --model MODEL.gguf --port 8080`, or Ollama), "
+                "Start one (e.g. `chimeqda llm serve --model MODEL.gguf`, or Ollama), "
                 "or name the model (model=...) to reuse cached answers offline"
             ) from None
         if not models and not self.model:

@@ -246,7 +246,11 @@ def fit_project_coder(
         labelled = project_decisions(session, ws.project_id) if learn_from_decisions else []
     if progress:
         progress(f"fitting the {name} coder ({len(labelled)} project decisions)")
-    return fit_cached(coder, book, labelled), book_row.id
+    fitted = fit_cached(coder, book, labelled)
+    found = getattr(fitted, "discovered_", "")
+    if found and progress:
+        progress(found)  # which local language-model server an `llm` coder found
+    return fitted, book_row.id
 
 
 def suggestion_rows(
