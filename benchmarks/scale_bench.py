@@ -10,6 +10,17 @@ Each measurement runs in its own process so its peak memory (``ru_maxrss``) is i
 imports it into a new SQLite project; ``code`` codes a project with ``--engine dask`` and
 reports wall time, segments/s per worker, the client's and each worker's peak memory.
 ``all`` runs the series and prints a Markdown table. Synthetic text only.
+
+Analysis of a large project (``chimeqda analyse`` and ``report`` counted by the database):
+
+    python benchmarks/scale_bench.py seed --project /tmp/scale/1m --out /tmp/scale/1m-coded
+    python benchmarks/scale_bench.py analyse --project /tmp/scale/1m-coded --what report
+    python benchmarks/scale_bench.py analyses --sizes 100000,300000,1000000 --root /tmp/scale
+
+``seed`` copies an imported project and writes synthetic coding events in bulk (each segment a
+machine suggestion, one in ten a second one; a person decides every suggestion of the first
+200 documents: about 1.1 events a segment); ``analyse`` runs one ``chimeqda analyse``
+table or the report in its own process; ``analyses`` runs them all for each size.
 """
 
 from __future__ import annotations
@@ -124,6 +135,107 @@ def cmd_all(args: argparse.Namespace) -> dict:
     return results
 
 
+REVIEWED = 200
+"""Documents whose suggestions the synthetic person decides (the double-coded sample agreement is computed on)."""
+
+ANALYSES = {
+    "frequencies": ["analyse", "frequencies"],
+    "cooccurrence (window 1)": ["analyse", "cooccurrence", "--window", "1"],
+    "by-attribute forum": ["analyse", "by-attribute", "--attribute", "forum"],
+    "quotes": ["analyse", "quotes"],
+    "matrix": ["analyse", "matrix"],
+    "report": ["report", "--include-suggested"],
+}
+
+
+def cmd_seed(args: argparse.Namespace) -> dict:
+    """Copy an imported project and write synthetic coding events (see the module docstring)."""
+    from sqlalchemy import func, insert, select
+
+    from chimeqda.model import CoderInfo
+    from chimeqda.services import open_project
+    from chimeqda.services.project import coder_row, human
+    from chimeqda.store import tables as t
+
+    source, out = Path(args.project), Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(source, out)
+    ws = open_project(out)
+    rng = random.Random(3)
+    start = time.perf_counter()
+    with ws.session() as session:
+        codes = session.execute(select(t.Code.key, t.Code.id).join(t.Codebook, t.Codebook.id == t.Code.codebook_id)
+                                .where(t.Codebook.project_id == ws.project_id)).all()
+        leaves = [code_id for key, code_id in codes if "." in key]
+        machine = coder_row(session, CoderInfo(kind="machine", name="bench-coder", version="1", params={})).id
+        person = coder_row(session, human("ann")).id
+        first_doc = session.scalar(select(func.min(t.Document.id)).where(t.Document.project_id == ws.project_id))
+        rows: list[dict] = []
+        query = select(t.Segment.id, t.Segment.document_id, t.Segment.start, t.Segment.end).join(
+            t.Document, t.Document.id == t.Segment.document_id).where(t.Document.project_id == ws.project_id)
+        for segment_id, document_id, begin, end in session.execute(query).yield_per(50_000):
+            for code in rng.sample(leaves, 2 if rng.random() < 0.1 else 1):
+                rows.append({"project_id": ws.project_id, "document_id": document_id, "segment_id": segment_id,
+                             "start": begin, "end": end, "code_id": code, "coder_id": machine,
+                             "action": "suggested", "score": round(rng.random(), 3), "evidence": "",
+                             "run_id": "bench"})
+            if len(rows) >= 50_000:
+                session.execute(insert(t.CodingEvent), rows)
+                rows = []
+        if rows:
+            session.execute(insert(t.CodingEvent), rows)
+        reviewed = session.execute(select(t.CodingEvent.id, t.CodingEvent.document_id, t.CodingEvent.segment_id,
+                                          t.CodingEvent.start, t.CodingEvent.end, t.CodingEvent.code_id)
+                                   .where(t.CodingEvent.project_id == ws.project_id,
+                                          t.CodingEvent.document_id < first_doc + REVIEWED)).all()
+        session.execute(insert(t.CodingEvent), [
+            {"project_id": ws.project_id, "document_id": doc, "segment_id": seg, "start": begin, "end": end,
+             "code_id": code, "coder_id": person, "action": "accepted" if rng.random() < 0.6 else "rejected",
+             "decides_id": event_id, "evidence": ""}
+            for event_id, doc, seg, begin, end, code in reviewed])
+        events = session.scalar(select(func.count()).select_from(t.CodingEvent)
+                                .where(t.CodingEvent.project_id == ws.project_id))
+    return {"project": str(out), "events": int(events or 0), "seconds": time.perf_counter() - start,
+            "peak_mb": peak_mb()}
+
+
+def cmd_analyse(args: argparse.Namespace) -> dict:
+    """One ``chimeqda analyse`` table or the report of a project, its output thrown away."""
+    import contextlib
+    import io
+    import tempfile
+
+    from chimeqda.cli import main as cli
+
+    os.environ.setdefault("CHIMEQDA_LARGE_PROJECT", "50000")  # the database's path at every size measured
+    argv = [*ANALYSES[args.what], "-p", args.project]
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder:
+        if args.what == "report":
+            argv += ["--out", folder, "--allow-unpseudonymised"]
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli.main(argv, standalone_mode=False)
+        seconds = time.perf_counter() - start
+    return {"what": args.what, "seconds": seconds, "peak_mb": peak_mb(), "load": load}
+
+
+def cmd_analyses(args: argparse.Namespace) -> dict:
+    root = Path(args.root)
+    results: dict = {"seeds": [], "analyses": []}
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        project, coded = root / f"corpus-{size}", root / f"corpus-{size}-coded"
+        if not (project / "chimeqda.sqlite3").exists():
+            _child("import", "--rows", str(size), "--out", str(project))
+        if not (coded / "chimeqda.sqlite3").exists():
+            results["seeds"].append({"size": size, **_child("seed", "--project", str(project), "--out", str(coded))})
+            print(json.dumps(results["seeds"][-1]), file=sys.stderr)
+        for what in ANALYSES:
+            results["analyses"].append({"size": size, **_child("analyse", "--project", str(coded), "--what", what)})
+            print(json.dumps(results["analyses"][-1]), file=sys.stderr)
+    return results
+
+
 def cmd_netns(args: argparse.Namespace) -> dict:
     """Each worker in its own network namespace, joined over a veth pair to a scheduler on the host side.
 
@@ -189,6 +301,15 @@ def main() -> None:
     p = sub.add_parser("netns", help="workers in their own network namespaces (simulated hosts); as root")
     p.add_argument("--project", required=True)
     p.add_argument("--workers", type=int, default=2)
+    p = sub.add_parser("seed", help="a copy of an imported project with synthetic coding events")
+    p.add_argument("--project", required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("analyse", help="one analyse table or the report, in this process")
+    p.add_argument("--project", required=True)
+    p.add_argument("--what", choices=list(ANALYSES), default="report")
+    p = sub.add_parser("analyses", help="seed each size and run every analysis")
+    p.add_argument("--sizes", default="100000,300000,1000000")
+    p.add_argument("--root", default="/tmp/chimeqda-scale-bench")
     p = sub.add_parser("all")
     p.add_argument("--sizes", default="100000,300000,1000000")
     p.add_argument("--default-size", type=int, default=20_000)
@@ -196,7 +317,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    result = {"import": cmd_import, "code": cmd_code, "all": cmd_all, "netns": cmd_netns}[args.command](args)
+    commands = {"import": cmd_import, "code": cmd_code, "all": cmd_all, "netns": cmd_netns, "seed": cmd_seed,
+                "analyse": cmd_analyse, "analyses": cmd_analyses}
+    result = commands[args.command](args)
     print(json.dumps(result))
 
 
