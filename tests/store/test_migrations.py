@@ -70,3 +70,18 @@ def test_0005_adds_recording_times_to_a_0004_database_and_downgrades(db_url):
     assert not {"time_start", "time_end", "words"} & {c["name"] for c in inspect(engine).get_columns("segments")}
     assert "time_end" not in {c["name"] for c in inspect(engine).get_columns("turns")}
     assert "time" in {c["name"] for c in inspect(engine).get_columns("turns")}
+
+
+def test_0006_adds_review_flags_and_segment_reviews_and_downgrades(db_url):
+    engine = make_engine(db_url)
+    _to_revision(engine, "0005")
+    assert not {"review_flags", "segment_reviews"} & set(inspect(engine).get_table_names())
+    migrate(engine)
+    assert schema_revision(engine) == head_revision()
+    assert {"run_id", "segment_id", "code_id", "score", "level", "scores"} <= {
+        column["name"] for column in inspect(engine).get_columns("review_flags")}
+    assert {"segment_id", "coder_id", "action", "note"} <= {
+        column["name"] for column in inspect(engine).get_columns("segment_reviews")}
+    _to_revision(engine, "0005", down=True)
+    assert schema_revision(engine) == "0005"
+    assert not {"review_flags", "segment_reviews"} & set(inspect(engine).get_table_names())

@@ -66,6 +66,9 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
                         precision=precision)
     click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
                f"{run.coder.version} (run {run.run_id[:8]}); {run.skipped_existing} already suggested or decided.")
+    if run.flagged:
+        click.echo(f"{run.flagged} segment(s) got no suggestion although a code is fairly likely there: "
+                   "flagged for review (chimeqda next --flagged).")
     if run.left_for_review is not None:
         click.echo(f"At precision {run.precision:g}: {run.left_for_review} of {run.segments} segments left for you "
                    f"(a code neither suggested nor unlikely); `chimeqda next` serves them, most useful first.")
@@ -219,10 +222,12 @@ def prepare(coder: str | None, codebook: str) -> None:
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many segments to serve.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
 @click.option("--no-agreement", is_flag=True, help="Skip the estimated agreement (it refits the coder per fold).")
+@click.option("--flagged", is_flag=True,
+              help="List the flagged segments instead: no suggestion, but some code fairly likely.")
 @allow_unpseudonymised_option
 @friendly_errors
 def next_command(project_dir: Path, db: str | None, coder: str, count: int, params: tuple[str, ...],
-                 no_agreement: bool, allow_unpseudonymised: bool) -> None:
+                 no_agreement: bool, flagged: bool, allow_unpseudonymised: bool) -> None:
     """Serve the undecided segments where a decision is worth most, the coder retrained on every decision so far.
 
     Worth is the expected number of machine labels a decision corrects
@@ -233,23 +238,70 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
     coder and the decisions made so far (cross-validated by document, once at
     least 20 segments are decided).
 
-    Example: chimeqda next -n 10
+    A segment the machine left without a suggestion although some code is
+    fairly likely is flagged ("empty means unsure"); --flagged lists those.
+    Mark one "reviewed: no code" with `chimeqda no-code SEGMENT_ID`.
+
+    Example: chimeqda next -n 10; chimeqda next --flagged
     """
     from chimeqda.services.active import estimated_agreement, next_for_review
+    from chimeqda.services.review import open_flags
 
     ws = open_project(project_dir, db)
+    if flagged:
+        flags = open_flags(ws, limit=count)
+        if not flags:
+            click.echo("no flagged segments wait for review")
+        for flag in flags:
+            who = f" [{flag.participant}]" if flag.participant else ""
+            click.echo(f"segment {flag.segment_id} {flag.document}{who}: no suggestion, but {flag.code} "
+                       f"probability {flag.score:.2f} (flagged)")
+            click.echo(f"    {flag.text}")
+        if flags:
+            click.echo("Code it (chimeqda review, or the web), or: chimeqda no-code SEGMENT_ID")
+        return
     guard_privacy(ws, allow_unpseudonymised, "machine coding (next)")
     settings = parse_params(params)
     items = next_for_review(ws, coder=coder, n=count, params=settings)
+    flags = {flag.segment_id: flag for flag in open_flags(ws)}
     if not items:
         click.echo("no undecided participant segments left")
     for item in items:
         who = f" [{item.participant}]" if item.participant else ""
+        mark = " — flagged: no suggestion stored here" if item.segment_id in flags else ""
         click.echo(f"segment {item.segment_id} {item.document}{who}: {item.code} probability {item.score:.2f} "
-                   f"(a decision here is expected to correct {item.expected_value:.2f} machine labels)")
+                   f"(a decision here is expected to correct {item.expected_value:.2f} machine labels){mark}")
         click.echo(f"    {item.text}")
+    if flags:
+        click.echo(f"{len(flags)} flagged segment(s) have no suggestion although a code is fairly likely: "
+                   "chimeqda next --flagged")
     if not no_agreement:
         click.echo(estimated_agreement(ws, coder=coder, params=settings).summary())
 
 
-COMMANDS = (code, review, next_command, classify, coders, prepare)
+@click.command("no-code")
+@project_options
+@click.argument("segment_ids", nargs=-1, type=int, required=True)
+@click.option("--undo", is_flag=True, help="Withdraw your earlier 'reviewed: no code' on these segments.")
+@click.option("--note", default="", help="Why no code applies (kept with the decision).")
+@click.option("--by", default=current_user, show_default="your user name", help="Name of the person deciding.")
+@friendly_errors
+def no_code(project_dir: Path, db: str | None, segment_ids: tuple[int, ...], undo: bool, note: str, by: str) -> None:
+    """Mark segments "reviewed: no code" (or withdraw that with --undo).
+
+    The decision is appended like every other one; the report counts these
+    segments apart from those nobody reviewed, and the coders learn from them.
+    Segment ids come from `chimeqda next` / `chimeqda next --flagged`.
+
+    Example: chimeqda no-code 14 15 --note "small talk"
+    """
+    from chimeqda.services.review import mark_no_code, reopen
+
+    ws = open_project(project_dir, db)
+    added = reopen(ws, segment_ids, by=by) if undo else mark_no_code(ws, segment_ids, by=by, note=note)
+    what = "withdrew 'reviewed: no code' on" if undo else "marked 'reviewed: no code':"
+    click.echo(f"{what} {len(added)} segment(s)" + (f" ({len(segment_ids) - len(added)} already so)"
+                                                  if len(added) < len(segment_ids) else ""))
+
+
+COMMANDS = (code, review, next_command, no_code, classify, coders, prepare)

@@ -135,11 +135,13 @@ class Coder:
 
     def suggest(
         self, segments: Sequence[Segment], limits: Sequence[Mapping[str, float]] | None = None,
+        probs: Sequence[Mapping[str, float]] | None = None,
     ) -> list[Suggestion]:
         """Suggestions for the codes at or above threshold, with evidence, in batches.
 
         ``limits`` (one mapping per segment) replaces the coder's own
-        thresholds, e.g. those reaching a requested precision.
+        thresholds, e.g. those reaching a requested precision; ``probs`` (one
+        mapping per segment, from ``predict_proba``) saves scoring again.
         """
         self._check_fitted()
         per_segment = list(limits) if limits is not None else self.segment_thresholds(segments)
@@ -147,7 +149,8 @@ class Coder:
         for begin in range(0, len(segments), self.batch_size):
             batch = segments[begin : begin + self.batch_size]
             batch_limits = per_segment[begin : begin + self.batch_size]
-            for segment, scores, limits_ in zip(batch, self.predict_proba(batch), batch_limits):
+            batch_probs = probs[begin : begin + self.batch_size] if probs is not None else self.predict_proba(batch)
+            for segment, scores, limits_ in zip(batch, batch_probs, batch_limits):
                 for code, score in scores.items():
                     if score >= limits_.get(code, self.default_threshold):
                         span = self.evidence_span(segment, code)

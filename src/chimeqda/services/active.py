@@ -8,6 +8,12 @@ probabilities: 1 − p for a code the machine suggests, p for one it leaves
 out, summed over codes). For diversity, a segment whose text
 is a near-duplicate of one already served in the same batch is skipped.
 
+:func:`stored_queue` orders what is already stored (pending suggestions and
+open review flags, ``services.review``) by the same expected value, from the
+calibrated probabilities stored with them, without refitting: the web's
+review mode uses it (a refit per request would take minutes with the default
+coder).
+
 ``estimated_agreement`` measures Cohen's κ per code between the coder's
 thresholded predictions and the human decisions, by cross-validation grouped
 by document over the decided segments (a decided segment counts as fully
@@ -154,6 +160,77 @@ def next_for_review(
     return items
 
 
+@dataclass(frozen=True)
+class QueueItem:
+    """A segment waiting for a decision, from what is stored: its pending suggestions and/or its open flag."""
+
+    segment_id: int
+    document_id: int
+    start: int
+    end: int
+    expected_value: float
+    suggestions: tuple[int, ...] = ()
+    """Pending suggestion event ids on the segment, least sure first."""
+    flag_code: str | None = None
+    """Open review flag: no suggestion, but this code is fairly likely (``flag_score``)."""
+    flag_score: float | None = None
+
+
+def stored_queue(ws: Workspace, *, document_id: int | None = None, by: str | None = None) -> list[QueueItem]:
+    """Segments with pending suggestions or open flags, by expected value of a decision (best first).
+
+    The rule of :func:`next_for_review` (``expected_decision_value``) over the stored calibrated
+    probabilities: 1 − p for each code suggested there, p for each flagged code not suggested.
+    ``by``: pending means not yet decided by this person (the web decides per person).
+    """
+    from chimeqda.services.review import open_flags
+    from chimeqda.store.queries import pending_suggestion
+
+    with ws.session() as session:
+        me = None
+        if by is not None:
+            from chimeqda.services.project import coder_row, human
+            me = coder_row(session, human(by)).id
+        query = (
+            select(t.CodingEvent.id, t.CodingEvent.segment_id, t.CodingEvent.document_id, t.CodingEvent.score,
+                   t.Code.key, t.Segment.start, t.Segment.end)
+            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .join(t.Segment, t.Segment.id == t.CodingEvent.segment_id)
+            .join(t.Document, t.Document.id == t.CodingEvent.document_id)
+            .where(t.CodingEvent.project_id == ws.project_id, t.Document.is_current.is_(True),
+                   pending_suggestion(by=me))
+        )
+        if document_id is not None:
+            query = query.where(t.CodingEvent.document_id == document_id)
+        pending = session.execute(query).all()
+    segments: dict[int, dict[str, Any]] = {}
+    for event_id, segment_id, doc_id, score, code, start, end in pending:
+        entry = segments.setdefault(segment_id, {"doc": doc_id, "start": start, "end": end, "probs": {},
+                                                 "limits": {}, "ids": []})
+        p = 0.5 if score is None else float(score)
+        if code not in entry["probs"] or p > entry["probs"][code]:
+            entry["probs"][code], entry["limits"][code] = p, p  # suggested: counts 1 - p
+        entry["ids"].append((p, event_id))
+    flags = {}
+    for flag in open_flags(ws, document_id=document_id):
+        flags[flag.segment_id] = flag
+        entry = segments.setdefault(flag.segment_id, {"doc": flag.document_id, "start": flag.start, "end": flag.end,
+                                                      "probs": {}, "limits": {}, "ids": []})
+        for code, p in flag.scores.items():
+            if code not in entry["probs"]:
+                entry["probs"][code], entry["limits"][code] = p, 2.0  # not suggested: counts p
+    items = []
+    for segment_id, entry in segments.items():
+        flag = flags.get(segment_id)
+        items.append(QueueItem(
+            segment_id, entry["doc"], entry["start"], entry["end"],
+            expected_decision_value(entry["probs"], entry["limits"]),
+            tuple(event_id for _, event_id in sorted(entry["ids"])),
+            flag.code if flag else None, flag.score if flag else None))
+    items.sort(key=lambda item: (-item.expected_value, item.document_id, item.start))
+    return items
+
+
 def estimated_agreement(
     ws: Workspace, *, coder: str = DEFAULT_CODER, n_splits: int = 5, params: dict | None = None,
     min_decisions: int = MIN_DECISIONS,
@@ -205,4 +282,5 @@ def estimated_agreement(
     return AgreementEstimate(coder, decided, per_code=frame, macro_kappa=float(frame["kappa"].mean()), folds=folds_n)
 
 
-__all__ = ["AgreementEstimate", "MIN_DECISIONS", "ReviewItem", "estimated_agreement", "next_for_review"]
+__all__ = ["AgreementEstimate", "MIN_DECISIONS", "QueueItem", "ReviewItem", "estimated_agreement",
+           "next_for_review", "stored_queue"]

@@ -26,6 +26,7 @@ from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
 from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
+from chimeqda.services.review import flag_level, flag_rows, no_code_segment_ids
 from chimeqda.store import tables as t
 from chimeqda.store.queries import (
     current_coding,
@@ -46,6 +47,8 @@ class CodingRun:
     left_for_review: int | None = None
     """With ``precision``: segments where some code is neither suggested nor unlikely (p ≤ 1 − precision)."""
     precision: float | None = None
+    flagged: int = 0
+    """Segments left without a suggestion although some code is fairly likely (``services.review``)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def project_decisions(session: Session, project_id: int) -> list[LabelledText]:
 
     Accepted codings (not removed) give labels; rejected suggestions give
     ``rejected`` codes. Codings on spans count for every segment they cover.
+    A segment marked "reviewed: no code" is a complete passage without labels.
     Only this project's rows are read.
     """
     _, book = project_codebook(session, project_id)
@@ -130,11 +134,21 @@ def project_decisions(session: Session, project_id: int) -> list[LabelledText]:
         root = book.root_of(key) if key in book else key
         item = items.setdefault(seg_id, {"text": text, "lang": lang, "labels": set(), "rejected": set()})
         (item["labels"] if action == "accepted" else item["rejected"]).add(root)
-    return [
+    decided = [
         LabelledText(text=v["text"], labels=frozenset(v["labels"]), lang=v["lang"], complete=False,
                      rejected=frozenset(v["rejected"] - v["labels"]), source=f"segment:{k}")
         for k, v in sorted(items.items())
     ]
+    # "Reviewed: no code" (and nothing coded there since): every code is known not to apply.
+    empty = sorted(no_code_segment_ids(session, project_id) - set(items))
+    if empty:
+        for seg_id, text, lang in session.execute(
+            select(t.Segment.id, t.Segment.text, t.Document.language)
+            .join(t.Document, t.Document.id == t.Segment.document_id).where(t.Segment.id.in_(empty))
+        ).all():
+            decided.append(LabelledText(text=text, labels=frozenset(), lang=lang, complete=True,
+                                        source=f"segment:{seg_id}"))
+    return decided
 
 
 def run_coder(
@@ -172,11 +186,12 @@ def run_coder(
         if progress:
             progress(f"coding {len(segments)} segments")
         left: int | None = None
+        probs = score_segments(coder, segments)
         if precision is None:
-            suggestions = coder.suggest(segments)
+            suggestions = coder.suggest(segments, probs=probs)
         else:
-            limits, left = selective_limits(coder, segments, precision)
-            suggestions = coder.suggest(segments, limits=limits)
+            limits, left = selective_limits(coder, segments, precision, probs=probs)
+            suggestions = coder.suggest(segments, limits=limits, probs=probs)
     info = coder.info()
     if precision is not None:
         info = CoderInfo(kind=info.kind, name=info.name, version=info.version,
@@ -198,26 +213,40 @@ def run_coder(
                 .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
             ).all()
         )
+        code_id_of = code_ids(session, codebook_id)
+        occupied = {segment_id for segment_id, _ in existing}
         rows, skipped = suggestion_rows(
-            suggestions, segments, document_of, code_ids(session, codebook_id), existing,
+            suggestions, segments, document_of, code_id_of, existing,
             project_id=ws.project_id, coder_id=coder_id, run_id=run_id,
         )
         if rows:
             session.execute(t.table(t.CodingEvent).insert(), rows)
+        # Empty means unsure, not "no code": flag segments left empty although a code is fairly likely.
+        flags = flag_rows(segments, probs, {s.segment_key for s in suggestions}, occupied, document_of, code_id_of,
+                          level=flag_level(precision), project_id=ws.project_id, coder_id=coder_id, run_id=run_id)
+        if flags:
+            session.execute(t.table(t.ReviewFlag).insert(), flags)
         # Coverage, also of documents where nothing was suggested: "coded, no code applies".
         covered = sorted({document_of[s.key] for s in segments if s.key in document_of})
         if covered:
             session.execute(t.table(t.CoderRun).insert(), coverage_rows(covered, project_id=ws.project_id,
                                                                       coder_id=coder_id, run_id=run_id))
-    return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision)
+    return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision, len(flags))
 
 
-def selective_limits(coder: Coder, segments: Sequence[Segment], precision: float) -> tuple[list[dict[str, float]], int]:
+def score_segments(coder: Coder, segments: Sequence[Segment]) -> list[dict[str, float]]:
+    """The coder's calibrated probabilities for every segment, scored in batches."""
+    return [row for begin in range(0, len(segments), coder.batch_size)
+            for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]
+
+
+def selective_limits(
+    coder: Coder, segments: Sequence[Segment], precision: float, *, probs: Sequence[dict[str, float]] | None = None,
+) -> tuple[list[dict[str, float]], int]:
     """Per segment, thresholds reaching ``precision``; and how many segments stay unsettled at it."""
     if not 0.5 <= precision < 1:
         raise InvalidInput(f"precision must be at least 0.5 and below 1 (got {precision})", source="--precision")
-    probs = [row for begin in range(0, len(segments), coder.batch_size)
-             for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]
+    probs = list(probs) if probs is not None else score_segments(coder, segments)
     codes = list(coder.thresholds())
     langs = [segment_language(s) for s in segments]
     chosen = selective_thresholds(np.array([[row[c] for c in codes] for row in probs]).reshape(len(probs), len(codes)),
@@ -272,6 +301,7 @@ def suggestion_rows(
         if (segment.key, code_id) in existing:
             skipped += 1
             continue
+        existing.add((segment.key, code_id))  # one suggestion per code per sentence, also within a run
         start, end = _suggested_span(suggestion, segment)
         rows.append(
             {

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from chimeqda.report import Report, build_report, write_report
 from chimeqda.services.frames import ProjectFrames, document_attributes_frame, project_frames
@@ -46,47 +45,33 @@ def calibration_section(ws: Workspace) -> tuple[str, str] | None:
 
     Every decided machine suggestion is a (probability, accepted?) pair; per code,
     the reliability diagram of those pairs, and how many suggestions were decided
-    and how many were never reviewed. None when no machine coder made suggestions.
-    Only the decided suggestions are read (the others are counted), so a
-    million suggestions cost no memory.
+    and how many were never reviewed. Then the participant sentences by review
+    state, "reviewed: no code" apart from "not reviewed" (an empty suggestion list
+    is not a "no code"). None when no machine coder made suggestions or flags.
     """
-    from chimeqda.coders.calibration import reliability
     from chimeqda.report.reliability import reliability_svg
+    from chimeqda.services.review import coverage_summary, decision_reliability
 
-    suggestion = aliased(t.CodingEvent)
-    decision = aliased(t.CodingEvent)
-    machine_suggestion = (suggestion.project_id == ws.project_id, suggestion.action == "suggested",
-                          t.Coder.kind == "machine")
+    found = decision_reliability(ws)
+    coverage = coverage_summary(ws)
     with ws.session() as session:
-        suggested = int(session.scalar(
-            select(func.count()).select_from(suggestion).join(t.Coder, t.Coder.id == suggestion.coder_id)
-            .where(*machine_suggestion)) or 0)
-        latest: dict[int, tuple[float | None, str, str]] = {}
-        for event_id, score, code, action in session.execute(
-            select(suggestion.id, suggestion.score, t.Code.key, decision.action)
-            .join(decision, decision.decides_id == suggestion.id)
-            .join(t.Coder, t.Coder.id == suggestion.coder_id)
-            .join(t.Code, t.Code.id == suggestion.code_id)
-            .where(*machine_suggestion, decision.action.in_(("accepted", "rejected")))
-            .order_by(decision.id)
-        ).all():
-            latest[int(event_id)] = (score, code, action)
-    if not suggested:
+        flagged_ever = session.scalar(select(func.count()).select_from(t.ReviewFlag)
+                                      .where(t.ReviewFlag.project_id == ws.project_id))
+    if not found.suggested and not flagged_ever:
         return None
-    pairs: dict[str, tuple[list[float], list[int]]] = {}
-    for _, (score, code, action) in sorted(latest.items()):
-        if score is not None:
-            probs, truth = pairs.setdefault(code.split(".")[0], ([], []))
-            probs.append(float(score))
-            truth.append(int(action == "accepted"))
-    decided = sum(len(v[0]) for v in pairs.values())
-    text = (f"<p>{suggested} machine suggestions: {decided} reviewed by a researcher "
-            f"({sum(sum(v[1]) for v in pairs.values())} accepted), {suggested - decided} not reviewed. "
+    text = (f"<p>{found.suggested} machine suggestions: {found.decided} reviewed by a researcher "
+            f"({found.accepted} accepted), {found.suggested - found.decided} not reviewed. "
             "Suggestion scores are calibrated probabilities; the diagram compares them with the "
             "researchers' decisions (a well-calibrated coder's points lie on the diagonal).</p>")
-    if decided:
-        tables = {code: reliability(probs, truth) for code, (probs, truth) in sorted(pairs.items())}
-        text += reliability_svg(tables, title="machine suggestions: probability vs accepted share")
+    if found.decided:
+        text += reliability_svg(found.tables, title="machine suggestions: probability vs accepted share")
+    text += (
+        f"<p>Participant sentences ({coverage.segments}): {coverage.coded} coded by a researcher; "
+        f"{coverage.no_code} <strong>reviewed: no code</strong>; not reviewed: {coverage.pending} with a machine "
+        f"suggestion waiting, {coverage.flagged} flagged (no suggestion, but a code fairly likely) and "
+        f"{coverage.not_reviewed} with nothing suggested. A sentence without a suggestion is not a sentence "
+        "without a code: only the \u201creviewed: no code\u201d ones were judged to have none.</p>"
+    )
     return "Machine suggestions: calibration and review", text
 
 

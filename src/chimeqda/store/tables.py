@@ -7,7 +7,9 @@ Coding decisions live in ``coding_events`` and are appended, never updated:
 the current state of a coding is derived from its events (see
 ``store/queries.py``). Documents are immutable: a changed source file becomes
 a new ``documents`` row whose ``supersedes_id`` points at the old one.
-``coder_runs`` records which documents each machine coding run covered.
+``coder_runs`` records which documents each machine coding run covered;
+``review_flags`` the segments a run left empty although a code is fairly
+likely there, and ``segment_reviews`` (append-only) a person's "reviewed: no code".
 Segments and turns of a timed source (a recording, VTT/SRT/Whisper JSON) keep
 their times in seconds; a recording itself is a file ``<project>/media/<sha256>.<ext>``
 described in ``documents.meta["media"]``.
@@ -196,6 +198,50 @@ class CoderRun(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"), index=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewFlag(Base):
+    """A segment a machine run left without a suggestion although some code is fairly likely there.
+
+    Written with the run's suggestions (same transaction): "empty means
+    unsure, not no code". ``code_id``/``score``: the most likely code and its
+    calibrated probability; ``scores``: every code's calibrated probability
+    (code key → p); ``level``: the probability at or above which the run flagged.
+    """
+
+    __tablename__ = "review_flags"
+    __table_args__ = (UniqueConstraint("run_id", "segment_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[float] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SegmentReview(Base):
+    """A person's decision about a whole segment; appended, never updated or deleted.
+
+    ``action``: ``no_code`` (reviewed: no code of the codebook applies) or
+    ``reopened`` (that person withdraws their earlier ``no_code``). A segment's
+    state for a person is their latest row.
+    """
+
+    __tablename__ = "segment_reviews"
+    __table_args__ = (Index("ix_segment_reviews_segment", "segment_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,0 +1,284 @@
+"""Empty means unsure, not "no code": review flags and "reviewed: no code".
+
+A machine run that suggests nothing for a segment has not said no code
+applies: with calibrated probabilities it may still think a code fairly
+likely. :func:`flag_rows` (called by ``run_coder`` in the run's transaction)
+flags such segments in ``review_flags``: no suggestion, but some code's
+calibrated probability at or above the flag level (``FLAG_LEVEL``, or
+``1 - precision`` for a run with ``--precision``: as sure the code is absent as
+a suggestion must be that it is present).
+
+A flag stays open until a person reviews the segment: codes it (accepts a
+coding on it, or decides a suggestion there) or marks it "reviewed: no code"
+(:func:`mark_no_code`, an appended ``segment_reviews`` row; :func:`reopen`
+withdraws it, also appended). The report counts "reviewed: no code" apart
+from "not reviewed" (:func:`coverage_summary`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.model import Segment
+from chimeqda.services.project import Workspace, coder_row, human
+from chimeqda.store import tables as t
+from chimeqda.store.queries import pending_suggestion, removed
+
+FLAG_LEVEL = 0.25
+"""A segment without suggestions is flagged when some code's calibrated probability is at least this
+(one chance in four that the machine missed a code there)."""
+
+
+def flag_level(precision: float | None) -> float:
+    """The probability at or above which an empty segment is flagged (``1 - precision`` for a selective run)."""
+    return FLAG_LEVEL if precision is None else min(FLAG_LEVEL, round(1.0 - precision, 6))
+
+
+@dataclass(frozen=True)
+class FlaggedSegment:
+    """A segment with no suggestion although ``code`` has probability ``score`` there."""
+
+    segment_id: int
+    document_id: int
+    document: str
+    participant: str | None
+    start: int
+    end: int
+    text: str
+    code: str
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CoverageSummary:
+    """Participant segments of the current documents by review state."""
+
+    segments: int
+    coded: int
+    """With an accepted coding (by a person)."""
+    no_code: int
+    """Reviewed: no code (a person said so)."""
+    pending: int
+    """Not reviewed, with a machine suggestion waiting."""
+    flagged: int
+    """Not reviewed, no suggestion, but flagged: some code is fairly likely."""
+    not_reviewed: int
+    """Not reviewed, with nothing suggested or flagged."""
+
+
+def flag_rows(
+    segments: Sequence[Segment], probs: Sequence[Mapping[str, float]], suggested: set, occupied: set,
+    document_of: Mapping, code_id_of: Mapping[str, int], *, level: float, project_id: int, coder_id: int,
+    run_id: str,
+) -> list[dict]:
+    """``review_flags`` rows: segments with no suggestion (``suggested``: segment keys this run suggested on;
+    ``occupied``: segment keys with earlier suggestions or decisions) where some code's p ≥ ``level``."""
+    rows = []
+    for segment, scores in zip(segments, probs):
+        if segment.key in suggested or segment.key in occupied or segment.key not in document_of or not scores:
+            continue
+        known = {code: float(p) for code, p in scores.items() if code in code_id_of}
+        if not known:
+            continue
+        code, score = max(known.items(), key=lambda item: (item[1], item[0]))
+        if score < level:
+            continue
+        rows.append({"run_id": run_id, "project_id": project_id, "coder_id": coder_id,
+                     "document_id": document_of[segment.key], "segment_id": segment.key,
+                     "code_id": code_id_of[code], "score": score, "level": float(level),
+                     "scores": {c: round(p, 4) for c, p in sorted(known.items())}})
+    return rows
+
+
+def _latest_reviews(project_id: int):
+    """Subquery: the latest ``segment_reviews`` row per segment (any person)."""
+    latest = (select(t.SegmentReview.segment_id, func.max(t.SegmentReview.id).label("last"))
+              .where(t.SegmentReview.project_id == project_id).group_by(t.SegmentReview.segment_id).subquery())
+    return select(t.SegmentReview.segment_id, t.SegmentReview.action).join(
+        latest, latest.c.last == t.SegmentReview.id)
+
+
+def no_code_segment_ids(session: Session, project_id: int) -> set[int]:
+    """Segments whose latest review says "reviewed: no code"."""
+    return {sid for sid, action in session.execute(_latest_reviews(project_id)).all() if action == "no_code"}
+
+
+def _human_touched(segment) -> object:
+    """True where a person coded words of the segment or decided a suggestion on it."""
+    event = aliased(t.CodingEvent)
+    return exists().where(
+        event.document_id == segment.document_id, event.start < segment.end, event.end > segment.start,
+        event.action.in_(("accepted", "rejected")), event.coder_id.in_(
+            select(t.Coder.id).where(t.Coder.kind == "human")))
+
+
+def _pending_on(segment) -> object:
+    event = aliased(t.CodingEvent)
+    return exists().where(event.segment_id == segment.id, pending_suggestion(event))
+
+
+def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | None = None) -> list[FlaggedSegment]:
+    """Flagged segments nobody has reviewed yet (most likely code first; one row per segment)."""
+    with ws.session() as session:
+        no_code = no_code_segment_ids(session, ws.project_id)
+        query = (
+            select(t.ReviewFlag.segment_id, t.ReviewFlag.score, t.ReviewFlag.scores, t.Code.key, t.Segment.start,
+                   t.Segment.end, t.Segment.text, t.Document.id, t.Document.name, t.Participant.label)
+            .join(t.Segment, t.Segment.id == t.ReviewFlag.segment_id)
+            .join(t.Document, t.Document.id == t.ReviewFlag.document_id)
+            .join(t.Code, t.Code.id == t.ReviewFlag.code_id)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .where(t.ReviewFlag.project_id == ws.project_id, t.Document.is_current.is_(True),
+                   ~_human_touched(t.Segment), ~_pending_on(t.Segment))
+            .order_by(t.ReviewFlag.score.desc(), t.ReviewFlag.segment_id, t.ReviewFlag.id.desc())
+        )
+        if document_id is not None:
+            query = query.where(t.ReviewFlag.document_id == document_id)
+        found: dict[int, FlaggedSegment] = {}
+        for sid, score, scores, code, start, end, text, doc_id, name, label in session.execute(query).all():
+            if sid in no_code or sid in found:
+                continue
+            found[sid] = FlaggedSegment(sid, doc_id, name, label, start, end, text, code, float(score),
+                                        {k: float(v) for k, v in (scores or {}).items()})
+            if limit and len(found) >= limit:
+                break
+    return list(found.values())
+
+
+def _segments_of_project(session: Session, project_id: int, segment_ids: Sequence[int]) -> dict[int, int]:
+    rows = dict(session.execute(
+        select(t.Segment.id, t.Segment.document_id).join(t.Document, t.Document.id == t.Segment.document_id)
+        .where(t.Segment.id.in_(segment_ids), t.Document.project_id == project_id)
+    ).all())
+    missing = [sid for sid in segment_ids if sid not in rows]
+    if missing:
+        raise UnknownObject(f"no segment {missing[0]} in this project (see `chimeqda next --flagged`)")
+    return rows
+
+
+def _append_reviews(ws: Workspace, segment_ids: Iterable[int], action: str, *, by: str, note: str) -> list[int]:
+    ids = sorted({int(i) for i in segment_ids})
+    if not ids:
+        raise InvalidInput("name at least one segment", source="segments")
+    with ws.session() as session:
+        documents = _segments_of_project(session, ws.project_id, ids)
+        person = coder_row(session, human(by)).id
+        latest = dict(session.execute(
+            select(t.SegmentReview.segment_id, t.SegmentReview.action)
+            .where(t.SegmentReview.id.in_(
+                select(func.max(t.SegmentReview.id)).where(t.SegmentReview.segment_id.in_(ids),
+                                                           t.SegmentReview.coder_id == person)
+                .group_by(t.SegmentReview.segment_id)))
+        ).all())
+        rows = [{"project_id": ws.project_id, "document_id": documents[sid], "segment_id": sid,
+                 "coder_id": person, "action": action, "note": note[:2000]}
+                for sid in ids if latest.get(sid, "reopened") != action]
+        if not rows:
+            return []
+        return list(session.scalars(t.table(t.SegmentReview).insert().returning(t.table(t.SegmentReview).c.id),
+                                    rows))
+
+
+def mark_no_code(ws: Workspace, segment_ids: Iterable[int], *, by: str, note: str = "") -> list[int]:
+    """Record that ``by`` reviewed these segments and no code applies (one transaction; appended rows' ids).
+
+    Segments this person already marked are left as they are.
+    """
+    return _append_reviews(ws, segment_ids, "no_code", by=by, note=note)
+
+
+def reopen(ws: Workspace, segment_ids: Iterable[int], *, by: str) -> list[int]:
+    """Withdraw ``by``'s "reviewed: no code" on these segments (appended; the earlier row stays)."""
+    return _append_reviews(ws, segment_ids, "reopened", by=by, note="")
+
+
+def coverage_summary(ws: Workspace) -> CoverageSummary:
+    """Participant segments of the current documents: coded, reviewed: no code, not reviewed (pending, flagged)."""
+    with ws.session() as session:
+        rows = session.execute(
+            select(t.Segment.id, t.Segment.document_id, t.Segment.start, t.Segment.end)
+            .join(t.Document, t.Document.id == t.Segment.document_id)
+            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
+                   t.Segment.role != "interviewer")
+        ).all()
+        coded_spans = session.execute(
+            select(t.CodingEvent.document_id, t.CodingEvent.start, t.CodingEvent.end)
+            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
+            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "accepted",
+                   t.Coder.kind == "human", ~removed(t.CodingEvent))
+        ).all()
+        pending = set(session.scalars(
+            select(t.CodingEvent.segment_id).where(t.CodingEvent.project_id == ws.project_id,
+                                                   t.CodingEvent.segment_id.is_not(None), pending_suggestion())))
+        no_code = no_code_segment_ids(session, ws.project_id)
+    flagged = {f.segment_id for f in open_flags(ws)}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for doc, start, end in coded_spans:
+        spans.setdefault(doc, []).append((start, end))
+    counts = {"coded": 0, "no_code": 0, "pending": 0, "flagged": 0, "not_reviewed": 0}
+    for sid, doc, start, end in rows:
+        if any(a < end and b > start for a, b in spans.get(doc, ())):
+            counts["coded"] += 1
+        elif sid in no_code:
+            counts["no_code"] += 1
+        elif sid in pending:
+            counts["pending"] += 1
+        elif sid in flagged:
+            counts["flagged"] += 1
+        else:
+            counts["not_reviewed"] += 1
+    return CoverageSummary(segments=len(rows), **counts)
+
+
+@dataclass(frozen=True)
+class DecisionReliability:
+    """Machine suggestions against the researchers' decisions: counts and, per code, reliability rows."""
+
+    suggested: int
+    decided: int
+    accepted: int
+    tables: dict[str, list[dict[str, float]]]
+
+
+def decision_reliability(ws: Workspace) -> DecisionReliability:
+    """Every decided machine suggestion as a (probability, accepted?) pair; reliability table per top-level code.
+
+    The report's methods section and the web review page both draw their diagram from this.
+    """
+    from chimeqda.coders.calibration import reliability
+
+    with ws.session() as session:
+        suggested = session.execute(
+            select(t.CodingEvent.id, t.CodingEvent.score, t.Code.key)
+            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
+            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
+                   t.Coder.kind == "machine")
+        ).all()
+        latest: dict[int, str] = {}
+        decisions = select(t.CodingEvent.decides_id, t.CodingEvent.action).where(
+            t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action.in_(("accepted", "rejected")),
+            t.CodingEvent.decides_id.is_not(None)).order_by(t.CodingEvent.id)
+        for decides, action in session.execute(decisions).all():
+            latest[int(decides)] = action
+    pairs: dict[str, tuple[list[float], list[int]]] = {}
+    for event_id, score, code in suggested:
+        if event_id in latest and score is not None:
+            probs, truth = pairs.setdefault(code.split(".")[0], ([], []))
+            probs.append(float(score))
+            truth.append(int(latest[event_id] == "accepted"))
+    decided = sum(len(v[0]) for v in pairs.values())
+    accepted = sum(sum(v[1]) for v in pairs.values())
+    tables = {code: reliability(probs, truth) for code, (probs, truth) in sorted(pairs.items())}
+    return DecisionReliability(len(suggested), decided, accepted, tables)
+
+
+__all__ = ["FLAG_LEVEL", "CoverageSummary", "DecisionReliability", "FlaggedSegment", "coverage_summary",
+           "decision_reliability", "flag_level", "flag_rows", "mark_no_code", "no_code_segment_ids",
+           "open_flags", "reopen"]
