@@ -221,12 +221,12 @@ def stored_queue(ws: Workspace, *, document_id: int | None = None, by: str | Non
                 entry["probs"][code], entry["limits"][code] = p, 2.0  # not suggested: counts p
     items = []
     for segment_id, entry in segments.items():
-        flag = flags.get(segment_id)
+        open_flag = flags.get(segment_id)
         items.append(QueueItem(
             segment_id, entry["doc"], entry["start"], entry["end"],
             expected_decision_value(entry["probs"], entry["limits"]),
             tuple(event_id for _, event_id in sorted(entry["ids"])),
-            flag.code if flag else None, flag.score if flag else None))
+            open_flag.code if open_flag else None, open_flag.score if open_flag else None))
     items.sort(key=lambda item: (-item.expected_value, item.document_id, item.start))
     return items
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Exists, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
@@ -96,20 +96,23 @@ def flag_rows(
     return rows
 
 
-def _latest_reviews(project_id: int):
-    """Subquery: the latest ``segment_reviews`` row per segment (any person)."""
-    latest = (select(t.SegmentReview.segment_id, func.max(t.SegmentReview.id).label("last"))
-              .where(t.SegmentReview.project_id == project_id).group_by(t.SegmentReview.segment_id).subquery())
-    return select(t.SegmentReview.segment_id, t.SegmentReview.action).join(
-        latest, latest.c.last == t.SegmentReview.id)
+def no_code_segment_ids(
+    session: Session, project_id: int, *, coder_id: int | None = None, document_id: int | None = None,
+) -> set[int]:
+    """Segments whose latest review (any person's, or with ``coder_id`` that person's) says "reviewed: no code"."""
+    latest = select(t.SegmentReview.segment_id, func.max(t.SegmentReview.id).label("last")).where(
+        t.SegmentReview.project_id == project_id)
+    if coder_id is not None:
+        latest = latest.where(t.SegmentReview.coder_id == coder_id)
+    if document_id is not None:
+        latest = latest.where(t.SegmentReview.document_id == document_id)
+    last = latest.group_by(t.SegmentReview.segment_id).subquery()
+    rows = session.execute(select(t.SegmentReview.segment_id, t.SegmentReview.action)
+                           .join(last, last.c.last == t.SegmentReview.id)).all()
+    return {sid for sid, action in rows if action == "no_code"}
 
 
-def no_code_segment_ids(session: Session, project_id: int) -> set[int]:
-    """Segments whose latest review says "reviewed: no code"."""
-    return {sid for sid, action in session.execute(_latest_reviews(project_id)).all() if action == "no_code"}
-
-
-def _human_touched(segment) -> object:
+def _human_touched(segment) -> Exists:
     """True where a person coded words of the segment or decided a suggestion on it."""
     event = aliased(t.CodingEvent)
     return exists().where(
@@ -118,7 +121,7 @@ def _human_touched(segment) -> object:
             select(t.Coder.id).where(t.Coder.kind == "human")))
 
 
-def _pending_on(segment) -> object:
+def _pending_on(segment) -> Exists:
     event = aliased(t.CodingEvent)
     return exists().where(event.segment_id == segment.id, pending_suggestion(event))
 
@@ -151,23 +154,29 @@ def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | No
     return list(found.values())
 
 
-def _segments_of_project(session: Session, project_id: int, segment_ids: Sequence[int]) -> dict[int, int]:
-    rows = dict(session.execute(
-        select(t.Segment.id, t.Segment.document_id).join(t.Document, t.Document.id == t.Segment.document_id)
-        .where(t.Segment.id.in_(segment_ids), t.Document.project_id == project_id)
-    ).all())
+def _segments_of_project(
+    session: Session, project_id: int, segment_ids: Sequence[int], document_id: int | None = None,
+) -> dict[int, int]:
+    query = (select(t.Segment.id, t.Segment.document_id).join(t.Document, t.Document.id == t.Segment.document_id)
+             .where(t.Segment.id.in_(segment_ids), t.Document.project_id == project_id))
+    if document_id is not None:
+        query = query.where(t.Segment.document_id == document_id)
+    rows = dict(session.execute(query).all())
     missing = [sid for sid in segment_ids if sid not in rows]
     if missing:
-        raise UnknownObject(f"no segment {missing[0]} in this project (see `chimeqda next --flagged`)")
+        where = "this document" if document_id is not None else "this project"
+        raise UnknownObject(f"no segment {missing[0]} in {where} (see `chimeqda next --flagged`)")
     return rows
 
 
-def _append_reviews(ws: Workspace, segment_ids: Iterable[int], action: str, *, by: str, note: str) -> list[int]:
+def _append_reviews(
+    ws: Workspace, segment_ids: Iterable[int], action: str, *, by: str, note: str, document_id: int | None,
+) -> list[int]:
     ids = sorted({int(i) for i in segment_ids})
     if not ids:
         raise InvalidInput("name at least one segment", source="segments")
     with ws.session() as session:
-        documents = _segments_of_project(session, ws.project_id, ids)
+        documents = _segments_of_project(session, ws.project_id, ids, document_id)
         person = coder_row(session, human(by)).id
         latest = dict(session.execute(
             select(t.SegmentReview.segment_id, t.SegmentReview.action)
@@ -185,17 +194,20 @@ def _append_reviews(ws: Workspace, segment_ids: Iterable[int], action: str, *, b
                                     rows))
 
 
-def mark_no_code(ws: Workspace, segment_ids: Iterable[int], *, by: str, note: str = "") -> list[int]:
+def mark_no_code(
+    ws: Workspace, segment_ids: Iterable[int], *, by: str, note: str = "", document_id: int | None = None,
+) -> list[int]:
     """Record that ``by`` reviewed these segments and no code applies (one transaction; appended rows' ids).
 
-    Segments this person already marked are left as they are.
+    Segments this person already marked are left as they are; ``document_id``: the
+    segments must be in that document. An unknown segment changes nothing.
     """
-    return _append_reviews(ws, segment_ids, "no_code", by=by, note=note)
+    return _append_reviews(ws, segment_ids, "no_code", by=by, note=note, document_id=document_id)
 
 
-def reopen(ws: Workspace, segment_ids: Iterable[int], *, by: str) -> list[int]:
+def reopen(ws: Workspace, segment_ids: Iterable[int], *, by: str, document_id: int | None = None) -> list[int]:
     """Withdraw ``by``'s "reviewed: no code" on these segments (appended; the earlier row stays)."""
-    return _append_reviews(ws, segment_ids, "reopened", by=by, note="")
+    return _append_reviews(ws, segment_ids, "reopened", by=by, note="", document_id=document_id)
 
 
 def coverage_summary(ws: Workspace) -> CoverageSummary:
@@ -246,10 +258,11 @@ class DecisionReliability:
     tables: dict[str, list[dict[str, float]]]
 
 
-def decision_reliability(ws: Workspace) -> DecisionReliability:
+def decision_reliability(ws: Workspace, *, coder_id: int | None = None) -> DecisionReliability:
     """Every decided machine suggestion as a (probability, accepted?) pair; reliability table per top-level code.
 
-    The report's methods section and the web review page both draw their diagram from this.
+    The report's methods section and the web review page both draw their diagram from this;
+    ``coder_id``: only that person's decisions (blind coding).
     """
     from chimeqda.coders.calibration import reliability
 
@@ -265,6 +278,8 @@ def decision_reliability(ws: Workspace) -> DecisionReliability:
         decisions = select(t.CodingEvent.decides_id, t.CodingEvent.action).where(
             t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action.in_(("accepted", "rejected")),
             t.CodingEvent.decides_id.is_not(None)).order_by(t.CodingEvent.id)
+        if coder_id is not None:
+            decisions = decisions.where(t.CodingEvent.coder_id == coder_id)
         for decides, action in session.execute(decisions).all():
             latest[int(decides)] = action
     pairs: dict[str, tuple[list[float], list[int]]] = {}

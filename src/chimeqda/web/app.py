@@ -61,10 +61,11 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
         documents,
         privacy,
         projects,
+        review,
         transcript,
     )
 
-    for module in (auth, projects, documents, transcript, codebook, analysis, privacy):
+    for module in (auth, projects, documents, transcript, codebook, analysis, privacy, review):
         app.include_router(module.router)
 
     @app.exception_handler(InvalidInput)

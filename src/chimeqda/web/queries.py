@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from chimeqda.errors import UnknownObject
 from chimeqda.media_files import media_info, media_path, media_type
 from chimeqda.services.project import coder_row, human
+from chimeqda.services.review import no_code_segment_ids
 from chimeqda.store import tables as t
 from chimeqda.store.queries import first_codebook_id, pending_suggestion
 from chimeqda.web.deps import Access
@@ -162,7 +163,7 @@ _static_lock = threading.Lock()
 def _document_static(session: Session, document_id: int) -> bytes:
     """The unchanging part of the document view as JSON members (text and sentences never change; cached).
 
-    Segments are ``[start, end, time_start, time_end]`` (seconds or null); ``words`` lists the
+    Segments are ``[start, end, time_start, time_end, id]`` (seconds or null); ``words`` lists the
     uncertain words ``[start, end, probability]`` of a transcribed recording.
     """
     key = (str(session.get_bind().url), document_id)
@@ -173,13 +174,14 @@ def _document_static(session: Session, document_id: int) -> bytes:
         select(t.Document.id, t.Document.name, t.Document.language, t.Document.text).where(t.Document.id == document_id)
     ).one()
     segments = session.execute(
-        select(t.Segment.start, t.Segment.end, t.Segment.time_start, t.Segment.time_end, t.Segment.words)
+        select(t.Segment.start, t.Segment.end, t.Segment.time_start, t.Segment.time_end, t.Segment.words,
+               t.Segment.id)
         .where(t.Segment.document_id == document_id).order_by(t.Segment.index)
     ).all()
     encoded = json.dumps({
         "document": {"id": doc.id, "name": doc.name, "language": doc.language, "length": len(doc.text)},
         "text": doc.text,
-        "segments": [[r.start, r.end, r.time_start, r.time_end] for r in segments],
+        "segments": [[r.start, r.end, r.time_start, r.time_end, r.id] for r in segments],
         "words": uncertain_words(r.words for r in segments),
         "uncertain_below": UNCERTAIN_BELOW,
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
@@ -260,12 +262,29 @@ def document_payload(access: Access, document_id: int) -> bytes:
         "coders": {str(c.id): [c.name, c.kind] for c in coders},
         "events": [_compact(r) for r in rows],
         "memos": memos,
+        **segment_review_state(access, document_id),
         "cursor": _cursor(rows, 0),
         "memo_cursor": memos[-1][0] if memos else 0,
         "me": {"coder": me, "username": access.user.username, "role": access.role, "blind": access.blind,
                "hides_others": access.hides_others},
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return b"{" + static + b"," + dynamic[1:]
+
+
+def segment_review_state(access: Access, document_id: int) -> dict:
+    """``flags``: the document's open review flags ``[segment id, code row id, probability]``;
+    ``no_code``: its segments marked "reviewed: no code" (under blind coding: by this person)."""
+    from chimeqda.services.review import open_flags
+
+    with access.ws.session() as session:
+        me = my_coder_id(session, access.user.username) if access.hides_others else None
+        codes = dict(session.execute(
+            select(t.Code.key, t.Code.id).where(t.Code.codebook_id == first_codebook_id(session, access.project_id))
+        ).all())
+        no_code = no_code_segment_ids(session, access.project_id, coder_id=me, document_id=document_id)
+    flags = [[f.segment_id, codes.get(f.code), round(f.score, 3)] for f in open_flags(access.ws, document_id=document_id)
+             if f.segment_id not in no_code]
+    return {"flags": flags, "no_code": sorted(no_code)}
 
 
 def events_since(access: Access, document_id: int, after: int, memo_after: int) -> dict:
@@ -312,6 +331,57 @@ def code_memos(access: Access) -> dict[int, list[tuple[str, str, str]]]:
         for target, author, created, text in session.execute(query):
             found.setdefault(target, []).append((author or "", _iso(created), text))
         return found
+
+
+def coder_id_of(access: Access) -> int:
+    """The coders row of the logged-in person."""
+    with access.ws.session() as session:
+        return my_coder_id(session, access.user.username)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    document_id: int
+    document: str
+    participant: str | None
+    text: str
+    value: float
+    suggested: list[tuple[str, float | None]]
+    flag: tuple[str, float] | None
+
+
+def queue_rows(access: Access, items) -> list[QueueRow]:
+    """The review page's rows for ``services.active.QueueItem`` s: document, sentence, codes."""
+    if not items:
+        return []
+    ids = [i.segment_id for i in items]
+    events = [e for i in items for e in i.suggestions]
+    with access.ws.session() as session:
+        info = {row[0]: row[1:] for row in session.execute(
+            select(t.Segment.id, t.Segment.text, t.Document.name, t.Participant.label)
+            .join(t.Document, t.Document.id == t.Segment.document_id)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .where(t.Segment.id.in_(ids), t.Document.project_id == access.project_id)
+        ).all()}
+        names = dict(session.execute(select(t.Code.key, t.Code.name).where(
+            t.Code.codebook_id == first_codebook_id(session, access.project_id))).all())
+        suggested = {row[0]: (row[1], row[2]) for row in session.execute(
+            select(t.CodingEvent.id, t.Code.key, t.CodingEvent.score).join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .where(t.CodingEvent.id.in_(events))
+        ).all()} if events else {}
+    rows = []
+    for item in items:
+        if item.segment_id not in info:
+            continue
+        text, document, participant = info[item.segment_id]
+        codes: dict[str, float | None] = {}
+        for event_id in item.suggestions:
+            key, score = suggested.get(event_id, ("?", None))
+            codes[names.get(key, key)] = max(codes.get(names.get(key, key)) or 0.0, score or 0.0)
+        flag = (names.get(item.flag_code, item.flag_code), item.flag_score) if item.flag_code else None
+        rows.append(QueueRow(item.document_id, document, participant, text, item.expected_value,
+                             sorted(codes.items()), flag))
+    return rows
 
 
 # ---------------------------------------------------------------- documents list

@@ -3,7 +3,8 @@
 Pages: ``GET /projects/{p}/documents/{d}`` (the transcript, palette, review
 mode). API, all under ``/api``: the document payload, events since a cursor
 (polled every few seconds), applying, removing and changing codings,
-deciding suggestions, writing memos. Writes need the coder role and the CSRF
+deciding suggestions (one, or a grouped chip's all at once), marking sentences
+"reviewed: no code", the review queue by expected value, writing memos. Writes need the coder role and the CSRF
 header; each is one call of ``services`` (one transaction), which appends the events.
 """
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from chimeqda.errors import InvalidInput, UnknownObject
-from chimeqda.services import coding, memos, privacy_audit
+from chimeqda.services import active, coding, memos, privacy_audit, review
 from chimeqda.store import tables as t
 from chimeqda.web import queries
 from chimeqda.web.deps import (
@@ -42,6 +43,17 @@ class ChangeCoding(BaseModel):
 
 class Decision(BaseModel):
     action: str  # accepted | rejected
+
+
+class Decisions(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=5000)
+    action: str  # accepted | rejected
+
+
+class NoCode(BaseModel):
+    segments: list[int] = Field(min_length=1, max_length=5000)
+    undo: bool = False
+    note: str = Field(default="", max_length=2000)
 
 
 class NewMemo(BaseModel):
@@ -105,6 +117,35 @@ def decide(access: CodingCoderWrite, event_id: int, body: Decision):
     ids = coding.decide_events(access.ws, [event_id], body.action, by=access.user.username, per_person=True,
                                blind=access.hides_others)
     return {"events": queries.events_by_id(access, ids)}
+
+
+@router.post("/api/projects/{project_id}/suggestions/decide")
+def decide_many(access: ProjectCoderWrite, body: Decisions):
+    """Accept or reject several suggestions at once (a grouped chip), in one transaction: all or none."""
+    ids = coding.decide_events(access.ws, body.ids, body.action, by=access.user.username, per_person=True,
+                               blind=access.hides_others)
+    return {"events": queries.events_by_id(access, ids)}
+
+
+@router.post("/api/documents/{document_id}/no-code")
+def no_code(access: DocumentCoderWrite, document_id: int, body: NoCode):
+    """Mark sentences of the document "reviewed: no code" (or withdraw that with ``undo``); appended, one transaction."""
+    if body.undo:
+        review.reopen(access.ws, body.segments, by=access.user.username, document_id=document_id)
+    else:
+        review.mark_no_code(access.ws, body.segments, by=access.user.username, note=body.note,
+                            document_id=document_id)
+    return queries.segment_review_state(access, document_id)
+
+
+@router.get("/api/documents/{document_id}/review-queue")
+def review_queue(access: DocumentViewer, document_id: int):
+    """The document's segments waiting for a decision, by expected value of a decision (``services.active``)."""
+    items = active.stored_queue(access.ws, document_id=document_id, by=access.user.username)
+    return {"queue": [{"segment": i.segment_id, "start": i.start, "end": i.end,
+                       "value": round(i.expected_value, 4), "suggestions": list(i.suggestions),
+                       "flag": None if i.flag_code is None else {"code": i.flag_code, "score": round(i.flag_score, 3)}}
+                      for i in items]}
 
 
 @router.post("/api/projects/{project_id}/memos")

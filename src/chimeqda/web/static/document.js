@@ -29,6 +29,8 @@
   let sel = null;             // {start, end} in code points
   let paletteIndex = 0, changing = null, review = null, detailsAt = null;
   const dirty = new Set();
+  const flags = new Map(), noCode = new Set();  // open review flags by segment id; sentences "reviewed: no code"
+  const expanded = new Set();                   // grouped suggestion chips shown sentence by sentence ("turn:code")
 
   // ------------------------------------------------------------------ helpers
   function el(tag, attrs, ...children) {
@@ -151,26 +153,109 @@
       body.append(span);
     }
     const margin = el("div", { class: "margin" });
+    const groups = new Map();  // one chip per code per turn for the pending suggestions
     for (const e of items.filter((x) => turnOf(x.start) === index).sort((x, y) => x.start - y.start || x.id - y.id)) {
-      margin.append(chip(e));
+      if (!isPending(e)) { margin.append(chip(e)); continue; }
+      if (!groups.has(e.code)) { groups.set(e.code, []); margin.append(el("div", { class: "chip-slot", "data-code": e.code })); }
+      groups.get(e.code).push(e);
     }
+    for (const [code, list] of groups) margin.querySelector(`.chip-slot[data-code="${code}"]`).replaceWith(suggestionChip(index, list));
+    const flagged = new Map(), cleared = [];  // open flags by code; sentences "reviewed: no code"
+    for (let s = segmentIndexAt(tStart); segments.length && s < segments.length && segments[s][0] < tEnd; s++) {
+      const id = segments[s][4];
+      if (segments[s][1] <= tStart || id === undefined) continue;
+      if (noCode.has(id)) { cleared.push(id); continue; }
+      if (!flagShown(s, items)) continue;
+      const flag = flags.get(id);
+      if (!flagged.has(flag.code)) flagged.set(flag.code, []);
+      flagged.get(flag.code).push([id, flag.score]);
+    }
+    for (const [code, list] of flagged) margin.append(flagChip(code, list));
+    if (cleared.length) margin.append(noCodeChip(cleared));
     const who = canCode ? el("div", { class: "speaker editable", text: speaker || "—", tabindex: 0, role: "button",
       title: "Change the speaker or role of this turn (click, or Enter)" }) : el("div", { class: "speaker", text: speaker || "" });
     return el("div", { class: "turn role-" + role, id: "turn-" + index, "data-turn": index }, who, body, margin);
   }
-  function chip(e) {
+  // Pending suggestions of one code in one turn: one chip, its probability per sentence (one suggestion per
+  // code per sentence: repeats on a sentence are decided together), "×N sentences" when it covers several.
+  function bySentence(list) {
+    const sentences = new Map();
+    for (const e of list) {
+      const s = segments.length ? segmentIndexAt(e.start) : e.start;
+      if (!sentences.has(s)) sentences.set(s, []);
+      sentences.get(s).push(e);
+    }
+    return [...sentences.values()];
+  }
+  const best = (list) => Math.max(...list.map((e) => (e.score === null ? -1 : e.score)));
+  const scoreText = (values) => {
+    const known = values.filter((v) => v >= 0);
+    if (!known.length) return "";
+    const lo = Math.min(...known), hi = Math.max(...known);
+    return lo.toFixed(2) === hi.toFixed(2) ? hi.toFixed(2) : `${lo.toFixed(2)}–${hi.toFixed(2)}`;
+  };
+  function decideButtons(ids, what) {
+    return [el("button", { type: "button", class: "accept", title: "Accept" + what, "data-act": "accepted", "data-ids": ids.join(","), text: "✓" }),
+      el("button", { type: "button", class: "reject", title: "Reject" + what, "data-act": "rejected", "data-ids": ids.join(","), text: "✗" })];
+  }
+  function suggestionChip(turnIndex, list) {
+    const sentences = bySentence(list);
+    if (sentences.length === 1) return chip(list[0], list);
+    const code = codes.get(list[0].code) || { name: "?" };
+    const key = `${turnIndex}:${list[0].code}`, open = expanded.has(key);
+    const ids = list.map((e) => e.id);
+    const node = el("div", { class: "chip suggestion group", "data-id": list[0].id, "data-ids": ids.join(","), "data-count": sentences.length, "data-code": code.key,
+      title: `${code.name}: suggested for ${sentences.length} sentences of this turn (${code.definition || ""})` },
+      el("span", { class: "dot", text: "?" }), el("span", { class: "name", text: code.name }),
+      el("span", { class: "score", text: scoreText(sentences.map(best)) }),
+      el("button", { type: "button", class: "expand", "data-expand": key, "aria-expanded": open ? "true" : "false",
+        title: open ? "Show as one chip" : "Show each sentence", text: `×${sentences.length} sentences ${open ? "▴" : "▾"}` }));
+    node.querySelector(".dot").style.borderColor = codeColor(code);
+    if (canCode) node.append(...decideButtons(ids, ` all ${sentences.length}`));
+    if (!open) return node;
+    const box = el("div", { class: "chip-group" }, node);
+    for (const members of sentences) {
+      const member = chip(members[0], members);
+      member.classList.add("member");
+      box.append(member);
+    }
+    return box;
+  }
+  function flagShown(s, items) {  // an open flag, not coded or suggested since (the sentence is still empty)
+    if (!flags.has(segments[s][4])) return false;
+    return !items.some((e) => e.start < segments[s][1] && e.end > segments[s][0]);
+  }
+  const plural = (n) => (n > 1 ? ` ×${n} sentences` : "");
+  function flagChip(codeId, list) {  // sentences with no suggestion although this code is fairly likely
+    const code = codes.get(codeId) || { name: "?" };
+    const ids = list.map((x) => x[0]);
+    const node = el("div", { class: "chip flag" + (ids.length > 1 ? " group" : ""), "data-segments": ids.join(","), "data-count": ids.length,
+      title: `No suggestion here, but ${code.name} is fairly likely (probability ${scoreText(list.map((x) => x[1]))}): ` +
+        "code the sentence, or mark it reviewed: no code" },
+      el("span", { class: "dot", text: "⚑" }), el("span", { class: "name", text: code.name }),
+      el("span", { class: "score", text: scoreText(list.map((x) => x[1])) + plural(ids.length) }));
+    node.querySelector(".dot").style.color = codeColor(code);
+    if (canCode) node.append(el("button", { type: "button", class: "nocode", "data-nocode": ids.join(","), title: "Reviewed: no code" + (ids.length > 1 ? ` (all ${ids.length})` : ""), text: "∅" }));
+    return node;
+  }
+  function noCodeChip(ids) {
+    const node = el("div", { class: "chip nocode", "data-segments": ids.join(","), "data-count": ids.length,
+      title: "Reviewed: no code applies to " + (ids.length > 1 ? `these ${ids.length} sentences` : "this sentence") },
+      el("span", { class: "dot", text: "∅" }), el("span", { class: "name", text: "reviewed: no code" + plural(ids.length) }));
+    if (canCode) node.append(el("button", { type: "button", class: "undo", "data-nocode": ids.join(","), "data-undo": "1", title: "Withdraw", text: "↺" }));
+    return node;
+  }
+  function chip(e, same) {
     const code = codes.get(e.code) || { name: "?" };
     const color = codeColor(code);
     if (isPending(e)) {
-      const node = el("div", { class: "chip suggestion", "data-id": e.id, title: (e.evidence || code.definition || "") },
+      const ids = (same || [e]).map((x) => x.id);
+      const node = el("div", { class: "chip suggestion", "data-id": e.id, "data-ids": ids.join(","), "data-count": 1, title: (e.evidence || code.definition || "") },
         el("span", { class: "dot", text: "?" }),
         el("span", { class: "name", text: code.name }),
-        el("span", { class: "score", text: e.score === null ? "" : e.score.toFixed(2) }));
+        el("span", { class: "score", text: scoreText([best(same || [e])]) }));
       node.querySelector(".dot").style.borderColor = color;
-      if (canCode) {
-        node.append(el("button", { type: "button", class: "accept", title: "Accept", "data-act": "accepted", "data-id": e.id, text: "✓" }),
-          el("button", { type: "button", class: "reject", title: "Reject", "data-act": "rejected", "data-id": e.id, text: "✗" }));
-      }
+      if (canCode) node.append(...decideButtons(ids, ""));
       return node;
     }
     const node = el("div", { class: "chip coding", "data-id": e.id, title: code.definition || "" },
@@ -286,9 +371,9 @@
     CSS.highlights.delete("pending-selection");
     CSS.highlights.delete("review-current");
     if (sel) { const r = rangeOf(sel.start, sel.end); if (r) CSS.highlights.set("pending-selection", new Highlight(r)); }
-    if (review && review.current) {
-      const e = events.get(review.current);
-      if (e) { const r = rangeOf(e.start, e.end); if (r) CSS.highlights.set("review-current", new Highlight(r)); }
+    const current = currentEntry();
+    if (current && (current.kind !== "s" || events.has(current.id))) {
+      const [a, b] = entrySpan(current); const r = rangeOf(a, b); if (r) CSS.highlights.set("review-current", new Highlight(r));
     }
   }
 
@@ -443,13 +528,42 @@
   }
 
   // ------------------------------------------------------------------ decisions and removal
-  async function decide(id, action) {
+  async function decide(ids, action) {  // one suggestion, or all a grouped chip stands for (one transaction)
+    ids = [].concat(ids);
     try {
-      const data = await api("POST", `/api/suggestions/${id}/decide`, { action });
+      const data = ids.length === 1 ? await api("POST", `/api/suggestions/${ids[0]}/decide`, { action })
+        : await api("POST", `/api/projects/${projectId}/suggestions/decide`, { ids, action });
       data.events.forEach(addEvent); flush();
-      status(action === "accepted" ? "Accepted" : "Rejected");
+      status((action === "accepted" ? "Accepted" : "Rejected") + (ids.length > 1 ? ` ${ids.length} suggestions` : ""));
       return true;
     } catch (error) { status(error.message, true); return false; }
+  }
+  const idsOf = (node) => (node.dataset.ids || node.dataset.id).split(",").map(Number);
+  function setReviewState(data) {  // flags and "reviewed: no code" of this document, from the server
+    const before = new Set([...flags.keys(), ...noCode]);
+    flags.clear(); noCode.clear();
+    for (const [segment, code, score] of data.flags || []) flags.set(segment, { code, score });
+    for (const segment of data.no_code || []) noCode.add(segment);
+    for (const segment of new Set([...before, ...flags.keys(), ...noCode])) {
+      const s = segments.findIndex((x) => x[4] === segment);
+      if (s >= 0) markDirty(segments[s][0], segments[s][1]);
+    }
+  }
+  async function markNoCode(segmentIds, undo) {
+    try {
+      setReviewState(await api("POST", `/api/documents/${documentId}/no-code`, { segments: segmentIds, undo: !!undo }));
+      flush();
+      status(undo ? "Withdrawn: the sentence is open again" : `Reviewed: no code (${segmentIds.length} sentence${segmentIds.length > 1 ? "s" : ""})`);
+      return true;
+    } catch (error) { status(error.message, true); return false; }
+  }
+  function selectedSegmentIds() {
+    if (!sel || !segments.length) return [];
+    const found = [];
+    for (let s = segmentIndexAt(sel.start); s < segments.length && segments[s][0] < sel.end; s++) {
+      if (segments[s][1] > sel.start && segments[s][4] !== undefined) found.push(segments[s][4]);
+    }
+    return found;
   }
   async function removeCoding(id) {
     try {
@@ -460,13 +574,31 @@
   }
 
   // ------------------------------------------------------------------ review mode
-  function pendingList() {
-    return [...events.values()].filter(isPending).sort((a, b) => a.start - b.start || a.id - b.id);
+  // Ordered by the expected value of a decision (services.active.stored_queue, the rule of `chimeqda next`):
+  // per sentence its open suggestions (least sure first), then its flag (no suggestion, a code fairly likely).
+  function flagOpen(segment) {
+    if (noCode.has(segment) || !flags.has(segment)) return false;
+    const unit = segments.find((x) => x[4] === segment);
+    if (!unit) return false;
+    return !(buckets[turnOf(unit[0])] || []).map((id) => events.get(id))
+      .some((e) => visibleItem(e) && e.start < unit[1] && e.end > unit[0]);
   }
-  function startReview() {
+  const entryOpen = (x) => (x.kind === "s" ? events.has(x.id) && isPending(events.get(x.id)) : flagOpen(x.segment));
+  const entrySpan = (x) => (x.kind === "s" ? [events.get(x.id).start, events.get(x.id).end] : [x.start, x.end]);
+  const currentEntry = () => (review && review.index >= 0 ? review.entries[review.index] : null);
+  function pendingList() { return review ? review.entries.filter(entryOpen) : []; }
+  async function startReview() {
     if (!canCode) return;
-    const list = pendingList();
-    review = { current: list.length ? list[0].id : null, skipped: new Set() };
+    let queue = [];
+    try { queue = (await api("GET", `/api/documents/${documentId}/review-queue`)).queue; } catch (error) { status(error.message, true); }
+    const entries = [], seen = new Set();
+    for (const item of queue) {
+      for (const id of item.suggestions) { entries.push({ kind: "s", id, value: item.value }); seen.add(id); }
+      if (item.flag) entries.push({ kind: "f", segment: item.segment, start: item.start, end: item.end, code: item.flag.code, score: item.flag.score, value: item.value });
+    }
+    const later = [...events.values()].filter((e) => isPending(e) && !seen.has(e.id)).sort((a, b) => a.start - b.start || a.id - b.id);
+    for (const e of later) entries.push({ kind: "s", id: e.id, value: null });  // arrived after the queue was read
+    review = { entries, index: entries.findIndex(entryOpen) };
     $("review").hidden = false;
     root.classList.add("reviewing");
     renderReview(); scrollToCurrent();
@@ -479,49 +611,48 @@
     transcript.focus();
   }
   function moveReview(step) {
-    const list = pendingList();
-    if (!list.length) { review.current = null; renderReview(); return; }
-    const current = events.get(review.current);
-    let index = current ? list.findIndex((e) => e.start > current.start || (e.start === current.start && e.id > current.id)) : 0;
-    if (step < 0) {
-      index = current ? list.findIndex((e) => e.id === current.id) : 0;
-      index = (index < 0 ? list.findIndex((e) => e.start >= current.start) : index) - 1;
-      if (index < 0) index = list.length - 1;
-    } else if (index < 0) index = 0;
-    review.current = list[index].id;
-    renderReview(); scrollToCurrent();
+    const n = review.entries.length;
+    let index = review.index;
+    for (let tries = 0; tries < n; tries++) {
+      index = ((index < 0 ? (step > 0 ? -1 : 0) : index) + step + n) % n;
+      if (entryOpen(review.entries[index])) { review.index = index; renderReview(); scrollToCurrent(); return; }
+    }
+    review.index = -1; renderReview();
   }
   function scrollToCurrent() {
-    const e = review && events.get(review.current);
-    if (!e) return;
-    const row = $("turn-" + turnOf(e.start));
+    const x = currentEntry();
+    if (!x) return;
+    const row = $("turn-" + turnOf(entrySpan(x)[0]));
     if (row) row.scrollIntoView({ block: "center" });
     drawHighlights();
   }
   function renderReview() {
     const box = $("review");
     const list = pendingList();
-    const e = review && review.current !== null ? events.get(review.current) : null;
-    if (!e) {
-      box.replaceChildren(el("h2", { text: "Review" }), el("p", { text: "No open suggestions in this document." }),
+    const x = currentEntry();
+    if (!x) {
+      box.replaceChildren(el("h2", { text: "Review" }), el("p", { text: "Nothing left to review in this document." }),
         el("button", { type: "button", "data-review": "stop", text: "Done (Esc)" }));
       drawHighlights();
       return;
     }
-    const code = codes.get(e.code) || { name: "?" };
-    const position = list.findIndex((x) => x.id === e.id) + 1;
-    const decidedAlready = !isPending(e);
+    const e = x.kind === "s" ? events.get(x.id) : null;
+    const code = (e ? codes.get(e.code) : codesByKey.get(x.code)) || { name: "?" };
+    const position = list.indexOf(x) + 1;
+    const worth = x.value === null ? "" : ` · worth ${x.value.toFixed(2)}`;
+    const what = e ? el("span", { class: "score", text: (e.score === null ? "" : ` probability ${e.score.toFixed(2)}`) + worth })
+      : el("span", { class: "score", text: ` probability ${x.score.toFixed(2)}${worth}` });
     box.replaceChildren(...[
       el("h2", { text: `Review · ${position || "–"} of ${list.length} open` }),
-      el("div", { class: "review-code" }, el("span", { class: "dot" }), el("strong", { text: code.name }),
-        el("span", { class: "score", text: e.score === null ? "" : ` score ${e.score.toFixed(2)}` })),
+      e ? null : el("p", { class: "flag-note", text: "No suggestion here, but the machine thinks this code fairly likely:" }),
+      el("div", { class: "review-code" }, el("span", { class: "dot" }), el("strong", { text: code.name }), what),
       el("p", { class: "definition", text: code.definition || "" }),
-      reviewExcerpt(e),
-      e.evidence ? el("p", { class: "evidence", text: e.evidence }) : null,
-      decidedAlready ? el("p", { class: "muted", text: "Decided." }) : null,
+      e ? reviewExcerpt(e) : el("blockquote", { class: "review-text", text: slice(x.start, x.end) }),
+      e && e.evidence ? el("p", { class: "evidence", text: e.evidence }) : null,
+      entryOpen(x) ? null : el("p", { class: "muted", text: "Decided." }),
       el("div", { class: "actions" },
-        el("button", { type: "button", "data-review": "accepted", text: "Accept (a)" }),
-        el("button", { type: "button", "data-review": "rejected", text: "Reject (x)" }),
+        el("button", { type: "button", "data-review": "accepted", text: e ? "Accept (a)" : `Code it ${code.name} (a)` }),
+        el("button", { type: "button", "data-review": "rejected", text: e ? "Reject (x)" : "Reviewed: no code (x)" }),
         el("button", { type: "button", "data-review": "skip", text: "Skip (s)" }),
         el("button", { type: "button", "data-review": "prev", text: "Previous (p)" }),
         el("button", { type: "button", "data-review": "stop", text: "Stop (Esc)" }))].filter(Boolean));
@@ -545,8 +676,18 @@
     if (action === "stop") return stopReview();
     if (action === "prev") return moveReview(-1);
     if (action === "skip" || action === "next") return moveReview(1);
-    if (review.current === null) return;
-    if (await decide(review.current, action)) moveReview(1);
+    const x = currentEntry();
+    if (!x) return;
+    let done;
+    if (x.kind === "s") done = await decide(x.id, action);
+    else if (action === "rejected") done = await markNoCode([x.segment]);
+    else {
+      try {
+        const data = await api("POST", `/api/documents/${documentId}/codings`, { start: x.start, end: x.end, codes: [x.code] });
+        data.events.forEach(addEvent); flush(); status(`Coded ${(codesByKey.get(x.code) || {}).name}`); done = true;
+      } catch (error) { status(error.message, true); }
+    }
+    if (done) moveReview(1);
   }
 
   // ------------------------------------------------------------------ events from the page
@@ -563,14 +704,27 @@
   });
   transcript.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-act]");
-    if (button) { decide(+button.dataset.id, button.dataset.act); return; }
+    if (button) { decide(idsOf(button), button.dataset.act); return; }
+    const toggle = event.target.closest("button[data-expand]");
+    if (toggle) {
+      const key = toggle.dataset.expand;
+      if (expanded.has(key)) expanded.delete(key); else expanded.add(key);
+      dirty.add(+key.split(":")[0]); flush(); return;
+    }
+    const mark = event.target.closest("button[data-nocode]");
+    if (mark) { markNoCode(mark.dataset.nocode.split(",").map(Number), mark.dataset.undo === "1"); return; }
     const chipNode = event.target.closest(".chip");
     if (chipNode) { const e = events.get(+chipNode.dataset.id); if (e) { showDetails(e.start); setSelection(null); } }
   });
   $("side").addEventListener("click", (event) => {
     const target = event.target;
     if (target.closest("[data-review]")) { reviewAction(target.closest("[data-review]").dataset.review); return; }
-    if (target.dataset.act) { decide(+target.dataset.id, target.dataset.act); return; }
+    if (target.dataset.act) { decide(idsOf(target), target.dataset.act); return; }
+    if (target.id === "no-code") {
+      const ids = selectedSegmentIds();
+      if (!ids.length) { status("Select the sentence(s) first (↑ ↓).", true); return; }
+      markNoCode(ids); return;
+    }
     if (target.dataset.remove) { removeCoding(+target.dataset.remove); return; }
     if (target.dataset.change) {
       changing = +target.dataset.change; renderPalette();
@@ -662,6 +816,7 @@
     for (let i = 0; i < turns.length; i++) buckets.push([]);
     data.events.forEach(addEvent);
     data.memos.forEach(addMemo);
+    setReviewState(data);
     cursor = data.cursor; memoCursor = data.memo_cursor;
     renderParticipant(data.participant);
     renderAll(); renderPalette(); renderDocMemos();
