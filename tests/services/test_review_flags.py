@@ -84,7 +84,8 @@ def test_coverage_separates_reviewed_no_code_from_not_reviewed(strict):
     mark_no_code(ws, [flag.segment_id], by="ann")
     after = coverage_summary(ws)
     assert after.no_code == 1 and after.flagged == before.flagged - 1
-    assert after.segments == after.coded + after.no_code + after.pending + after.flagged + after.not_reviewed
+    assert after.segments == (after.coded + after.no_code + after.pending + after.rejected + after.flagged
+                              + after.not_reviewed)
 
 
 def test_the_stored_queue_puts_the_least_settled_segment_first(workspace, transcripts):
@@ -109,7 +110,8 @@ def test_the_report_separates_reviewed_no_code_from_not_reviewed(strict, tmp_pat
     report = findings_report(ws, rigour=False)
     sections = dict(report.extra_sections)
     html = sections["Machine suggestions: calibration and review"]
-    assert (f"{summary.coded} coded by a researcher; 1 <strong>reviewed: no code</strong>; "
-            f"not reviewed: {summary.pending} with a machine suggestion waiting, {summary.flagged} flagged") in html
+    assert (f"{summary.coded} coded by a researcher; 1 <strong>reviewed: no code</strong>; {summary.rejected} with "
+            f"the machine's suggestions rejected and no code given; not reviewed: {summary.pending} with a machine "
+            f"suggestion waiting, {summary.flagged} flagged") in html
     written = project_report(ws, tmp_path / "out", rigour=True).read_text(encoding="utf-8")
     assert "reviewed: no code" in written and f"{summary.flagged} flagged" in written

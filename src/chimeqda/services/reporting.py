@@ -67,7 +67,8 @@ def calibration_section(ws: Workspace) -> tuple[str, str] | None:
         text += reliability_svg(found.tables, title="machine suggestions: probability vs accepted share")
     text += (
         f"<p>Participant sentences ({coverage.segments}): {coverage.coded} coded by a researcher; "
-        f"{coverage.no_code} <strong>reviewed: no code</strong>; not reviewed: {coverage.pending} with a machine "
+        f"{coverage.no_code} <strong>reviewed: no code</strong>; {coverage.rejected} with the machine's suggestions "
+        f"rejected and no code given; not reviewed: {coverage.pending} with a machine "
         f"suggestion waiting, {coverage.flagged} flagged (no suggestion, but a code fairly likely) and "
         f"{coverage.not_reviewed} with nothing suggested. A sentence without a suggestion is not a sentence "
         "without a code: only the \u201creviewed: no code\u201d ones were judged to have none.</p>"

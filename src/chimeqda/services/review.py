@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Exists, exists, func, select
+from sqlalchemy import ColumnElement, Exists, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
@@ -66,6 +66,8 @@ class CoverageSummary:
     """Reviewed: no code (a person said so)."""
     pending: int
     """Not reviewed, with a machine suggestion waiting."""
+    rejected: int
+    """The machine's suggestions there rejected, and nothing coded."""
     flagged: int
     """Not reviewed, no suggestion, but flagged: some code is fairly likely."""
     not_reviewed: int
@@ -112,13 +114,19 @@ def no_code_segment_ids(
     return {sid for sid, action in rows if action == "no_code"}
 
 
-def _human_touched(segment) -> Exists:
-    """True where a person coded words of the segment or decided a suggestion on it."""
+def _human_event_on(segment, action: str) -> Exists:
+    """True where a person's ``action`` event (``accepted``: a coding still in force) covers words of the segment."""
     event = aliased(t.CodingEvent)
-    return exists().where(
-        event.document_id == segment.document_id, event.start < segment.end, event.end > segment.start,
-        event.action.in_(("accepted", "rejected")), event.coder_id.in_(
-            select(t.Coder.id).where(t.Coder.kind == "human")))
+    condition = [event.document_id == segment.document_id, event.start < segment.end, event.end > segment.start,
+                 event.action == action, event.coder_id.in_(select(t.Coder.id).where(t.Coder.kind == "human"))]
+    if action == "accepted":
+        condition.append(~removed(event))
+    return exists().where(*condition)
+
+
+def _human_touched(segment) -> ColumnElement[bool]:
+    """True where a person coded words of the segment or decided a suggestion on it."""
+    return or_(_human_event_on(segment, "accepted"), _human_event_on(segment, "rejected"))
 
 
 def _pending_on(segment) -> Exists:
@@ -126,10 +134,17 @@ def _pending_on(segment) -> Exists:
     return exists().where(event.segment_id == segment.id, pending_suggestion(event))
 
 
+def _no_code_ids(project_id: int):
+    """Select of the segment ids whose latest review (any person) is "reviewed: no code"."""
+    last = (select(func.max(t.SegmentReview.id)).where(t.SegmentReview.project_id == project_id)
+            .group_by(t.SegmentReview.segment_id))
+    return select(t.SegmentReview.segment_id).where(t.SegmentReview.id.in_(last),
+                                                    t.SegmentReview.action == "no_code")
+
+
 def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | None = None) -> list[FlaggedSegment]:
     """Flagged segments nobody has reviewed yet (most likely code first; one row per segment)."""
     with ws.session() as session:
-        no_code = no_code_segment_ids(session, ws.project_id)
         query = (
             select(t.ReviewFlag.segment_id, t.ReviewFlag.score, t.ReviewFlag.scores, t.Code.key, t.Segment.start,
                    t.Segment.end, t.Segment.text, t.Document.id, t.Document.name, t.Participant.label)
@@ -138,14 +153,15 @@ def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | No
             .join(t.Code, t.Code.id == t.ReviewFlag.code_id)
             .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
             .where(t.ReviewFlag.project_id == ws.project_id, t.Document.is_current.is_(True),
-                   ~_human_touched(t.Segment), ~_pending_on(t.Segment))
+                   ~_human_touched(t.Segment), ~_pending_on(t.Segment),
+                   t.ReviewFlag.segment_id.not_in(_no_code_ids(ws.project_id)))
             .order_by(t.ReviewFlag.score.desc(), t.ReviewFlag.segment_id, t.ReviewFlag.id.desc())
         )
         if document_id is not None:
             query = query.where(t.ReviewFlag.document_id == document_id)
         found: dict[int, FlaggedSegment] = {}
-        for sid, score, scores, code, start, end, text, doc_id, name, label in session.execute(query).all():
-            if sid in no_code or sid in found:
+        for sid, score, scores, code, start, end, text, doc_id, name, label in session.execute(query):
+            if sid in found:
                 continue
             found[sid] = FlaggedSegment(sid, doc_id, name, label, start, end, text, code, float(score),
                                         {k: float(v) for k, v in (scores or {}).items()})
@@ -211,41 +227,30 @@ def reopen(ws: Workspace, segment_ids: Iterable[int], *, by: str, document_id: i
 
 
 def coverage_summary(ws: Workspace) -> CoverageSummary:
-    """Participant segments of the current documents: coded, reviewed: no code, not reviewed (pending, flagged)."""
+    """Participant segments of the current documents by review state, counted by the database.
+
+    In order: coded (a person's coding covers it), reviewed: no code, a suggestion waiting,
+    suggestions rejected and nothing coded, flagged, nothing suggested.
+    """
+    flagged = exists().where(t.ReviewFlag.segment_id == t.Segment.id)
+    state = case(
+        (_human_event_on(t.Segment, "accepted"), "coded"),
+        (t.Segment.id.in_(_no_code_ids(ws.project_id)), "no_code"),
+        (_pending_on(t.Segment), "pending"),
+        (_human_event_on(t.Segment, "rejected"), "rejected"),
+        (flagged, "flagged"),
+        else_="not_reviewed",
+    ).label("state")
     with ws.session() as session:
-        rows = session.execute(
-            select(t.Segment.id, t.Segment.document_id, t.Segment.start, t.Segment.end)
+        counts = dict(session.execute(
+            select(state, func.count()).select_from(t.Segment)
             .join(t.Document, t.Document.id == t.Segment.document_id)
             .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
                    t.Segment.role != "interviewer")
-        ).all()
-        coded_spans = session.execute(
-            select(t.CodingEvent.document_id, t.CodingEvent.start, t.CodingEvent.end)
-            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "accepted",
-                   t.Coder.kind == "human", ~removed(t.CodingEvent))
-        ).all()
-        pending = set(session.scalars(
-            select(t.CodingEvent.segment_id).where(t.CodingEvent.project_id == ws.project_id,
-                                                   t.CodingEvent.segment_id.is_not(None), pending_suggestion())))
-        no_code = no_code_segment_ids(session, ws.project_id)
-    flagged = {f.segment_id for f in open_flags(ws)}
-    spans: dict[int, list[tuple[int, int]]] = {}
-    for doc, start, end in coded_spans:
-        spans.setdefault(doc, []).append((start, end))
-    counts = {"coded": 0, "no_code": 0, "pending": 0, "flagged": 0, "not_reviewed": 0}
-    for sid, doc, start, end in rows:
-        if any(a < end and b > start for a, b in spans.get(doc, ())):
-            counts["coded"] += 1
-        elif sid in no_code:
-            counts["no_code"] += 1
-        elif sid in pending:
-            counts["pending"] += 1
-        elif sid in flagged:
-            counts["flagged"] += 1
-        else:
-            counts["not_reviewed"] += 1
-    return CoverageSummary(segments=len(rows), **counts)
+            .group_by(state)
+        ).all())
+    names = ("coded", "no_code", "pending", "rejected", "flagged", "not_reviewed")
+    return CoverageSummary(segments=sum(counts.values()), **{name: int(counts.get(name, 0)) for name in names})
 
 
 @dataclass(frozen=True)
@@ -262,36 +267,42 @@ def decision_reliability(ws: Workspace, *, coder_id: int | None = None) -> Decis
     """Every decided machine suggestion as a (probability, accepted?) pair; reliability table per top-level code.
 
     The report's methods section and the web review page both draw their diagram from this;
-    ``coder_id``: only that person's decisions (blind coding).
+    ``coder_id``: only that person's decisions (blind coding). Only decided suggestions are read
+    (the others are counted), so a million suggestions cost no memory.
     """
     from chimeqda.coders.calibration import reliability
 
+    suggestion = aliased(t.CodingEvent)
+    decision = aliased(t.CodingEvent)
+    machine_suggestion = (suggestion.project_id == ws.project_id, suggestion.action == "suggested",
+                          t.Coder.kind == "machine")
     with ws.session() as session:
-        suggested = session.execute(
-            select(t.CodingEvent.id, t.CodingEvent.score, t.Code.key)
-            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
-            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action == "suggested",
-                   t.Coder.kind == "machine")
-        ).all()
-        latest: dict[int, str] = {}
-        decisions = select(t.CodingEvent.decides_id, t.CodingEvent.action).where(
-            t.CodingEvent.project_id == ws.project_id, t.CodingEvent.action.in_(("accepted", "rejected")),
-            t.CodingEvent.decides_id.is_not(None)).order_by(t.CodingEvent.id)
+        suggested = int(session.scalar(
+            select(func.count()).select_from(suggestion).join(t.Coder, t.Coder.id == suggestion.coder_id)
+            .where(*machine_suggestion)) or 0)
+        query = (
+            select(suggestion.id, suggestion.score, t.Code.key, decision.action)
+            .join(decision, decision.decides_id == suggestion.id)
+            .join(t.Coder, t.Coder.id == suggestion.coder_id)
+            .join(t.Code, t.Code.id == suggestion.code_id)
+            .where(*machine_suggestion, decision.action.in_(("accepted", "rejected")))
+            .order_by(decision.id)
+        )
         if coder_id is not None:
-            decisions = decisions.where(t.CodingEvent.coder_id == coder_id)
-        for decides, action in session.execute(decisions).all():
-            latest[int(decides)] = action
+            query = query.where(decision.coder_id == coder_id)
+        latest: dict[int, tuple[float | None, str, str]] = {}
+        for event_id, score, code, action in session.execute(query).all():
+            latest[int(event_id)] = (score, code, action)
     pairs: dict[str, tuple[list[float], list[int]]] = {}
-    for event_id, score, code in suggested:
-        if event_id in latest and score is not None:
+    for _, (score, code, action) in sorted(latest.items()):
+        if score is not None:
             probs, truth = pairs.setdefault(code.split(".")[0], ([], []))
             probs.append(float(score))
-            truth.append(int(latest[event_id] == "accepted"))
+            truth.append(int(action == "accepted"))
     decided = sum(len(v[0]) for v in pairs.values())
     accepted = sum(sum(v[1]) for v in pairs.values())
     tables = {code: reliability(probs, truth) for code, (probs, truth) in sorted(pairs.items())}
-    return DecisionReliability(len(suggested), decided, accepted, tables)
+    return DecisionReliability(suggested, decided, accepted, tables)
 
 
 __all__ = ["FLAG_LEVEL", "CoverageSummary", "DecisionReliability", "FlaggedSegment", "coverage_summary",
