@@ -29,6 +29,7 @@ from chimeqda.services.pseudonymise import (
     unlock_key,
 )
 from chimeqda.store import tables as t
+from chimeqda.store.privacy import IdentifierProposal
 
 PASS = "correct horse battery"
 
@@ -196,3 +197,26 @@ def test_the_guard_refuses_until_every_document_is_pseudonymised(study):
 def test_projects_that_never_opted_in_are_not_guarded(workspace, transcripts):
     import_files(workspace, [transcripts])
     require_pseudonymised(workspace, what="export")
+
+
+def test_confirm_all_confirms_only_strong_evidence_and_says_what_it_left(study):
+    from chimeqda.services.pseudonymise import CONFIRM_ALL_MIN_SCORE, confirm_strong, is_strong
+
+    ws, key, _ = study
+    first = _current(ws, "P07.txt")
+    detect_identifiers(ws, key, user="ann")
+    weak = first.text.index("Mieke: Mike calls")
+    add_proposal(ws, first.id, weak + len("Mieke: "), weak + len("Mieke: Mike"), "PERSON", user="ann")
+    with ws.session() as session:  # a proposal as weak as a lone capitalised word, to be left for review
+        session.add(IdentifierProposal(project_id=ws.project_id, document_id=first.id, start=0, end=9,
+                                       label="PERSON", source="capitalised word", score=0.3, status="proposed"))
+    confirmed, left = confirm_strong(ws, user="ann")
+    after = list_proposals(ws)
+    assert confirmed >= 3 and left == len([p for p in after if p.status == "proposed"]) >= 1
+    assert all(is_strong(p.source, p.score) for p in after if p.status == "confirmed" and p.source != "researcher")
+    assert all(not is_strong(p.source, p.score) for p in after if p.status == "proposed")
+    assert any(p.text == "SYNTHETIC" and p.status == "proposed" for p in after)
+    assert {p.text for p in after if p.status == "confirmed"} >= {"Mieke", "Big Mike"}
+    assert CONFIRM_ALL_MIN_SCORE == 0.7
+    with pytest.raises(InvalidInput, match="not reviewed"):
+        apply_pseudonyms(ws, key, user="ann")  # the weak one still waits for a decision

