@@ -23,6 +23,7 @@ from chimeqda.cli import main
 from chimeqda.coders.llm import LLMCoder
 from chimeqda.coders.llm_discover import discover
 from chimeqda.errors import InvalidInput, LLMUnavailable
+from chimeqda.model import Segment
 
 
 def _serve(args, env, wait=240.0):
@@ -166,3 +167,52 @@ def test_check_fails_when_the_model_does_not_follow_the_schema(llm_server):
     assert result.exit_code == 1, result.output
     assert re.search(r"schema: [01]/2 answers valid: the model does NOT follow the answer schema", result.output)
     assert "BAD" in result.output and "s per answer" in result.output
+
+
+# ---------------------------------------------------------------- calibration on the researchers' decisions
+
+DECIDED = [
+    ("My sponsor phones me every Sunday evening.", "en", {"connectedness"}, {"hope"}),
+    ("I lost my flat after the relapse in March.", "en", {"difficulties"}, {"connectedness"}),
+    ("I really think next year will be better for me.", "en", {"hope"}, {"difficulties"}),
+    ("Mijn zus komt elke week bij me op bezoek.", "nl", {"connectedness"}, {"difficulties"}),
+    ("Ik ben in de winter weer gaan drinken.", "nl", {"difficulties"}, {"hope"}),
+    ("Ik geloof echt dat het beter wordt.", "nl", {"hope"}, {"connectedness"}),
+    ("The group at the church hall keeps me going.", "en", {"connectedness"}, {"difficulties"}),
+    ("Some nights the craving is still very strong.", "en", {"difficulties"}, {"hope"}),
+]
+
+
+def _decisions(n):
+    from chimeqda.model import LabelledText
+
+    return [LabelledText(text, frozenset(yes), lang, complete=False, rejected=frozenset(no), source=f"segment:{i}")
+            for i, (text, lang, yes, no) in enumerate(DECIDED[:n])]
+
+
+def test_scores_are_calibrated_on_decisions_or_the_provenance_says_why_not(small_book, llm_params):
+    params = {**llm_params, "prompt_template": str(DATA / "compact.txt"), "max_tokens": 48}
+    few = LLMCoder(**params).fit(small_book, _decisions(3))
+    note = few.info().params["calibration"]
+    assert note["method"] == "none: not enough researcher decisions yet"
+    assert (note["decided_passages"], note["accepted_pairs"], note["rejected_pairs"]) == (3, 3, 3)
+    assert "not calibrated probabilities" in note["scores"]
+    raw = few.predict_proba(SEGMENTS_FOR_CALIBRATION)
+    assert all(v in (0.0, 1.0) for row in raw for v in row.values())  # one sample: raw shares
+
+    coder = LLMCoder(**params, calibration_min=6).fit(small_book, _decisions(8))
+    note = coder.info().params["calibration"]
+    assert note["method"].startswith("Platt per code and language")
+    assert (note["decided_passages"], note["accepted_pairs"], note["rejected_pairs"]) == (8, 8, 8)
+    assert note["per_language"] == {"en": 5, "nl": 3} and note["decision_rows"] == {"en": 5, "nl": 3}
+    assert coder.info().training_size == 8
+    probs = coder.predict_proba(SEGMENTS_FOR_CALIBRATION)
+    assert all(0.0 < v < 1.0 for row in probs for v in row.values())
+    # increasing map: the labels at the calibrated thresholds are those of the raw shares at 0.5
+    assert coder.predict(SEGMENTS_FOR_CALIBRATION) == [[c for c, v in row.items() if v >= 0.5] for row in raw]
+    assert LLMCoder(**params, calibrate="off").fit(small_book, _decisions(8)).info().params["calibration"][
+        "method"] == "none (calibrate=off)"
+
+
+SEGMENTS_FOR_CALIBRATION = [Segment("My sponsor calls me every week.", lang="en", key="a"),
+                            Segment("Ik ben vorige winter teruggevallen.", lang="nl", key="b")]

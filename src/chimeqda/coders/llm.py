@@ -41,12 +41,15 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from chimeqda.coders.base import Coder
 from chimeqda.coders.lexicon import target_codes
+from chimeqda.coders.llm_calibration import calibrate_llm
 from chimeqda.coders.llm_prompt import (  # noqa: F401  (importable from here, as before)
     DEFAULT_ENDPOINT,
     DEFAULT_KEY_ENV,
@@ -79,7 +82,7 @@ from chimeqda.errors import (  # noqa: F401  (the LLM errors stay importable fro
     LLMRequestRejected,
     LLMUnavailable,
 )
-from chimeqda.model import Codebook, LabelledText, Segment, span_within
+from chimeqda.model import Codebook, CoderInfo, LabelledText, Segment, span_within
 
 # ---------------------------------------------------------------- the coder
 
@@ -142,6 +145,12 @@ class LLMCoder(Coder):
         Examples and counter-examples per code in the prompt.
     level:
         ``"top"`` codes the top-level codes, ``"all"`` every code.
+    calibrate, calibration_min, calibration_max:
+        ``"auto"``: with at least ``calibration_min`` decided passages among
+        ``labelled`` (the researchers' decisions), the model also answers up to
+        ``calibration_max`` of them and its scores are calibrated on them
+        (:mod:`chimeqda.coders.llm_calibration`); ``"off"``: raw shares.
+        The provenance says which, with the numbers.
     """
 
     coder_id = "llm"
@@ -174,6 +183,9 @@ class LLMCoder(Coder):
         json_mode: str = "auto",
         max_examples: int = 3,
         level: str = "top",
+        calibrate: str = "auto",
+        calibration_min: int = 20,
+        calibration_max: int = 200,
     ):
         self.endpoint = endpoint
         self.model = model
@@ -195,6 +207,9 @@ class LLMCoder(Coder):
         self.json_mode = json_mode
         self.max_examples = max_examples
         self.level = level
+        self.calibrate = calibrate
+        self.calibration_min = calibration_min
+        self.calibration_max = calibration_max
 
     # -- fitting ----------------------------------------------------------------
     def _validate(self) -> None:
@@ -228,12 +243,19 @@ class LLMCoder(Coder):
             raise bad("max_examples", "must be a whole number of 0 or more")
         if not isinstance(self.allow_remote, bool):
             raise bad("allow_remote", "must be true or false")
+        if self.calibrate not in ("auto", "off"):
+            raise bad("calibrate", "must be auto or off")
+        for name in ("calibration_min", "calibration_max"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise bad(name, "must be a whole number of 0 or more")
 
     def fit(self, codebook: Codebook, labelled: Sequence[LabelledText] = ()) -> LLMCoder:
         """Check the settings, build the prompt from ``codebook`` and ask the server which model it runs.
 
-        ``labelled`` is not used: the model is not trained (see
-        :mod:`chimeqda.llm_teacher` for the other direction). When the server
+        The model is not trained (see :mod:`chimeqda.llm_teacher` for the other
+        direction); ``labelled`` (the researchers' decisions) calibrates its
+        scores when there are enough (:mod:`chimeqda.coders.llm_calibration`). When the server
         cannot be reached but ``model`` is named, fitting succeeds so that
         cached answers can be reused offline; an uncached request then fails.
         """
@@ -259,7 +281,22 @@ class LLMCoder(Coder):
         self.model_, self.model_info_ = self._resolve_model()
         self.training_size_ = 0
         self.provenance_ = self._provenance()
+        for stale in ("calibration_", "thresholds_by_lang_", "thresholds_"):
+            self.__dict__.pop(stale, None)  # a refit with fewer decisions must not keep an old calibration
+        self.calibration_note_ = calibrate_llm(self, labelled, lambda code: self.lookup_.get(str(code).lower()))
+        if hasattr(self, "calibration_"):
+            self.training_size_ = int(self.calibration_note_.get("decided_passages", 0))
         return self
+
+    def info(self) -> CoderInfo:
+        """Provenance, with how the scores were calibrated (or why they were not)."""
+        info = super().info()
+        note = getattr(self, "calibration_note_", None)
+        if not note:
+            return info
+        fitted = info.params.get("calibration")
+        merged = {**(fitted if isinstance(fitted, dict) else {}), **note}
+        return replace(info, params={**info.params, "calibration": merged})
 
     def _find_endpoint(self) -> tuple[str, str]:
         """The endpoint to use, and a sentence saying how it was found (empty when it was given)."""
@@ -538,6 +575,18 @@ class LLMCoder(Coder):
         return out
 
     def predict_proba(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
+        """Per segment and code, the calibrated probability, or the raw share when not calibrated (see ``info``)."""
+        raw = self.raw_scores(segments)
+        calibration = getattr(self, "calibration_", None)
+        if calibration is None or not raw:
+            return raw
+        from chimeqda.coders.language import segment_language
+
+        matrix = np.array([[row[c] for c in self.codes_] for row in raw], dtype=float)
+        probs = calibration.apply(matrix, [segment_language(s) for s in segments])
+        return [{c: float(v) for c, v in zip(self.codes_, row)} for row in probs]
+
+    def raw_scores(self, segments: Sequence[Segment]) -> list[dict[str, float]]:
         """Per segment and code, the share of samples whose answer gives the code."""
         scores = []
         for sampled in self.answers(segments):
