@@ -15,7 +15,7 @@ from chimeqda.cli.common import friendly_errors, open_project, parse_params
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Training JSON lines for `chimeqda classify --train`.")
 @click.option("--codebook", default="chime-d", show_default=True, help="Built-in name or codebook file.")
-@click.option("--endpoint", help="OpenAI-compatible API base URL (default: http://127.0.0.1:8080/v1).")
+@click.option("--endpoint", help="OpenAI-compatible API base URL (default: find a running local server).")
 @click.option("--model", help="Model name as the server knows it (default: the server's first model).")
 @click.option("--prompt-template", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Prompt template file (start from chimeqda/coders/prompts/default.txt).")
