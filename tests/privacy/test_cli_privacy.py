@@ -70,7 +70,7 @@ def test_a_study_is_guarded_until_pseudonymised_then_exports_hold_no_key(study):
     everything += " ".join(f.read_text("utf-8", "replace") for f in (tmp / "report").rglob("*") if f.is_file())
     for real in ("Mieke", "Big Mike", "Zwolle"):
         assert real not in everything
-    assert "[Person 1]" in everything and "[Place 1]" in everything
+    assert "[Person 1]" in everything and "[Town 1]" in everything
 
     check = run("privacy-check", *p, ok=False)
     assert check.exit_code == 1 and "early.qdpx" in check.output  # the export made before pseudonymisation

@@ -83,7 +83,7 @@ def test_exports_and_the_report_hold_no_real_value_and_no_key(pseudonymised):
                     texts.append(inner.decode("utf-8", "replace"))
     texts += [f.read_text("utf-8", "replace") for f in (tmp / "report").rglob("*") if f.is_file()]
     everything = "\n".join(texts)
-    assert "[Person 1]" in everything and "[Place 1]" in everything  # the exports do hold the transcripts
+    assert "[Person 1]" in everything and "[Town 1]" in everything  # the exports do hold the transcripts
     for real in REAL:
         assert real not in everything
     secret = base64.b64encode(key.secret).decode("ascii")
@@ -98,8 +98,8 @@ def test_reveal_needs_a_reason_and_is_logged(pseudonymised, monkeypatch):
     ws, key, p, _ = pseudonymised
     monkeypatch.setenv("CHIMEQDA_KEY_PASSPHRASE", PASS)
     assert "reason" in run("pseudonymise", *p, "--reveal", ok=False).output
-    shown = run("pseudonymise", *p, "--reveal", "--pseudonym", "[Place 1]", "--reason", "member check").output
-    assert "[Place 1]\tPLACE\tZwolle" in shown
+    shown = run("pseudonymise", *p, "--reveal", "--pseudonym", "[Town 1]", "--reason", "member check").output
+    assert "[Town 1]\tPLACE\tZwolle" in shown
     trail = run("audit", *p).output
     assert "revealed" in trail and "member check" in trail and "Zwolle" not in trail
     check = run("privacy-check", *p)

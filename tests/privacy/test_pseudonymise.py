@@ -116,7 +116,7 @@ def test_detect_review_apply_gives_one_pseudonym_per_real_value(study):
         assert "Mieke" not in doc.text and "Big Mike" not in doc.text and "Zwolle" not in doc.text
     mieke = one.text.split("\n")[3].split(":")[0]
     assert mieke.startswith("[Person ") and one.text.count(mieke) >= 2 and mieke in two.text
-    assert "[Place 1]" in one.text and "[Place 1]" in two.text
+    assert "[Town 1]" in one.text and "[Town 1]" in two.text
     assert "mieke@example.org" in one.text  # rejected: left as it was
     with ws.session() as session:
         speakers = set(session.scalars(select(t.Turn.speaker).where(t.Turn.document_id == one.id)))
@@ -220,3 +220,11 @@ def test_confirm_all_confirms_only_strong_evidence_and_says_what_it_left(study):
     assert CONFIRM_ALL_MIN_SCORE == 0.7
     with pytest.raises(InvalidInput, match="not reviewed"):
         apply_pseudonyms(ws, key, user="ann")  # the weak one still waits for a decision
+
+
+def test_places_are_named_as_a_researcher_expects():
+    from chimeqda.services.pseudonymise import _place_word
+
+    assert [_place_word(v) for v in ("Zwolle", "Kessel-Lo", "Capel Street", "Brugstraat", "Brugstraat 14",
+                                     "Queen's Hall", "Sint-Pieterskerk")] == [
+        "Town", "Town", "Street", "Street", "Address", "Building", "Building"]

@@ -50,9 +50,9 @@ def test_mark_highlight_and_apply(project, people, doc_id, tmp_path, monkeypatch
         page.fill("#identifier-passphrase", PASS)
         page.click("#identifier-apply button")
         page.wait_for_selector("#identifiers-status >> text=pseudonymised")  # the new version's page
-        assert "[Place 1]" in page.inner_text("#transcript") and "Ghent" not in page.inner_text("#transcript")
+        assert "[Town 1]" in page.inner_text("#transcript") and "Ghent" not in page.inner_text("#transcript")
         assert errors == []
     with project.session() as session:
         current = session.scalar(select(t.Document).where(t.Document.name == "P01-interview.txt",
                                                           t.Document.is_current.is_(True)))
-    assert current.version == 2 and "[Place 1]" in current.text
+    assert current.version == 2 and "[Town 1]" in current.text

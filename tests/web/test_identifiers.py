@@ -59,7 +59,7 @@ def test_mark_reject_and_apply_from_the_document_view(private, login, doc_id):
     done = cora.write("POST", f"/api/documents/{doc_id}/pseudonymise", json={"passphrase": PASS})
     assert done.status_code == 200 and done.json()["version"] == 2
     new_text = _text(private, done.json()["document_id"])
-    assert "Ghent" not in new_text and "[Place 1]" in new_text and "my sponsor" in new_text
+    assert "Ghent" not in new_text and "[Town 1]" in new_text and "my sponsor" in new_text
     assert cora.get(f"/api/documents/{done.json()['document_id']}/identifiers").json()["status"] == "pseudonymised"
 
 

@@ -10,7 +10,7 @@
    ``add_proposal``); a confirmed value is proposed in every other document
    where it occurs.
 3. ``apply_pseudonyms`` gives each confirmed real value one pseudonym for the
-   whole project (``[Person 3]``, ``[Place 1]`` … or a substitute first name),
+   whole project (``[Person 3]``, ``[Town 1]``, ``[Street 2]`` … or a substitute first name),
    writes real value → pseudonym into the encrypted key file, and makes a
    new version of each document through ``revise_document`` (turn speakers
    renamed too), all in one transaction per run.
@@ -438,7 +438,10 @@ def _pseudonym_for(session: Session, project_id: int, key: KeyRing, value: str, 
         return row.pseudonym
     number = (session.scalar(select(func.max(Pseudonym.number)).where(
         Pseudonym.project_id == project_id, Pseudonym.label == label)) or 0) + 1
-    pseudonym = f"[{LABEL_WORDS.get(label, label.title())} {number}]"
+    word = _place_word(value) if label == "PLACE" else LABEL_WORDS.get(label, label.title())
+    same_word = session.scalar(select(func.count()).select_from(Pseudonym).where(
+        Pseudonym.project_id == project_id, Pseudonym.label == label, Pseudonym.pseudonym.like(f"[{word} %")))
+    pseudonym = f"[{word} {(same_word or 0) + 1}]"
     if style == "names" and label == "PERSON":
         names = SUBSTITUTE_NAMES.get(language, SUBSTITUTE_NAMES["en"])
         if number <= len(names):
@@ -448,6 +451,27 @@ def _pseudonym_for(session: Session, project_id: int, key: KeyRing, value: str, 
     session.flush()
     key.remember(value, label, pseudonym)
     return pseudonym
+
+
+_STREET_WORDS = re.compile(
+    r"(?i)(?:\b(?:road|rd|street|st|avenue|ave|lane|drive|boulevard|way|square|court|crescent|terrace|close|"
+    r"gardens|row|parkway|highway)\.?|(?:straat|laan|weg|plein|markt|dreef|steenweg|kaai|singel|gracht|dijk|kade|"
+    r"pad|steeg|vest|lei))$")
+_BUILDING_WORDS = re.compile(
+    r"(?i)(?:\b(?:hall|building|tower|station|bridge|park|church|chapel|cathedral|centre|center|house|hotel|"
+    r"library|stadium|prison)|(?:huis|kerk|toren|gebouw|station|gevangenis|zaal))$")
+
+
+def _place_word(value: str) -> str:
+    """What a researcher calls a place: an Address (it has a number), a Street, a Building, else a Town."""
+    value = value.strip()
+    if any(c.isdigit() for c in value):
+        return "Address"
+    if _STREET_WORDS.search(value):
+        return "Street"
+    if _BUILDING_WORDS.search(value):
+        return "Building"
+    return "Town"
 
 
 def apply_pseudonyms(ws: Workspace, key: KeyRing, documents: Sequence[str] | None = None, *,
