@@ -77,7 +77,7 @@ def peak_mb() -> float:
 def worker_transcribe(path: str, language: str | None = None) -> dict:
     from chimeqda.audio.transcribe import AsrSettings, load_model, transcribe_file
 
-    settings = AsrSettings(cpu_threads=2, language=language)
+    settings = AsrSettings(cpu_threads=2, language=language, diarise=False)  # diarisation: diarise_bench.py
     started = time.perf_counter()
     load_model(settings)
     load = time.perf_counter() - started
@@ -186,7 +186,8 @@ def write_section(cases: list[tuple[str, dict]], decode: dict) -> None:
 faster-whisper {faster_whisper.__version__}, {time.strftime('%Y-%m-%d')}; load average {load:.1f} at the end (the cores
 were shared with other jobs, so wall times are upper bounds; CPU time ÷ duration is the cost on an idle machine,
 divided by up to 2 when both cores are free). Synthetic interviews spoken by espeak-ng from a known script; each row
-is a fresh process (model load timed separately; peak RSS is the whole process's VmHWM).
+is a fresh process (model load timed separately; peak RSS is the whole process's VmHWM); mono without diarisation
+(measured below).
 
 | recording | duration (s) | model load (s) | transcription (s) | real-time factor | CPU time ÷ duration | peak RSS (MB) | language | turns | WER vs script |
 |---|---|---|---|---|---|---|---|---|---|

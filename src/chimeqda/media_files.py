@@ -4,7 +4,9 @@ A recorded document keeps its recording in the project folder as
 ``media/<sha256>.<ext>`` and describes it in ``meta["media"]`` (``file``,
 ``sha256``, ``duration``, ``mime``, …). The file name is never taken from a
 browser or an archive as is: only a name of that exact form, inside the
-project's ``media/`` folder, is ever opened.
+project's ``media/`` folder, is ever opened. :func:`media_path` is the one
+place that turns a document's ``meta`` into a file (services, web and exchange
+formats all go through it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+
+from chimeqda.errors import InvalidInput, ProjectError
 
 MEDIA_DIR = "media"
 MEDIA_TYPES = {
@@ -38,19 +42,39 @@ def media_type(media: dict[str, Any]) -> str:
     return MEDIA_TYPES[Path(media["file"]).suffix]
 
 
-def media_path(directory: Path | str | None, meta: dict[str, Any] | None) -> Path | None:
+def media_path(directory: Path | str | None, meta: dict[str, Any] | None, *, strict: bool = False) -> Path | None:
     """The recording of a document in the project folder ``directory``, or None when there is none.
 
-    None too when the folder is unknown, the name is not ``media/<sha256>.<ext>``, or the
-    file is missing or lies (through a link) outside ``<directory>/media``.
+    None for a document without ``meta["media"]``. A recording that cannot be opened (the
+    folder is unknown, the name is not ``media/<sha256>.<ext>``, the file is missing or lies,
+    through a link, outside ``<directory>/media``) is None too, or with ``strict`` an error
+    saying what to do: :class:`InvalidInput` for a bad name, :class:`ProjectError` otherwise.
     """
-    media = media_info(meta)
-    if directory is None or media is None:
+    media = (meta or {}).get("media")
+    if not isinstance(media, dict):
         return None
+
+    def refuse(error: Exception) -> None:
+        if strict:
+            raise error
+        return None
+
+    name = repr(media.get("original_name") or media.get("file"))
+    if media_info(meta) is None:
+        return refuse(InvalidInput(f"the recording's file {media.get('file')!r} is not media/<sha256>.<ext> "
+                                   "in the project's media folder; import the recording again"))
+    if directory is None:
+        return refuse(ProjectError(f"the recording {name} is kept in the project folder's media/, which is not "
+                                   "known here; open the project by its folder: `chimeqda serve -p FOLDER` (or -p FOLDER "
+                                   "with other commands)"))
     folder = (Path(directory) / MEDIA_DIR).resolve()
     path = (Path(directory) / media["file"]).resolve()
-    if not path.is_relative_to(folder) or not path.is_file():
-        return None
+    if not path.is_relative_to(folder):
+        return refuse(InvalidInput(f"the recording's file {media['file']!r} leads outside the project's media "
+                                   f"folder {folder}; import the recording again"))
+    if not path.is_file():
+        return refuse(ProjectError(f"the recording {name} is missing: expected {path}; "
+                                   "import the recording again to restore it"))
     return path
 
 

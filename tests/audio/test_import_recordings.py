@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 
 from chimeqda.cli import main
-from chimeqda.services.media import recording_path
+from chimeqda.media_files import media_path
 from chimeqda.services.recordings import import_recordings, split_recordings
 from chimeqda.store import tables as t
 
@@ -30,7 +30,7 @@ def test_a_recording_is_stored_with_times_words_and_media(workspace, recordings,
         media = doc.meta["media"]
         assert set(media) == {"file", "sha256", "duration", "channels", "sample_rate", "original_name", "mime"}
         assert media["channels"] == 2 and media["mime"] == "audio/ogg" and media["original_name"] == path.name
-        assert recording_path(workspace.directory, doc.meta).read_bytes() == path.read_bytes()
+        assert media_path(workspace.directory, doc.meta, strict=True).read_bytes() == path.read_bytes()
         assert doc.meta["transcription"]["language"] == "en" and doc.source_format == "ogg"
         segments = session.scalars(select(t.Segment).where(t.Segment.document_id == doc.id)
                                    .order_by(t.Segment.index)).all()

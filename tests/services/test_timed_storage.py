@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from chimeqda.errors import InvalidInput, ProjectError
+from chimeqda.errors import InvalidInput, ProjectError, UnknownObject
 from chimeqda.services import import_files
 from chimeqda.store import tables as t
 
@@ -26,7 +26,8 @@ def test_imported_srt_stores_segment_and_turn_times(workspace, tmp_path):
 
 def test_a_kept_recording_is_named_by_its_hash_and_found_again(workspace, tmp_path):
     from chimeqda.audio.probe import probe
-    from chimeqda.services.media import keep_recording, recording_path
+    from chimeqda.media_files import media_path
+    from chimeqda.services.media import document_recording, keep_recording
 
     wav = tmp_path / "interview one.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), "Hello there."], check=True)
@@ -34,13 +35,36 @@ def test_a_kept_recording_is_named_by_its_hash_and_found_again(workspace, tmp_pa
     meta = keep_recording(workspace.directory, wav, info)
     assert meta["file"] == f"media/{info.sha256}.wav" and meta["original_name"] == "interview one.wav"
     assert meta["channels"] == 1 and meta["sample_rate"] == 22050 and 0.5 < meta["duration"] < 3
-    kept = recording_path(workspace.directory, {"media": meta})
+    kept = media_path(workspace.directory, {"media": meta}, strict=True)
     assert kept.read_bytes() == wav.read_bytes()
     assert keep_recording(workspace.directory, wav, info) == meta
     assert [p.name for p in (workspace.directory / "media").iterdir()] == [kept.name]
-    assert recording_path(workspace.directory, {}) is None
+    assert media_path(workspace.directory, {}, strict=True) is None
     with pytest.raises(InvalidInput, match="media folder"):
-        recording_path(workspace.directory, {"media": {**meta, "file": "../chimeqda.toml"}})
+        media_path(workspace.directory, {"media": {**meta, "file": "../chimeqda.toml"}}, strict=True)
+    assert media_path(workspace.directory, {"media": {**meta, "file": "../chimeqda.toml"}}) is None
+    with pytest.raises(ProjectError, match="open the project by its folder"):
+        media_path(None, {"media": meta}, strict=True)
+    doc_id = _stored_with_media(workspace, meta)
+    assert document_recording(workspace, doc_id).path == kept and document_recording(workspace, doc_id).mime == "audio/wav"
     kept.unlink()
     with pytest.raises(ProjectError, match="interview one.wav"):
-        recording_path(workspace.directory, {"media": meta})
+        media_path(workspace.directory, {"media": meta}, strict=True)
+    assert media_path(workspace.directory, {"media": meta}) is None
+    with pytest.raises(UnknownObject, match="interview one.wav.* is missing"):
+        document_recording(workspace, doc_id)
+    with pytest.raises(UnknownObject, match="has no recording"):
+        document_recording(workspace, _stored_with_media(workspace, None))
+
+
+def _stored_with_media(workspace, media) -> int:
+    """A document row whose meta carries ``media`` (None: no recording)."""
+
+    name = f"doc-{'rec' if media else 'text'}.txt"
+    path = workspace.directory / name
+    path.write_text("I: Hello?\nP: Hi.\n")
+    [outcome] = import_files(workspace, [path])
+    with workspace.session() as session:
+        doc = session.get(t.Document, outcome.document_id)
+        doc.meta = {**(doc.meta or {}), **({"media": media} if media else {})}
+    return outcome.document_id

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +76,19 @@ def encoder_provenance() -> dict[str, object]:
             "model_sha256": _ENCODER["sha256"]}
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run the small encoder on one thread: torch's thread pool made it ~25× slower on shared cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @dataclass
 class VoiceEmbeddings:
     """Voice prints of a recording's speech, added window by window while it is transcribed."""
@@ -85,10 +100,15 @@ class VoiceEmbeddings:
 
     def add(self, mono, offset: float, words: list[tuple[float, float]]) -> None:
         """Embed the speech of one window: ``mono`` at 16 kHz from ``offset`` s, ``words`` as absolute (start, end)."""
-        import numpy as np
+        encoder, _ = _encoder()  # imports resemblyzer with its deprecation warning silenced
         from resemblyzer.audio import normalize_volume
 
-        encoder, _ = _encoder()
+        with _one_torch_thread():
+            self._add(encoder, normalize_volume, mono, offset, words)
+
+    def _add(self, encoder, normalize_volume, mono, offset: float, words: list[tuple[float, float]]) -> None:
+        import numpy as np
+
         for start, end in speech_regions(words):
             first = max(0, int((start - offset) * SAMPLE_RATE))
             last = min(len(mono), int((end - offset) * SAMPLE_RATE))

@@ -8,23 +8,11 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import friendly_errors, open_project, project_options
+from chimeqda.cli.common import diarise_options, friendly_errors, open_project, project_options
 from chimeqda.errors import InvalidInput
 
 ASR_MODEL_HELP = ("A faster-whisper model folder (e.g. a large-v3 conversion for better Dutch); "
                   "default: the shipped Whisper base.")
-SPEAKERS_HELP = "Mono recordings: how many voices to tell apart (diarisation)."
-NO_DIARISE_HELP = ("Mono recordings: do not tell voices apart; start a new turn after a pause instead "
-                   "(stereo with one voice per channel always gets its turns by channel).")
-
-
-def diarise_options(command):
-    """``--speakers N`` and ``--no-diarise``, shared by ``transcribe`` and ``import``."""
-    command = click.option("--no-diarise", "no_diarise", is_flag=True, help=NO_DIARISE_HELP)(command)
-    return click.option("--speakers", "speaker_count", type=click.IntRange(1, 10), default=2, show_default=True,
-                        help=SPEAKERS_HELP)(command)
-
-
 class ProgressLine:
     """``name: 40% (2:10 of 5:00), about 1:20 left`` on stderr, rewritten in place."""
 

@@ -103,3 +103,15 @@ def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             parsed[key.strip()] = value
     return parsed
+
+
+SPEAKERS_HELP = "Mono recordings: how many voices to tell apart (diarisation)."
+NO_DIARISE_HELP = ("Mono recordings: do not tell voices apart; start a new turn after a pause instead "
+                   "(stereo with one voice per channel always gets its turns by channel).")
+
+
+def diarise_options(command):
+    """``--speakers N`` and ``--no-diarise``, shared by ``transcribe`` and ``import``."""
+    command = click.option("--no-diarise", "no_diarise", is_flag=True, help=NO_DIARISE_HELP)(command)
+    return click.option("--speakers", "speaker_count", type=click.IntRange(1, 10), default=2, show_default=True,
+                        help=SPEAKERS_HELP)(command)

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.audio import diarise_options
-from chimeqda.cli.common import echo_table, friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    diarise_options,
+    echo_table,
+    friendly_errors,
+    open_project,
+    project_options,
+)
 from chimeqda.errors import InvalidInput
 
 

@@ -1,8 +1,10 @@
 """Recordings kept in a project folder: ``<project>/media/<sha256>.<ext>``.
 
 A recorded document's ``meta["media"]`` describes its copy (see
-:meth:`chimeqda.audio.probe.RecordingInfo.as_meta`); the web player and the
-exchange formats find the file with :func:`recording_path`.
+:meth:`chimeqda.audio.probe.RecordingInfo.as_meta`). :func:`keep_recording`
+stores the copy; :func:`document_recording` finds a document's recording for
+the web player, through :func:`chimeqda.media_files.media_path`, the one
+function that turns ``meta`` into a file.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
 
 from chimeqda.audio.probe import RecordingInfo
-from chimeqda.errors import InvalidInput, ProjectError
-
-MEDIA_FOLDER = "media"
+from chimeqda.errors import InvalidInput, ProjectError, UnknownObject
+from chimeqda.media_files import MEDIA_DIR, media_name, media_path, media_type
+from chimeqda.services.project import Workspace
+from chimeqda.store import tables as t
 
 
 def keep_recording(project_dir: Path, source: Path, info: RecordingInfo) -> dict[str, object]:
@@ -26,10 +32,10 @@ def keep_recording(project_dir: Path, source: Path, info: RecordingInfo) -> dict
     file; it is written to a temporary name and renamed, so an interruption never
     leaves a partial file under the final name.
     """
-    folder = Path(project_dir) / MEDIA_FOLDER
+    folder = Path(project_dir) / MEDIA_DIR
     folder.mkdir(parents=True, exist_ok=True)
     suffix = source.suffix.lower()
-    relative = f"{MEDIA_FOLDER}/{info.sha256}{suffix}"
+    relative = media_name(info.sha256, suffix)
     target = Path(project_dir) / relative
     if not target.exists():
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=suffix)
@@ -43,21 +49,29 @@ def keep_recording(project_dir: Path, source: Path, info: RecordingInfo) -> dict
     return info.as_meta(relative)
 
 
-def recording_path(project_dir: Path | None, meta: Mapping[str, object] | None) -> Path | None:
-    """The kept recording of a document (its ``meta``), or None for a document without one.
+@dataclass(frozen=True)
+class RecordingFile:
+    """A document's kept recording: the file, its ``meta["media"]`` and the type it is served as."""
 
-    Refuses a ``meta["media"]["file"]`` outside the project's media folder;
-    a missing file raises :class:`ProjectError` saying where it was expected.
+    path: Path
+    media: dict[str, Any]
+    mime: str
+
+
+def document_recording(ws: Workspace, document_id: int) -> RecordingFile:
+    """The recording of a document of the project, from ``ws.directory``/media.
+
+    :class:`UnknownObject` (not found) when the document or its recording is not there,
+    saying why and what to do.
     """
-    media = (meta or {}).get("media")
-    if not isinstance(media, Mapping) or project_dir is None:
-        return None
-    file = media.get("file")
-    folder = (Path(project_dir) / MEDIA_FOLDER).resolve()
-    path = (Path(project_dir) / str(file)).resolve()
-    if not isinstance(file, str) or path.parent != folder:
-        raise InvalidInput(f"the recording's file {file!r} is not in the project's media folder")
-    if not path.is_file():
-        raise ProjectError(f"the recording {media.get('original_name')!r} is missing: expected {path}; "
-                           "import the recording again to restore it")
-    return path
+    with ws.session() as session:
+        meta = session.scalar(select(t.Document.meta).where(
+            t.Document.id == document_id, t.Document.project_id == ws.project_id))
+    if not isinstance((meta or {}).get("media"), dict):
+        raise UnknownObject(f"document {document_id} has no recording")
+    try:
+        path = media_path(ws.directory, meta, strict=True)
+    except (InvalidInput, ProjectError) as exc:
+        raise UnknownObject(f"the recording of document {document_id} cannot be opened: {exc}") from None
+    assert path is not None and meta is not None
+    return RecordingFile(path, meta["media"], media_type(meta["media"]))

@@ -16,13 +16,11 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from chimeqda.errors import UnknownObject
-from chimeqda.media_files import media_info, media_path, media_type
 from chimeqda.services.corrections import correct_transcript
+from chimeqda.services.media import document_recording
 from chimeqda.services.speakers import set_speaker
-from chimeqda.store import tables as t
 from chimeqda.web import queries
 from chimeqda.web.deps import DocumentCoderWrite, DocumentViewer
 
@@ -44,21 +42,8 @@ class SpeakerChange(BaseModel):
 @router.get("/api/documents/{document_id}/media")
 def document_media(access: DocumentViewer, document_id: int):
     """The recording of a document, for the player (Range requests give 206 and the asked bytes)."""
-    with access.ws.session() as session:
-        meta = session.scalar(
-            select(t.Document.meta).where(t.Document.id == document_id, t.Document.project_id == access.project_id)
-        )
-    if media_info(meta) is None:
-        raise UnknownObject(f"document {document_id} has no recording")
-    path = media_path(access.directory, meta)
-    if path is None:
-        raise UnknownObject(
-            f"the recording of document {document_id} ({meta['media']['file']}) is not in this server's project "
-            "folder; start `chimeqda serve -p` with the project folder that holds media/"
-        )
-    return FileResponse(
-        path, media_type=media_type(meta["media"]), headers={"Cache-Control": "private, max-age=86400"},
-    )
+    recording = document_recording(access.ws, document_id)
+    return FileResponse(recording.path, media_type=recording.mime, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.post("/api/documents/{document_id}/corrections")
