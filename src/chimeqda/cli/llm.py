@@ -116,7 +116,8 @@ def serve(model_file: Path, port: int | None, threads: int | None, gpu_layers: i
     def interrupted(signum, frame):  # a terminal closed or `kill`: stop the server like Ctrl-C does
         raise KeyboardInterrupt
 
-    for name in ("SIGTERM", "SIGHUP"):
+    # SIGINT too: a process started with SIGINT ignored (by a shell or a parent) would otherwise never stop on Ctrl-C
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), interrupted)
     click.echo(f"starting llama-cpp-python's server for {model_file.name} on 127.0.0.1:{port} …", err=True)
