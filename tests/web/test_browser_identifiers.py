@@ -50,6 +50,8 @@ def test_mark_highlight_and_apply(project, people, doc_id, tmp_path, monkeypatch
         page.fill("#identifier-passphrase", PASS)
         page.click("#identifier-apply button")
         page.wait_for_selector("#identifiers-status >> text=pseudonymised")  # the new version's page
+        # its status can show before its transcript has loaded
+        page.wait_for_function("document.querySelector('#transcript').innerText.includes('[Town 1]')")
         assert "[Town 1]" in page.inner_text("#transcript") and "Ghent" not in page.inner_text("#transcript")
         assert errors == []
     with project.session() as session:
