@@ -73,7 +73,9 @@ class ParsedDocument:
     """What a reader makes of one source file, before it is stored.
 
     ``text`` is the normalised document text (NFC, ``\\n`` line ends, no BOM);
-    ``turns`` and ``segments`` point into it.
+    ``turns`` and ``segments`` point into it. ``warnings`` say what the reader
+    kept but could not read as intended (text outside any cue, cues out of
+    order), for the import to report.
     """
 
     name: str
@@ -84,6 +86,7 @@ class ParsedDocument:
     source_format: str
     sha256: str
     metadata: Mapping[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         click.echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
         if o.note:
             click.echo(f"{'':12} {o.note}")
+        for warning in o.warnings:
+            click.echo(f"{'':12} warning: {warning}")
         if o.document_id in no_interviewer:
             names = no_interviewer[o.document_id]
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")

@@ -182,17 +182,19 @@ def _read_office(job: _Job) -> ParsedDocument:
 def _read_cues(job: _Job) -> ParsedDocument:
     raw, encoding = _decode(job.data, job.name)
     kind = "WebVTT" if job.fmt == "vtt" else "SubRip (.srt)"
-    utterances = cue_utterances(normalise_text(raw), job.name, kind)
+    utterances, warnings = cue_utterances(normalise_text(raw), job.name, kind)
     apply_label_prefixes(utterances)
-    return _timed_document(job, utterances, encoding, guess_roles=True)
+    doc = _timed_document(job, utterances, encoding, guess_roles=True)
+    return replace(doc, warnings=tuple(warnings))
 
 
 def _read_json(job: _Job) -> ParsedDocument:
     raw, encoding = _decode(job.data, job.name)
-    utterances, hint = json_utterances(raw, job.name)
+    utterances, hint, warnings = json_utterances(raw, job.name)
     if not utterances:
         raise ImportRejected("the JSON has no segments with text", source=job.name)
-    return _timed_document(job, utterances, encoding, hint=hint, guess_roles=True)
+    doc = _timed_document(job, utterances, encoding, hint=hint, guess_roles=True)
+    return replace(doc, warnings=tuple(warnings))
 
 
 def _timed_document(

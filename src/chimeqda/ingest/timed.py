@@ -19,12 +19,24 @@ from ..errors import ImportRejected
 from .normalise import normalise_text
 from .speakers import LABEL_RE, LabelCandidate, RawTurn, accepted_labels, is_label_shaped
 
-_TIMING = re.compile(
-    r"[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)[ \t]*-->[ \t]*((?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)?"
+_STAMP = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+# A cue timing line: start --> end (the end may be missing), then cue settings.
+_TIMING = re.compile(rf"[ \t]*+({_STAMP})[ \t]*+-->[ \t]*+(?:({_STAMP})(?=[ \t]|$)|$)")
+# What a mistyped timing line looks like: two times with a wrong or missing arrow between them.
+_TIME_LIKE = r"\d{1,9}:\d{1,9}(?:[:.,]\d{0,9}){0,4}"
+_TIMING_LIKE = re.compile(
+    rf"[ \t]*{_TIME_LIKE}(?:[ \t]*(?:[^\w\s][ \t]*){{1,4}}|[ \t]+(?:(?:to|tot)[ \t]+)?){_TIME_LIKE}(?:[ \t]|$)"
 )
 _VOICE = re.compile(r"<v(?:\.[^\s<>]*)?[ \t]+([^<>]*)>")
-_TAG = re.compile(r"<[^<>\n]*>|\{\\[^{}\n]*\}")
-_BLOCK_SEP = re.compile(r"\n[ \t]*\n")
+# Markup of WebVTT and SubRip cue text: the tags they define, timestamp tags and {\an8}-style
+# positions. Anything else in angle brackets (``<laughs>``, ``x < y > z``) is text.
+_TAG = re.compile(
+    r"</?(?:[bciuvs]|lang|ruby|rt|font)(?:\.[^\s<>]*)?(?:[ \t][^<>\n]*)?>"
+    r"|<\d+(?::\d+)+(?:[.,]\d+)?>|\{\\[^{}\n]*\}"
+)
+_COMMENT_BLOCK = re.compile(r"NOTE(?:[ \t]|$)|STYLE[ \t]*$|REGION[ \t]*$")
+_CUE_NUMBER = re.compile(r"[ \t]*\d+[ \t]*")
+SHOWN_LINES = 5  # line numbers shown per warning
 
 
 @dataclass
@@ -53,46 +65,146 @@ class TimedSpan:
     probability: float | None = None
 
 
-def _seconds(stamp: str) -> float:
+def _seconds(stamp: str, source: str, line: int) -> float:
+    """Seconds of a cue timestamp; minutes and seconds past 59 are refused (a typo, not a time)."""
+    *front, last = stamp.replace(",", ".").split(":")
+    parts = [int(part) for part in front]
+    whole = float(last)
+    if whole >= 60 or (len(parts) == 2 and parts[1] >= 60) or (len(parts) == 1 and parts[0] >= 60):
+        raise ImportRejected(
+            f"the time {stamp} is impossible (minutes and seconds run from 00 to 59); correct the timing line",
+            source=source,
+            location=f"line {line}",
+        )
     seconds = 0.0
-    for part in stamp.replace(",", ".").split(":"):
-        seconds = seconds * 60 + float(part)
-    return seconds
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds * 60 + whole
 
 
 def _clean(text: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", text)).split())
 
 
-def cue_utterances(text: str, source: str, kind: str) -> list[Utterance]:
-    """Utterances of the cues of a VTT or SRT text (already normalised)."""
-    utterances: list[Utterance] = []
-    for block in _BLOCK_SEP.split(text):
-        lines = block.strip("\n").split("\n")
-        first = lines[0].strip()
-        if first.startswith(("NOTE", "STYLE", "REGION")):
+def _listed(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:SHOWN_LINES])
+    more = len(numbers) - SHOWN_LINES
+    return f"line {shown}" if len(numbers) == 1 else f"lines {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """Runs of non-blank lines, each with the number (from 1) of its first line."""
+    blocks: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip(" \t"):
             continue
-        for position, line in enumerate(lines):  # noqa: B007 (used after the loop)
-            timing = _TIMING.match(line)
-            if timing:
-                break
+        if blocks and blocks[-1][0] + len(blocks[-1][1]) == number:
+            blocks[-1][1].append(line)
         else:
-            continue
-        start = _seconds(timing.group(1))
-        end = _seconds(timing.group(2)) if timing.group(2) else None
-        for line in lines[position + 1 :]:
+            blocks.append((number, [line]))
+    return blocks
+
+
+def cue_utterances(text: str, source: str, kind: str) -> tuple[list[Utterance], list[str]]:
+    """Utterances of the cues of a VTT or SRT text (already normalised), and warnings.
+
+    No words are dropped without a word: a line that looks like a timing line
+    but is not one (``00:00:04.000 -> 00:00:09.000``), an impossible time
+    (``00:00:99.000``) and a cue that ends before it starts are refused with
+    the line number. Text outside any cue (after a blank line inside a cue,
+    say) is kept without a time, and cues out of time order are kept in file
+    order; both with a warning. Skipped on purpose: the ``WEBVTT`` header,
+    ``NOTE`` comments (counted in a warning), ``STYLE`` and ``REGION`` blocks,
+    cue identifiers and cue numbers, and markup tags.
+    """
+    utterances: list[Utterance] = []
+    untimed: list[int] = []
+    disorder: list[int] = []
+    notes = 0
+    previous_start: float | None = None
+
+    def refuse(number: int, line: str, why: str) -> ImportRejected:
+        shown = line.strip()
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return ImportRejected(
+            f"{shown!r} {why}; a timing line reads 00:00:04.000 --> 00:00:09.000 (two dashes and >, "
+            "minutes and seconds from 00 to 59)",
+            source=source,
+            location=f"line {number}",
+        )
+
+    def add(line: str, number: int, start: float | None, end: float | None) -> None:
+        spoken = _clean(line)
+        if spoken:
             voice = _VOICE.search(line)
-            spoken = _clean(line)
-            if spoken:
-                speaker = " ".join(voice.group(1).split()) if voice else None
-                utterances.append(Utterance(speaker or None, start, spoken, end))
-    if not utterances:
+            speaker = " ".join(voice.group(1).split()) if voice else None
+            utterances.append(Utterance(speaker or None, start, spoken, end))
+            if start is None:
+                untimed.append(number)
+
+    for index, (first, block) in enumerate(_blocks(text.split("\n"))):
+        head = block[0].strip()
+        header = index == 0 and head.startswith("WEBVTT")
+        if kind == "WebVTT" and _COMMENT_BLOCK.match(head):
+            notes += head.startswith("NOTE")
+            continue
+        timed = False
+        cue: tuple[float, float | None] | None = None
+        pending: list[tuple[int, str]] = []  # lines before the first timing line of the block
+        last_text: tuple[int, int] | None = None  # (line number, utterances before it) of the cue's last line
+        for offset, line in enumerate(block):
+            number = first + offset
+            timing = _TIMING.match(line)
+            if timing is None and "-->" in line:
+                raise refuse(number, line, "is not a valid cue timing line")
+            if timing is None and not timed and not header and _TIMING_LIKE.match(line):
+                raise refuse(number, line, "looks like a cue timing line but is not one")
+            if timing is None:
+                if timed and cue is not None:
+                    before = len(utterances)
+                    add(line, number, *cue)
+                    last_text = (number, before) if _CUE_NUMBER.fullmatch(line) else None
+                else:
+                    pending.append((number, line))
+                continue
+            start = _seconds(timing.group(1), source, number)
+            end = _seconds(timing.group(2), source, number) if timing.group(2) else None
+            if end is not None and end < start:
+                raise refuse(number, line, f"ends ({timing.group(2)}) before it starts ({timing.group(1)})")
+            if not timed:  # the line before the block's first timing line is the cue's identifier
+                if not header:
+                    for number_before, text_before in pending[:-1]:
+                        add(text_before, number_before, None, None)
+                pending = []
+            elif last_text is not None and last_text[0] == number - 1:  # the next cue's number
+                del utterances[last_text[1] :]
+            last_text = None
+            if previous_start is not None and start < previous_start:
+                disorder.append(number)
+            previous_start = start
+            timed = True
+            cue = (start, end)
+        if not timed and not header:
+            if len(pending) > 1 and _CUE_NUMBER.fullmatch(pending[0][1]):
+                pending = pending[1:]
+            for number_before, text_before in pending:
+                add(text_before, number_before, None, None)
+    if not any(u.time is not None for u in utterances):
         raise ImportRejected(
             f"no {kind} cues found (expected timings like 00:00:01.000 --> 00:00:04.000 "
             "followed by text)",
             source=source,
         )
-    return utterances
+    warnings: list[str] = []
+    if untimed:
+        warnings.append(f"{_listed(untimed)}: text outside any cue (no timing line before it) was kept, without "
+                        "a time; if it belongs to a cue, remove the blank line before it or add a timing line")
+    if disorder:
+        warnings.append(f"{_listed(disorder)}: the cue starts before the cue above it; the cues were kept in "
+                        "file order (check the times)")
+    if notes:
+        warnings.append(f"{notes} NOTE comment block(s) were not imported (comments, not speech)")
+    return utterances, warnings
 
 
 def apply_label_prefixes(utterances: list[Utterance]) -> None:
@@ -180,8 +292,12 @@ def _spans_of(utterance: Utterance, offset: int, following: float | None) -> lis
     return [TimedSpan(offset, offset + len(utterance.text), utterance.time, end)]
 
 
-def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
-    """Utterances of Whisper-style JSON and its ``language`` value (or None)."""
+def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object, list[str]]:
+    """Utterances of Whisper-style JSON, its ``language`` value (or None) and warnings.
+
+    Negative times and a segment that ends before it starts are refused with
+    the segment's place; segments out of time order are kept, with a warning.
+    """
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -208,6 +324,9 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
             location="segments",
         )
     utterances: list[Utterance] = []
+    warnings: list[str] = []
+    disorder: list[int] = []
+    previous_start: float | None = None
     for number, segment in enumerate(segments):
 
         def fail(message: str, number: int = number) -> ImportRejected:
@@ -224,6 +343,10 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
         for key, value in (("start", start), ("end", end)):
             if value is not None and not _seconds_value(value):
                 raise fail(f"segment {number}: '{key}' must be a number of seconds")
+            if isinstance(value, (int, float)) and value < 0:
+                raise fail(f"segment {number}: '{key}' is {value}, a time before the recording starts")
+        if start is not None and end is not None and end < start:
+            raise fail(f"segment {number} ends ({end}) before it starts ({start})")
         speaker = segment.get("speaker")
         if speaker is not None:
             speaker = " ".join(normalise_text(str(speaker)).split()) or None
@@ -232,8 +355,16 @@ def json_utterances(raw: str, source: str) -> tuple[list[Utterance], object]:
             time = float(start) if start is not None else None
             time_end = float(end) if end is not None else None
             words = _json_words(segment.get("words")) if time is not None else []
+            if time is not None and previous_start is not None and time < previous_start:
+                disorder.append(number)
+            previous_start = time if time is not None else previous_start
             utterances.append(Utterance(speaker, time, spoken, time_end, words))
-    return utterances, language
+    if disorder:
+        shown = ", ".join(str(n) for n in disorder[:SHOWN_LINES])
+        more = len(disorder) - SHOWN_LINES
+        warnings.append(f"segment(s) {shown}{f' and {more} more' if more > 0 else ''} start before the segment "
+                        "above; the segments were kept in file order (check the times)")
+    return utterances, language, warnings
 
 
 def _seconds_value(value: object) -> bool:

@@ -42,6 +42,8 @@ class ImportOutcome:
     note: str = ""
     # two or more speakers and none recognised as the interviewer: their names, in order of appearance
     speakers_without_interviewer: tuple[str, ...] = ()
+    # what the reader kept but could not read as intended (text outside any cue, cues out of order)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,9 +247,9 @@ def store_document(
             note = (f"same text; the speaker roles of {changed} turn(s) changed (e.g. --interviewer) and were "
                     "updated; offsets and codings are unchanged")
             return ImportOutcome(doc.name, "roles updated", current.id, int(count or 0), current.language, label, note,
-                                 _speakers_without_interviewer(doc))
+                                 _speakers_without_interviewer(doc), doc.warnings)
         return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label,
-                             speakers_without_interviewer=_speakers_without_interviewer(doc))
+                             speakers_without_interviewer=_speakers_without_interviewer(doc), warnings=doc.warnings)
     version, note = 1, ""
     if current is not None:
         current.is_current = False
@@ -296,7 +298,7 @@ def store_document(
         )
     status = "new version" if current is not None else "imported"
     return ImportOutcome(doc.name, status, row.id, len(doc.segments), doc.language, label, note,
-                         _speakers_without_interviewer(doc))
+                         _speakers_without_interviewer(doc), doc.warnings)
 
 
 def _speakers_without_interviewer(doc: ParsedDocument) -> tuple[str, ...]:
