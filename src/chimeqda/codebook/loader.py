@@ -264,12 +264,14 @@ def _read_xlsx(path: Path) -> list[dict[str, str]]:
     workbook.close()
     if not rows:
         return []
+    from chimeqda.tabular import check_cells, check_header
+
     header = [str(h or "").strip() for h in rows[0]]
-    return [
-        {header[i]: ("" if v is None else str(v)) for i, v in enumerate(row) if i < len(header)}
-        for row in rows[1:]
-        if any(v not in (None, "") for v in row)
-    ]
+    check_header(header, path.name)
+    kept = [row for row in rows[1:] if any(v not in (None, "") for v in row)]
+    for number, row in enumerate(kept, start=2):
+        check_cells(header, row, path.name, number)
+    return [{header[i]: ("" if v is None else str(v)) for i, v in enumerate(row) if i < len(header)} for row in kept]
 
 
 def _from_rows(path: Path, rows: list[dict[str, str]], meta: Mapping[str, str]) -> Codebook:

@@ -188,6 +188,10 @@ class CorpusReader:
             except (StopIteration, csv.Error):
                 raise InvalidInput("the file is empty or has no header row", source=self.path.name, location="row 1") from None
             self._require(header)
+            twice = sorted({name for name in header if header.count(name) > 1})
+            if twice:
+                raise InvalidInput(f"two columns are called {twice[0]!r}; one would hide the other, rename one",
+                                   source=self.path.name, location="row 1")
             number = 1
             while True:
                 try:

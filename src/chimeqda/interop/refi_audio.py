@@ -97,6 +97,9 @@ def read_audio_source(el: Element, name: str, guid: str, load, ex, note_refs, co
         ex.skipped.append(f"AudioSource {name!r}: its transcript has no plain text")
         return None
     decoded = decode_source(raw)
+    if decoded.bad_byte is not None:
+        ex.remarks.append(f"AudioSource {name!r}: its transcript has bytes that are no text in its encoding (the "
+                          f"first at byte {decoded.bad_byte}); each was kept as the replacement character \ufffd")
     text = decoded.text
     estimated = {p for p in data.get("estimated", []) if isinstance(p, int)}
     written: dict[str, tuple[int, int | None]] = {}

@@ -342,6 +342,9 @@ def _text_source(el: Element, name: str, load, code_guids: set[str], ex: Exchang
         ex.skipped.append(f"text source {name!r}: it has only rich text (no plain text), which chimeqda cannot read")
         return None
     decoded = decode_source(raw)
+    if decoded.bad_byte is not None:
+        ex.remarks.append(f"{name!r}: its text file has bytes that are no text in its encoding (the first at "
+                          f"byte {decoded.bad_byte}); each was kept as the replacement character \ufffd")
     selections = _children(el, "PlainTextSelection")
     spans = []
     for sel in selections:

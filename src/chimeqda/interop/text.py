@@ -23,25 +23,38 @@ class Decoded:
     """``raw``: the text as the file holds it (BOM removed); ``text``: as chimeqda stores it.
 
     ``to_clean[i]`` is the position in ``text`` of raw position ``i`` (for
-    ``0 <= i <= len(raw)``).
+    ``0 <= i <= len(raw)``). ``bad_byte``: where the first byte that is no
+    character of the encoding was (it became U+FFFD), for the importer to say so.
     """
 
     raw: str
     text: str
     to_clean: list[int]
     had_bom: bool
+    bad_byte: int | None = None  # the first byte that was no text and became U+FFFD
 
 
 def decode_bytes(data: bytes) -> tuple[str, bool]:
     """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    text, had_bom, _ = decode_checked(data)
+    return text, had_bom
+
+
+def decode_checked(data: bytes) -> tuple[str, bool, int | None]:
+    """As :func:`decode_bytes`, and the position of the first byte that had to be replaced by U+FFFD (or None)."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), True
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), True
+        encoding, body, bom = "utf-8", data[3:], True
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding, body, bom = "utf-16", data, True
+    else:
+        try:
+            return data.decode("utf-8"), False, None
+        except UnicodeDecodeError:
+            encoding, body, bom = "cp1252", data, False
     try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), False
+        return body.decode(encoding), bom, None
+    except UnicodeDecodeError as exc:
+        return body.decode(encoding, errors="replace"), bom, exc.start + len(data) - len(body)
 
 
 def clean_with_map(raw: str) -> tuple[str, list[int]]:
@@ -71,11 +84,11 @@ def clean_with_map(raw: str) -> tuple[str, list[int]]:
 
 
 def decode_source(data: bytes) -> Decoded:
-    raw, had_bom = decode_bytes(data)
+    raw, had_bom, bad_byte = decode_checked(data)
     if raw.startswith("\ufeff"):
         raw, had_bom = raw[1:], True
     text, to_clean = clean_with_map(raw)
-    return Decoded(raw=raw, text=text, to_clean=to_clean, had_bom=had_bom)
+    return Decoded(raw=raw, text=text, to_clean=to_clean, had_bom=had_bom, bad_byte=bad_byte)
 
 
 @dataclass
