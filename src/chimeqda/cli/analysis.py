@@ -15,6 +15,7 @@ from chimeqda.cli.common import (
     open_project,
     project_options,
 )
+from chimeqda.tabular import write_csv
 
 ANALYSES = ("frequencies", "matrix", "cooccurrence", "linked", "quotes", "by-attribute", "segments")
 
@@ -57,7 +58,7 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     if large is not None:  # a large project: counted by the database (docs/scale.md)
         echo_table(large)
         if csv_out:
-            large.to_csv(csv_out)
+            write_csv(large, csv_out)
             click.echo(f"written {csv_out}", err=True)
         return
     codings = codings_frame(ws, include_suggested=include_suggested)
@@ -82,7 +83,7 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
         table = codings
     echo_table(table)
     if csv_out:
-        table.to_csv(csv_out)
+        write_csv(table, csv_out)
         click.echo(f"written {csv_out}", err=True)
 
 
@@ -98,7 +99,7 @@ def _echo_codings_in_parts(ws, include_suggested: bool, csv_out: Path | None, sh
             if total < shown:
                 echo_table(part.head(shown - total))
             if handle:
-                part.to_csv(handle, header=total == 0)
+                write_csv(part, handle, header=total == 0)
             total += len(part)
     finally:
         if handle:

@@ -16,6 +16,7 @@ from chimeqda.cli.common import (
     open_project,
     project_options,
 )
+from chimeqda.tabular import write_csv
 
 CODER_HELP = "Coder to compare (repeatable; default: the person with most codings vs the main machine coder). " \
              "Prefix human: or machine: when a name is ambiguous."
@@ -67,7 +68,7 @@ def agreement(project_dir, db, coders, documents, rule, level, table, n_boot, cl
              "pairs": result.pairwise}[table]
     echo_table(shown.round(3))
     if csv_out:
-        shown.to_csv(csv_out, index=False)
+        write_csv(shown, csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
     if xlsx:
         write_workbook(result.tables(), xlsx, readme=["chimeqda inter-coder agreement", result.note])
@@ -94,7 +95,7 @@ def disagreements(project_dir, db, coders, documents, rule, level, open_only, li
     table = rigour.disagreements(ws, list(coders) or None, level=level, documents=list(documents) or None,
                                  rule=rule, open_only=open_only)
     if csv_out:
-        table.to_csv(csv_out, index=False)
+        write_csv(table, csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
     if table.empty:
         click.echo("No disagreements.")
@@ -191,7 +192,7 @@ def history(project_dir, db, coder, replay_state, until, csv_out):
     echo_table(table.drop(columns=[c for c in ("created_at",) if c in table.columns]).set_index("event_id"),
                 max_rows=200)
     if csv_out:
-        table.to_csv(csv_out, index=False)
+        write_csv(table, csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
 
 
@@ -274,7 +275,7 @@ def saturation(project_dir, db, level, include_suggested, coder, base, run_lengt
         plot.write_bytes(saturation_figure(result.curve, result.bootstrap, result.point))
         click.echo(f"written {plot}", err=True)
     if csv_out:
-        result.curve.to_csv(csv_out, index=False)
+        write_csv(result.curve, csv_out, index=False)
         click.echo(f"written {csv_out}", err=True)
 
 

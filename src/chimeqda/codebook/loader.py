@@ -18,6 +18,7 @@ import yaml
 
 from chimeqda.errors import CodebookError
 from chimeqda.model import Code, Codebook, Example, LabelledText
+from chimeqda.tabular import csv_cell
 
 DATA_DIR = Path(__file__).parent / "data"
 BUILTIN = {"chime-d": DATA_DIR / "chime-d.yaml"}
@@ -344,7 +345,7 @@ def write_codebook_csv(codebook: Codebook, path: Path) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS)
         writer.writeheader()
-        writer.writerows(codebook_to_rows(codebook))
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in codebook_to_rows(codebook))
     return path
 
 

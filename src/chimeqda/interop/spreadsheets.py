@@ -9,7 +9,11 @@
   layout, which :func:`chimeqda.codebook.load_codebook` reads back.
 
 Sheets are flat: one header row, no merged cells, and column names of
-letters, digits and underscores where chimeqda chooses them.
+letters, digits and underscores where chimeqda chooses them. Every text is
+stored as a text cell, never as a formula: a participant attribute or a quote
+reading ``=HYPERLINK(...)`` stays those characters (marked with Excel's
+quote prefix, so editing the cell keeps it text); numbers stay numbers. All
+workbooks are written by :func:`_write_sheets`, which enforces this.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 
 from chimeqda.codebook.loader import ROW_FIELDS, codebook_to_rows
 from chimeqda.model import Codebook
+from chimeqda.tabular import looks_like_formula, write_csv
 
 TABLE_NOTES = {
     "frequencies": "Per top-level code: coded segments, documents and participants (sub-codes rolled up).",
@@ -58,29 +63,57 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _clean_cell(value: Any) -> Any:
-    """Text a spreadsheet stores safely: no control characters, at most 32,000 characters, no formulas."""
+    """Text a spreadsheet stores safely: no control characters, at most 32,000 characters."""
     if isinstance(value, str):
-        value = _ILLEGAL.sub("", value)[:32000]
-        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+        return _ILLEGAL.sub("", value)[:32000]
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
     return value
 
 
-def _sheet_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """A flat copy: one header row, the index as a column when it means something, text cleaned."""
+def _sheet_frame(table: pd.DataFrame, *, index: bool = False) -> pd.DataFrame:
+    """A flat copy: one header row, the index as a column when it means something (or ``index``), text cleaned."""
+    from pandas.api import types
+
     frame = table.copy()
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = ["_".join(str(p) for p in col if str(p)) for col in frame.columns]
-    if not isinstance(frame.index, pd.RangeIndex):
+    if index or not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype(str)
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(_clean_cell)
-    frame.columns = [str(c) for c in frame.columns]
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        dtype = column.dtype
+        if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype) or types.is_datetime64_any_dtype(dtype):
+            continue
+        frame.isetitem(position, column.astype(object).map(_clean_cell))
+    frame.columns = [_clean_cell(str(c)) for c in frame.columns]
     return frame
+
+
+def _as_text(book) -> None:
+    """Every cell a writer stored as a formula becomes the text it is; formula-like text gets the quote prefix."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":  # openpyxl reads any str starting with "=" as a formula
+                    cell.data_type = "s"
+                if cell.data_type == "s" and looks_like_formula(cell.value):
+                    cell.quotePrefix = True
+
+
+def _write_sheets(path: Path | str, sheets: dict[str, pd.DataFrame]) -> Path:
+    """Write named, already flat sheets to an XLSX file: text as text cells (:func:`_as_text`), columns sized."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+        _as_text(writer.book)
+        for sheet in writer.book.worksheets:
+            for column in sheet.columns:
+                width = max((len(str(c.value)) for c in column[:50] if c.value is not None), default=8)
+                sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
+    return path
 
 
 def write_workbook(
@@ -90,25 +123,17 @@ def write_workbook(
 
     ``readme`` is a few lines (a list of the sheets is added) or a table of
     its own. Sheet names follow :func:`sheet_names`; text that a spreadsheet
-    would read as a formula gets a leading apostrophe.
+    would read as a formula is stored as text, with the quote prefix.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = sheet_names(tables)
     if isinstance(readme, pd.DataFrame):
         front = readme
     else:
         lines = [*readme, "", "Sheets:"] + [f"{names[n]}: {len(tables[n])} rows" for n in tables]
         front = pd.DataFrame({"README": lines})
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        _sheet_frame(front).to_excel(writer, sheet_name="README", index=False)
-        for name, table in tables.items():
-            _sheet_frame(table).to_excel(writer, sheet_name=names[name], index=False)
-        for sheet in writer.book.worksheets:
-            for column in sheet.columns:
-                width = max((len(str(c.value)) for c in column[:50] if c.value is not None), default=8)
-                sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
-    return path
+    sheets = {"README": _sheet_frame(front)}
+    sheets.update({names[name]: _sheet_frame(table) for name, table in tables.items()})
+    return _write_sheets(path, sheets)
 
 
 def coded_segments_frame(ws, *, include_suggested: bool = False) -> pd.DataFrame:
@@ -181,20 +206,17 @@ def export_presence(ws, out: Path | str, *, include_suggested: bool = False) -> 
     out = Path(out)
     matrix = presence_matrix(ws, include_suggested=include_suggested)
     if out.suffix.lower() == ".xlsx":
-        matrix.to_excel(out, sheet_name="code_presence")
+        _write_sheets(out, {"code_presence": _sheet_frame(matrix, index=True)})
     else:
-        matrix.to_csv(out)
+        write_csv(matrix, out)
     return out
 
 
 def write_codebook_xlsx(codebook: Codebook, path: Path | str) -> Path:
     """Write a codebook to a workbook (sheet ``Codebook``, CSV column layout) that chimeqda reads back."""
-    path = Path(path)
     frame = pd.DataFrame(codebook_to_rows(codebook), columns=list(ROW_FIELDS))
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="Codebook", index=False)
-        pd.DataFrame(
-            [{"field": "codebook", "value": f"{codebook.name} ({codebook.id} {codebook.version})"},
-             {"field": "list separator", "value": "examples, counter-examples and keywords are separated by ' | '"}]
-        ).to_excel(writer, sheet_name="About", index=False)
-    return path
+    about = pd.DataFrame(
+        [{"field": "codebook", "value": f"{codebook.name} ({codebook.id} {codebook.version})"},
+         {"field": "list separator", "value": "examples, counter-examples and keywords are separated by ' | '"}]
+    )
+    return _write_sheets(path, {"Codebook": _sheet_frame(frame), "About": _sheet_frame(about)})

@@ -11,6 +11,8 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from chimeqda.tabular import write_csv
+
 from .builder import Report
 
 _ENV = jinja2.Environment(
@@ -181,16 +183,16 @@ def write_report(report: Report, out_dir: Path | str) -> Path:
     Path
         The path of ``report.html``. It is a single file with inline CSS and
         images, no scripts and no external links, so it opens offline and can
-        be mailed as it is. The CSVs are UTF-8 with a header row; quote text
-        is written as it is (spreadsheet programs may treat a quote starting
-        with ``=`` as a formula).
+        be mailed as it is. The CSVs are UTF-8 with a header row; text that a
+        spreadsheet would run as a formula (a quote starting with ``=``) gets
+        a leading ``'`` (:func:`chimeqda.tabular.csv_safe`).
     """
     out = Path(out_dir)
     tables_dir = out / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
     for name, table in report.tables().items():
         keep_index = table.index.name is not None
-        table.to_csv(tables_dir / f"{name}.csv", index=keep_index, encoding="utf-8")
+        write_csv(table, tables_dir / f"{name}.csv", index=keep_index, encoding="utf-8")
     path = out / "report.html"
     path.write_text(render_html(report), encoding="utf-8")
     return path

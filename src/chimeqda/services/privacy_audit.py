@@ -26,6 +26,7 @@ from chimeqda.errors import PrivacyRequired, UnknownObject
 from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
 from chimeqda.store.privacy import AUDIT_ACTIONS, IdentifierProposal, PrivacyAudit
+from chimeqda.tabular import csv_row
 
 SETTING = "privacy"
 
@@ -177,8 +178,8 @@ def audit_csv(entries: Sequence[AuditEntry]) -> str:
     writer = csv.writer(out)
     writer.writerow(["at", "user", "action", "document", "reason", "detail"])
     for entry in entries:
-        writer.writerow([entry.at.isoformat(timespec="seconds"), entry.user, entry.action, entry.document,
-                         entry.reason, json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)])
+        writer.writerow(csv_row([entry.at.isoformat(timespec="seconds"), entry.user, entry.action, entry.document,
+                                 entry.reason, json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)]))
     return out.getvalue()
 
 
