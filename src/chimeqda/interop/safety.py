@@ -2,8 +2,10 @@
 
 Nothing here opens a file for writing. Archives are read member by member into memory
 with limits on the number of members, the declared and the actual
-uncompressed size, and the compression ratio, so a zip bomb is refused before
-it expands. Recordings (members named like ``.wav`` ``.m4a`` …) have their own,
+uncompressed size of each member and of all together, and the compression
+ratio of each member and of the archive as a whole (so neither one huge member
+nor many members just under a size floor get through), so a zip bomb is
+refused before it expands; the message names the rule that fired. Recordings (members named like ``.wav`` ``.m4a`` …) have their own,
 larger budget and a stricter ratio (sound hardly compresses), and are streamed
 to a caller's sink in chunks rather than held in memory. Member names that would escape a folder (``../``, absolute
 paths, drive letters) are refused, so that no caller can be tricked into
@@ -25,8 +27,10 @@ from chimeqda.media_files import MEDIA_TYPES
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed, all members together
-MAX_RATIO = 200  # uncompressed / compressed, for members larger than RATIO_FLOOR
-RATIO_FLOOR = 8 * 1024 * 1024
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # uncompressed, one member (as MAX_XML_BYTES)
+MAX_RATIO = 200  # uncompressed / compressed, per member and for the whole archive
+RATIO_FLOOR = 1024 * 1024  # tiny members and archives are exempt from the ratio (a page of spaces compresses well)
+MEDIA_RATIO_FLOOR = 8 * 1024 * 1024
 MAX_XML_BYTES = 256 * 1024 * 1024
 MAX_MEDIA_BYTES = 4 * 1024 * 1024 * 1024  # recordings, all together
 MEDIA_RATIO = 20
@@ -121,6 +125,68 @@ class SafeZip:
         self.archive.close()
 
 
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):,.0f} MB"
+
+
+def _ratio_rule(what: str, size: int, compressed: int, limit: int, rule: str, source: str) -> ImportRejected:
+    return _reject(
+        f"{what} would expand {size / max(compressed, 1):,.0f}-fold ({size:,} bytes from {compressed:,}), more than "
+        f"the {limit}-fold limit of the {rule}; refused as a possible zip bomb", source)
+
+
+def _check_members(infos: list[zipfile.ZipInfo], source: str, *, archive_bytes: int, max_total: int,
+                   max_members: int, max_media: int) -> None:
+    """Refuse an archive by its directory before anything is unpacked, naming the rule that fired.
+
+    The rules, in order: the member-count limit; per member, a safe name, the
+    member-size limit and the per-member compression-ratio limit; all members
+    together, the total-size limit and the whole-archive compression-ratio
+    limit. Recordings have their own total and ratio (sound hardly compresses).
+    The whole-archive ratio divides by the archive's real size when that is
+    smaller than the members' declared compressed sizes (members that overlap).
+    """
+    if len(infos) > max_members:
+        raise _reject(f"the archive holds {len(infos):,} files, more than the member-count limit of "
+                      f"{max_members:,}", source)
+    total = packed = media = media_packed = 0
+    for info in infos:
+        name, size, compressed = info.filename, info.file_size, info.compress_size
+        if _unsafe_name(name):
+            raise _reject(
+                f"the archive contains the unsafe path {name!r}, which points outside its folder "
+                "(a zip-slip attack?)",
+                source,
+            )
+        if is_recording(name):
+            media, media_packed = media + size, media_packed + compressed
+            if size > MEDIA_RATIO_FLOOR and size > MEDIA_RATIO * max(compressed, 1):
+                raise _ratio_rule(f"the recording {name!r}", size, compressed, MEDIA_RATIO,
+                                  "compression-ratio rule for recordings (sound hardly compresses)", source)
+            if media > max_media:
+                raise _reject(f"the recordings would expand to {media:,} bytes, more than the recordings' "
+                              f"total-size limit of {_mb(max_media)} (at {name!r})", source)
+            continue
+        total, packed = total + size, packed + compressed
+        member_limit = min(MAX_MEMBER_BYTES, max_total)
+        if size > member_limit:
+            raise _reject(f"{name!r} would expand to {size:,} bytes, more than the member-size limit of "
+                          f"{_mb(member_limit)} for one file; refused as a possible zip bomb", source)
+        if size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
+            raise _ratio_rule(f"{name!r}", size, compressed, MAX_RATIO, "compression-ratio rule per file", source)
+        if total > max_total:
+            raise _reject(f"the archive's files would expand to {total:,} bytes together (at {name!r}), more than "
+                          f"the total-size limit of {_mb(max_total)}; refused as a possible zip bomb", source)
+    packed = min(packed, archive_bytes)
+    if total > RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
+        raise _ratio_rule(f"the archive's {len(infos):,} files together", total, packed, MAX_RATIO,
+                          "compression-ratio rule for the whole archive", source)
+    media_packed = min(media_packed, archive_bytes)
+    if media > MEDIA_RATIO_FLOOR and media > MEDIA_RATIO * max(media_packed, 1):
+        raise _ratio_rule("the archive's recordings together", media, media_packed, MEDIA_RATIO,
+                          "compression-ratio rule for recordings (sound hardly compresses)", source)
+
+
 def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int = MAX_MEMBERS,
              max_media: int = MAX_MEDIA_BYTES) -> SafeZip:
     """Open and check an archive; raises :class:`ImportRejected` with the reason."""
@@ -134,40 +200,12 @@ def open_zip(path: Path, *, max_total: int = MAX_TOTAL_BYTES, max_members: int =
     except OSError as exc:
         raise _reject(f"cannot read the file ({exc.strerror or exc})", source) from None
     infos = archive.infolist()
-    if len(infos) > max_members:
+    try:
+        _check_members(infos, source, archive_bytes=path.stat().st_size, max_total=max_total,
+                       max_members=max_members, max_media=max_media)
+    except ImportRejected:
         archive.close()
-        raise _reject(f"the archive holds {len(infos)} files, more than the limit of {max_members}", source)
-    total = media = 0
-    for info in infos:
-        if _unsafe_name(info.filename):
-            archive.close()
-            raise _reject(
-                f"the archive contains the unsafe path {info.filename!r}, which points outside its folder "
-                "(a zip-slip attack?)",
-                source,
-            )
-        if is_recording(info.filename):
-            media += info.file_size
-            ratio_bad = info.file_size > RATIO_FLOOR and info.file_size > MEDIA_RATIO * max(info.compress_size, 1)
-            if ratio_bad or media > max_media:
-                archive.close()
-                raise _reject(
-                    f"the recordings would expand to more than {max_media // (1024 * 1024)} MB, or "
-                    f"{info.filename!r} claims {info.file_size:,} bytes from {info.compress_size:,} (sound "
-                    "hardly compresses); refused as a possible zip bomb",
-                    source,
-                )
-            continue
-        total += info.file_size
-        ratio_bad = info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)
-        if ratio_bad or info.file_size > max_total or total > max_total:
-            archive.close()
-            raise _reject(
-                f"the archive would expand to more than {max_total // (1024 * 1024)} MB "
-                f"({info.filename!r} claims {info.file_size:,} bytes from {info.compress_size:,}); "
-                "refused as a possible zip bomb",
-                source,
-            )
+        raise
     return SafeZip(source=source, archive=archive, max_total=max_total, max_media=max_media)
 
 
