@@ -71,9 +71,12 @@ def _project_id(session, project_dir: Path, name: str | None) -> int:
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate.")
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="Private key of the certificate.")
 @click.option("--open/--no-open", "open_browser", default=False, help="Open the login link in a browser.")
+@click.option("--forwarded-allow-ips", default=None, metavar="ADDRESSES",
+              help="Behind a reverse proxy: the proxy's addresses (comma-separated, e.g. 127.0.0.1), whose "
+                   "X-Forwarded-For/-Proto headers are trusted. Default: no proxy, these headers are ignored.")
 @friendly_errors
 def serve(project_dir, db, host, port, username, login_link, insecure_cookies, ssl_certfile, ssl_keyfile,
-          open_browser):
+          open_browser, forwarded_allow_ips):
     """Serve the coding workspace in the browser.
 
     On a laptop it listens on 127.0.0.1 only and prints a one-time login link,
@@ -93,6 +96,8 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
 
     engine = _engine(project_dir, db)
     local = _is_loopback(host)
+    if not local:
+        _check_team_server(engine, project_dir, host, login_link)
     app = create_app(engine, secure_cookies=not insecure_cookies, project_dir=project_dir)
     if login_link is None:
         login_link = local
@@ -123,8 +128,54 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
             webbrowser.open(url)
     if not local and not ssl_certfile and not insecure_cookies:
         click.echo("Note: session cookies are Secure; put the server behind HTTPS (or pass --ssl-certfile).", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    config = server_config(app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips,
+                           ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    uvicorn.Server(config).run()
+
+
+def server_config(app, *, host: str, port: int, forwarded_allow_ips: str | None = None,
+                  ssl_certfile: str | None = None, ssl_keyfile: str | None = None):
+    """How ``serve`` runs uvicorn: forwarded headers are trusted only from the proxies named.
+
+    Without ``forwarded_allow_ips`` a request's address is the address that
+    connected, whatever its ``X-Forwarded-For`` says (a spoofed header would
+    otherwise dodge the per-address login limit).
+    """
+    import uvicorn
+
+    proxies = [a.strip() for a in (forwarded_allow_ips or "").split(",") if a.strip()]
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=bool(proxies),
+                          forwarded_allow_ips=proxies or None, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+
+
+def _check_team_server(engine, project_dir: Path, host: str, login_link: bool | None) -> None:
+    """Listening on the network: refuse when nobody could log in; say so when the database is SQLite."""
+    from sqlalchemy import func, select
+
+    from chimeqda.store.accounts import User
+    from chimeqda.store.db import transaction
+
+    sqlite = engine.dialect.name == "sqlite"
+    where = engine.url.database if sqlite else engine.url.render_as_string(hide_password=True)
+    with transaction(engine) as session:
+        passwords = session.scalar(select(func.count()).select_from(User).where(
+            User.password_hash != "", User.is_active.is_(True))) or 0
+    folder = f" -p {project_dir}" if sqlite else f" --db {where}"
+    if not passwords and not login_link:
+        raise InvalidInput(
+            f"--host {host} makes a team server on the network, but no account has a password yet, so nobody "
+            f"could log in. Create the accounts first: `chimeqda users add NAME --role owner{folder}` (and "
+            f"`--role coder` for the others)"
+            + (". This project is in SQLite, which suits one person; for a team, keep the project in "
+               "PostgreSQL (docs/web.md, 'As a team server')" if sqlite else "")
+            + ". To work alone, leave out --host: chimeqda then serves 127.0.0.1 with a one-time login link",
+            source="--host",
+        )
+    if sqlite:
+        click.echo(
+            f"Note: serving the SQLite database {where} to the network as a team server. SQLite suits one "
+            "person or a few taking turns; for a team coding at once, keep the project in PostgreSQL "
+            "(docs/web.md, 'As a team server').", err=True)
 
 
 def _project_roles(session, project_id: int):

@@ -27,8 +27,10 @@ from chimeqda.store.accounts import ROLES, LoginFailure, Membership, User, WebSe
 RANK = {"viewer": 1, "coder": 2, "owner": 3}
 SESSION_DAYS = 14
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 30
+MAX_FAILURES_PER_USER = 5  # for one account from one address
+MAX_FAILURES_PER_ACCOUNT = 20  # for one account from all addresses together
+MAX_FAILURES_PER_ADDRESS = 30  # for all accounts from one address
+BUSY_ADDRESS_TRIES = 2  # from a busy address: tries an account still gets (its correct password logs in)
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _hasher = PasswordHasher()
@@ -215,13 +217,22 @@ def _recent_failures(session: Session, key: str) -> int:
 def login(session: Session, username: str, password: str, *, address: str = "") -> LoginResult:
     """Check a user name and password; counts failures and refuses when there were too many.
 
-    The caller commits the session in every case, so failures are recorded.
+    Failures count per account and address (5), per account (20) and per
+    address (30) within 15 minutes. The address limit only slows guessing
+    across accounts; it cannot lock anyone out: from a busy address an account
+    with fewer than :data:`BUSY_ADDRESS_TRIES` failures from there still has
+    its password checked, and the correct one logs in (a wrong one is refused
+    with 429 like an unknown name, so the answer does not tell which names
+    exist). The caller commits the session in every case, so failures are
+    recorded.
     """
-    user_key, address_key = f"user:{username.strip().lower()[:150]}", f"ip:{address[:150]}"
-    if (
-        _recent_failures(session, user_key) >= MAX_FAILURES_PER_USER
-        or (address and _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS)
-    ):
+    name = username.strip().lower()[:90]
+    user_key, pair_key, address_key = f"user:{name}", f"pair:{name} {address[:90]}", f"ip:{address[:150]}"
+    pair_failures = _recent_failures(session, pair_key)
+    if _recent_failures(session, user_key) >= MAX_FAILURES_PER_ACCOUNT or pair_failures >= MAX_FAILURES_PER_USER:
+        return LoginResult(None, "rate_limited")
+    busy = bool(address) and _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS
+    if busy and pair_failures >= BUSY_ADDRESS_TRIES:
         return LoginResult(None, "rate_limited")
     user = session.scalar(select(User).where(User.username == username.strip()))
     stored = user.password_hash if user is not None and user.is_active and user.password_hash else _DUMMY_HASH
@@ -230,12 +241,12 @@ def login(session: Session, username: str, password: str, *, address: str = "") 
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
-        session.add(LoginFailure(key=user_key))
+        session.add_all([LoginFailure(key=user_key), LoginFailure(key=pair_key)])
         if address:
             session.add(LoginFailure(key=address_key))
         session.execute(delete(LoginFailure).where(LoginFailure.created_at < _now() - 4 * FAILURE_WINDOW))
         session.flush()
-        return LoginResult(None, "invalid")
+        return LoginResult(None, "rate_limited" if busy else "invalid")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return LoginResult(user)

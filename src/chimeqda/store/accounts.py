@@ -51,7 +51,7 @@ class Membership(Base):
 
 
 class LoginFailure(Base):
-    """One failed login attempt; ``key`` is ``user:<name>`` or ``ip:<address>``."""
+    """One failed login attempt; ``key`` is ``user:<name>``, ``pair:<name> <address>`` or ``ip:<address>``."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "created_at"),)
