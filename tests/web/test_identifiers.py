@@ -75,3 +75,19 @@ def test_viewing_a_document_is_logged_only_where_privacy_is_on(project, login, d
 def test_the_report_download_is_refused_until_pseudonymised_and_logged(private, login):
     refused = login("vera").get(f"/projects/{private.project_id}/report.zip")
     assert refused.status_code == 409 and "chimeqda pseudonymise" in refused.text
+
+
+def test_the_earlier_version_is_served_masked_after_apply(private, login, doc_id):
+    """The document view caches a version's text; once apply masks the earlier version, the cache must not
+    keep serving its real values."""
+    cora = login("cora")
+    text = _text(private, doc_id)
+    assert "Ghent" in cora.get(f"/api/documents/{doc_id}").json()["text"]  # now cached
+    start = text.index("Ghent")
+    cora.write("POST", f"/api/documents/{doc_id}/identifiers", json={"start": start, "end": start + 5,
+                                                                    "label": "PLACE"})
+    done = cora.write("POST", f"/api/documents/{doc_id}/pseudonymise", json={"passphrase": PASS})
+    assert done.status_code == 200
+    earlier = cora.get(f"/api/documents/{doc_id}").json()["text"]
+    assert "Ghent" not in earlier and "█████" in earlier and len(earlier) == len(text)
+    assert [p["text"] for p in cora.get(f"/api/documents/{doc_id}/identifiers").json()["proposals"]] == ["█████"]

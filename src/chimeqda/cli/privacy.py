@@ -56,6 +56,10 @@ def _unlock(ws, key_file: Path | None):
               help="Replace confirmed identifiers with pseudonyms: a new version of each document, codings kept.")
 @click.option("--substitute", type=click.Choice(["labels", "names"]),
               help="Pseudonym style for people: [Person 3] (labels, default) or a substitute first name (names).")
+@click.option("--purge-originals", is_flag=True,
+              help="Mask the confirmed real values (█, same length) in every earlier version of the documents, "
+                   "for projects pseudonymised before --apply did this itself; then compact the database.")
+@click.option("--yes", is_flag=True, help="With --purge-originals: do not ask for confirmation.")
 @click.option("--reveal", is_flag=True, help="Show the real value behind pseudonyms (with --reason; logged).")
 @click.option("--pseudonym", "pseudonyms", multiple=True, help="With --reveal: only this pseudonym (repeatable).")
 @click.option("--reason", default="", help="With --reveal: why (required; written to the audit log).")
@@ -67,7 +71,7 @@ def _unlock(ws, key_file: Path | None):
 @friendly_errors
 def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, key_file: Path | None,
                  add_names: tuple[str, ...], participants_csv: Path | None, review: bool, confirm_all: bool,
-                 apply_: bool, substitute: str | None, reveal: bool, pseudonyms: tuple[str, ...], reason: str,
+                 apply_: bool, substitute: str | None, purge_originals: bool, yes: bool, reveal: bool, pseudonyms: tuple[str, ...], reason: str,
                  detect_only: bool, input_path: Path | None, output_path: Path | None) -> None:
     """Find identifiers (names, places, organisations, dates, contacts, ages), review them, replace them.
 
@@ -92,6 +96,9 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
             click.echo(f"{pseudonym}\t{label}\t{value}")
         click.echo("(logged in the audit trail with your reason)", err=True)
         return
+    if purge_originals:
+        _purge(ws, key, user, yes)
+        return
     changed = sum(key.add_name(name) for name in add_names)
     if participants_csv:
         changed += service.names_from_participants(key, participants_csv)
@@ -112,11 +119,27 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
         click.echo(f"{confirmed} proposal(s) with strong evidence confirmed (name lists, patterns, score ≥ "
                    f"{service.CONFIRM_ALL_MIN_SCORE}); {left} weaker proposal(s) left for --review")
     if apply_:
-        for outcome in service.apply_pseudonyms(ws, key, selected, user=user):
+        applied = service.apply_pseudonyms(ws, key, selected, user=user)
+        for outcome in applied:
             click.echo(f"{outcome.document}: {outcome.replacements} replacement(s), now version {outcome.version}")
+        if applied.scrub is not None and applied.scrub.versions:
+            click.echo(f"real values masked in {applied.scrub.versions} earlier version(s) "
+                       f"({applied.scrub.characters} character(s) of text, {applied.scrub.fields} other field(s)); "
+                       f"{applied.database}")
         click.echo("Check the project with: chimeqda privacy-check")
     elif not review:
         click.echo("Next: chimeqda pseudonymise --review, then --apply")
+
+
+def _purge(ws, key, user: str, yes: bool) -> None:
+    from chimeqda.services.pseudonymise import purge_originals
+
+    if not yes:
+        click.confirm("Mask every confirmed real value in all earlier document versions? The masked characters "
+                      "cannot be restored (the key file keeps the values)", abort=True, err=True)
+    result, database = purge_originals(ws, key, user=user)
+    click.echo(f"real values masked in {result.versions} earlier version(s) ({result.characters} character(s) of "
+               f"text, {result.fields} other field(s)); {database}")
 
 
 def _needs_detection(ws, documents: list[str] | None, other_action: bool) -> bool:
@@ -238,9 +261,18 @@ def privacy_check(project_dir: Path, db: str | None, key_file: Path | None) -> N
         for entry in result.early_exports:
             click.echo(f"  {entry.at:%Y-%m-%d %H:%M} {entry.user}: {entry.detail.get('kind')} "
                        f"{entry.detail.get('file')} ({len(entry.detail.get('unpseudonymised', []))} document(s))")
-    if result.earlier_versions:
-        click.echo(f"Note: {result.earlier_versions} earlier document version(s) in the database keep their "
-                   "original text (see docs/privacy.md).")
+    if result.unscrubbed:
+        click.echo(f"Earlier document versions still holding real values ({len(result.unscrubbed)}):")
+        for (name, version), count in sorted(result.unscrubbed.items()):
+            click.echo(f"  {name} v{version}: {count} occurrence(s)")
+        click.echo("  Mask them with: chimeqda pseudonymise -p PROJECT --purge-originals")
+    if result.files:
+        click.echo(f"Files whose raw bytes still hold real values ({len(result.files)}):")
+        for path, count in result.files:
+            advice = ("a backup copy made before a schema upgrade: delete it once you no longer need it"
+                      if ".bak-" in path else "old bytes in free pages or the write-ahead log: run chimeqda "
+                      "pseudonymise -p PROJECT --purge-originals (it compacts the file)")
+            click.echo(f"  {path}: {count} value(s) — {advice}")
     if result.clean:
         click.echo("No problems found." + ("" if key else f" (Set {PASSPHRASE_ENV} to search for every value in "
                                                         "the key too.)"))

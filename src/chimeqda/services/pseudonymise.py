@@ -13,7 +13,10 @@
    whole project (``[Person 3]``, ``[Town 1]``, ``[Street 2]`` … or a substitute first name),
    writes real value → pseudonym into the encrypted key file, and makes a
    new version of each document through ``revise_document`` (turn speakers
-   renamed too), all in one transaction per run.
+   renamed too), all in one transaction per run. In the same transaction the
+   confirmed values are masked (``█``, same length) in every earlier version
+   of the project's documents (``privacy_scrub.py``); ``purge_originals`` does
+   that for projects pseudonymised before chimeqda masked earlier versions.
 
 The database holds only keyed hashes of real values (``pseudonyms``); the
 values themselves live in the key file, outside the project.
@@ -46,6 +49,7 @@ from chimeqda.services.privacy_audit import (
     pseudonymised_ids,
     record,
 )
+from chimeqda.services.privacy_scrub import MASK, ScrubResult, compact_database, scrub_superseded
 from chimeqda.services.project import Workspace
 from chimeqda.services.revisions import revise_document
 from chimeqda.store import tables as t
@@ -105,6 +109,13 @@ class ApplyOutcome:
     document_id: int
     version: int
     replacements: int
+
+
+class Applied(list[ApplyOutcome]):
+    """The outcome per document, and what masking the earlier versions did (``scrub``, ``database``)."""
+
+    scrub: ScrubResult | None = None
+    database: str = ""
 
 
 # ------------------------------------------------------------------ the key
@@ -194,7 +205,8 @@ def confirmed_values(session: Session, project_id: int) -> dict[str, str]:
                IdentifierProposal.label.in_(FOLLOWED_KINDS))
     )
     for start, end, label, text in rows:
-        values.setdefault(normalise_value(text[start:end]), label)
+        if MASK not in text[start:end]:  # an earlier version, masked: the value lives in the key file only
+            values.setdefault(normalise_value(text[start:end]), label)
     return values
 
 
@@ -475,14 +487,16 @@ def _place_word(value: str) -> str:
 
 
 def apply_pseudonyms(ws: Workspace, key: KeyRing, documents: Sequence[str] | None = None, *,
-                     user: str) -> list[ApplyOutcome]:
+                     user: str) -> Applied:
     """Replace every confirmed identifier with its pseudonym: one new version per document, one transaction.
 
     Refuses while a selected document still has proposals nobody decided. The
-    key file is written before the transaction commits; if writing it fails,
-    nothing is changed.
+    confirmed values are masked in every earlier version (``scrub_superseded``)
+    in the same transaction. The key file is written before the transaction
+    commits; if writing it fails, nothing is changed. Then the database file is
+    compacted (SQLite) so no old bytes are left.
     """
-    outcomes = []
+    outcomes = Applied()
     with ws.session() as session:
         settings = enable_privacy(session, ws.project_id)
         done = pseudonymised_ids(session, ws.project_id)
@@ -502,8 +516,36 @@ def apply_pseudonyms(ws: Workspace, key: KeyRing, documents: Sequence[str] | Non
                                "-p PROJECT` first", source=unchecked[0])
         for doc in docs:
             outcomes.append(_apply_one(session, ws.project_id, key, doc, settings.get("substitute", "labels"), user))
+        if any(o.document_id != o.previous_id for o in outcomes):
+            outcomes.scrub = scrub_superseded(session, ws.project_id, _followed_values(key), user=user,
+                                              trigger="pseudonymise --apply")
         key.save()  # before commit: a key that cannot be written leaves the database unchanged
+    if outcomes.scrub is not None and outcomes.scrub.versions:
+        outcomes.database = compact_database(ws.engine)
     return outcomes
+
+
+def _followed_values(key: KeyRing) -> list[str]:
+    """The confirmed names, places, organisations and contacts of the key (masked wherever they occur)."""
+    return [e["value"] for e in key.entries.values() if e.get("label") in FOLLOWED_KINDS]
+
+
+def purge_originals(ws: Workspace, key: KeyRing, *, user: str) -> tuple[ScrubResult, str]:
+    """Mask the confirmed values in every earlier version (one transaction, audited), then compact the database.
+
+    For projects pseudonymised before ``--apply`` masked earlier versions; running it again changes nothing.
+    """
+    with ws.session() as session:
+        registry = set(session.scalars(select(Pseudonym.value_hash).where(Pseudonym.project_id == ws.project_id)))
+        if not registry:
+            raise InvalidInput("no document of this project is pseudonymised yet; there is nothing to purge "
+                               "(run `chimeqda pseudonymise -p PROJECT --apply` first)")
+        if not registry & set(key.entries):
+            raise InvalidInput("this key file holds none of the project's pseudonyms; pass the key file it was "
+                               "made with (--key-file)", source=str(key.path))
+        result = scrub_superseded(session, ws.project_id, _followed_values(key), user=user,
+                                  trigger="pseudonymise --purge-originals")
+    return result, compact_database(ws.engine)
 
 
 def _was_checked(session: Session, doc: t.Document) -> bool:

@@ -19,7 +19,7 @@ from chimeqda.store.base import Base, utcnow
 
 PROPOSAL_STATUSES = ("proposed", "confirmed", "rejected", "added")
 AUDIT_ACTIONS = ("pseudonymised", "detected", "confirmed", "rejected", "added", "revealed", "exported", "viewed",
-                 "revised")
+                 "revised", "masked")
 
 
 class IdentifierProposal(Base):

@@ -6,7 +6,9 @@ The schema is created and changed only by the Alembic migrations in
 Coding decisions live in ``coding_events`` and are appended, never updated:
 the current state of a coding is derived from its events (see
 ``store/queries.py``). Documents are immutable: a changed source file becomes
-a new ``documents`` row whose ``supersedes_id`` points at the old one.
+a new ``documents`` row whose ``supersedes_id`` points at the old one. The one
+change an earlier version sees: pseudonymisation masks real values in its texts
+with ``█`` of the same length (``services/privacy_scrub.py``), offsets unchanged.
 ``coder_runs`` records which documents each machine coding run covered;
 ``review_flags`` the segments a run left empty although a code is fairly
 likely there, and ``segment_reviews`` (append-only) a person's "reviewed: no code".

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from chimeqda.errors import UnknownObject
 from chimeqda.media_files import media_info, media_path, media_type
+from chimeqda.services.privacy_scrub import MASKED_META
 from chimeqda.services.project import coder_row, human
 from chimeqda.services.review import no_code_segment_ids
 from chimeqda.store import tables as t
@@ -156,17 +157,19 @@ def _cursor(rows, after: int) -> int:
     return cursor
 
 
-_static: dict[tuple[str, int], bytes] = {}
+_static: dict[tuple[str, int, str], bytes] = {}
 _static_lock = threading.Lock()
 
 
-def _document_static(session: Session, document_id: int) -> bytes:
+def _document_static(session: Session, document_id: int, masked: str = "") -> bytes:
     """The unchanging part of the document view as JSON members (text and sentences never change; cached).
 
     Segments are ``[start, end, time_start, time_end, id]`` (seconds or null); ``words`` lists the
-    uncertain words ``[start, end, probability]`` of a transcribed recording.
+    uncertain words ``[start, end, probability]`` of a transcribed recording. The one change a version's
+    text sees — real values masked in an earlier version after pseudonymisation, by any process — stamps
+    ``meta["privacy_masked"]``; ``masked`` (that stamp) is part of the cache key, so masked text is served.
     """
-    key = (str(session.get_bind().url), document_id)
+    key = (str(session.get_bind().url), document_id, masked)
     cached = _static.get(key)
     if cached is not None:
         return cached
@@ -186,6 +189,8 @@ def _document_static(session: Session, document_id: int) -> bytes:
         "uncertain_below": UNCERTAIN_BELOW,
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
     with _static_lock:
+        for stale in [k for k in _static if k[:2] == key[:2]]:
+            del _static[stale]  # the unmasked text of that version is not kept in memory
         if len(_static) >= 16:
             _static.pop(next(iter(_static)))
         _static[key] = encoded
@@ -237,9 +242,9 @@ def document_payload(access: Access, document_id: int) -> bytes:
         project_id, _ = _document(session, document_id)
         if project_id != access.project_id:
             raise UnknownObject(f"no document {document_id} in this project")
-        static = _document_static(session, document_id)
-        turns = _turns(session, document_id)
         meta = session.scalar(select(t.Document.meta).where(t.Document.id == document_id))
+        static = _document_static(session, document_id, json.dumps((meta or {}).get(MASKED_META), sort_keys=True))
+        turns = _turns(session, document_id)
         me = my_coder_id(session, access.user.username)
         participant = session.execute(
             select(t.Participant.label, t.Participant.attributes)
