@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from chimeqda.services import active
 from chimeqda.services.coding import run_coder
 from chimeqda.services.review import open_flags
 from chimeqda.store import tables as t
+from chimeqda.web.routes.review import QUEUE_SHOWN
 
 
 def _pending_connectedness(project, doc_id):
@@ -103,3 +105,6 @@ def test_the_review_page_shows_the_reliability_diagram_and_the_queue(login, proj
     html = page.text
     assert "2 decided (1 accepted)" in html and "<svg" in html and "<circle" in html
     assert "reviewed: no code" in html and 'id="queue"' in html and "P01-interview.txt" in html
+    waiting = active.queue_length(project, by="cora")
+    assert waiting > 0 and f"{waiting} sentences wait for a decision" in html
+    assert html.count("<tr>\n  <td class=\"num\">") == min(waiting, QUEUE_SHOWN)

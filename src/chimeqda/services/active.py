@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, func, literal_column, null, select, union_all
 
 from chimeqda.coders import DEFAULT_CODER, get_coder
 from chimeqda.coders.base import Coder
@@ -176,58 +176,131 @@ class QueueItem:
     flag_score: float | None = None
 
 
-def stored_queue(ws: Workspace, *, document_id: int | None = None, by: str | None = None) -> list[QueueItem]:
+QUEUE_PAGE = 50
+"""Queue items per page of the web review page."""
+
+
+def _flag_value(session) -> Any:
+    """SQL: the sum of a review flag's per-code probabilities (``review_flags.scores``, a JSON object)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return literal_column("(SELECT coalesce(sum(CAST(value AS double precision)), 0) "
+                              "FROM json_each_text(review_flags.scores))")
+    return literal_column("(SELECT total(value) FROM json_each(review_flags.scores))")
+
+
+def _queue_select(session, project_id: int, *, document_id: int | None, me: int | None) -> Any:
+    """One row per queued segment (segment_id, document_id, value, flag_id), computed by the database.
+
+    Pending suggestions: per segment and code the highest stored probability p (0.5 when none),
+    the segment's value Σ (1 − p). Open flags (one per segment: its highest-scored flag): Σ p over
+    the flag's codes. A segment with a pending suggestion has no open flag (``open_flag_filter``), so
+    the two parts are disjoint.
+    """
+    from chimeqda.services.review import open_flag_filter
+    from chimeqda.store.queries import pending_suggestion
+
+    p = func.coalesce(t.CodingEvent.score, 0.5)
+    per_code = (
+        select(t.CodingEvent.segment_id, t.CodingEvent.document_id, func.max(p).label("p"))
+        .join(t.Document, t.Document.id == t.CodingEvent.document_id)
+        .where(t.CodingEvent.project_id == project_id, t.Document.is_current.is_(True),
+               t.CodingEvent.segment_id.is_not(None), pending_suggestion(by=me))
+        .group_by(t.CodingEvent.segment_id, t.CodingEvent.document_id, t.CodingEvent.code_id)
+    )
+    if document_id is not None:
+        per_code = per_code.where(t.CodingEvent.document_id == document_id)
+    codes = per_code.subquery()
+    pending = select(codes.c.segment_id, codes.c.document_id, func.sum(1.0 - codes.c.p).label("value"),
+                     cast(null(), Integer).label("flag_id")).group_by(codes.c.segment_id, codes.c.document_id)
+    ranked = (
+        select(t.ReviewFlag.id, t.ReviewFlag.segment_id, t.ReviewFlag.document_id,
+               _flag_value(session).label("value"),
+               func.row_number().over(partition_by=t.ReviewFlag.segment_id,
+                                      order_by=(t.ReviewFlag.score.desc(), t.ReviewFlag.id.desc())).label("rank"))
+        .join(t.Segment, t.Segment.id == t.ReviewFlag.segment_id)
+        .join(t.Document, t.Document.id == t.ReviewFlag.document_id)
+        .where(*open_flag_filter(project_id))
+    )
+    if document_id is not None:
+        ranked = ranked.where(t.ReviewFlag.document_id == document_id)
+    best = ranked.subquery()
+    flags = select(best.c.segment_id, best.c.document_id, best.c.value, best.c.id.label("flag_id")).where(
+        best.c.rank == 1)
+    return union_all(pending, flags).subquery()
+
+
+def _me(session, by: str | None) -> int | None:
+    if by is None:
+        return None
+    from chimeqda.services.project import coder_row, human
+
+    return coder_row(session, human(by)).id
+
+
+def queue_length(ws: Workspace, *, document_id: int | None = None, by: str | None = None) -> int:
+    """How many segments :func:`stored_queue` holds (counted by the database)."""
+    with ws.session() as session:
+        queued = _queue_select(session, ws.project_id, document_id=document_id, me=_me(session, by))
+        return int(session.scalar(select(func.count()).select_from(queued)) or 0)
+
+
+def stored_queue(
+    ws: Workspace, *, document_id: int | None = None, by: str | None = None, limit: int | None = None,
+    offset: int = 0,
+) -> list[QueueItem]:
     """Segments with pending suggestions or open flags, by expected value of a decision (best first).
 
     The rule of :func:`next_for_review` (``expected_decision_value``) over the stored calibrated
     probabilities: 1 − p for each code suggested there, p for each flagged code not suggested.
     ``by``: pending means not yet decided by this person (the web decides per person).
+
+    The database computes each segment's value and sorts; only the page asked for (``limit``
+    items from ``offset``; None: all) is read, so a project with a million pending suggestions
+    costs one page of memory. Ties: by document, then position.
     """
-    from chimeqda.services.review import open_flags
     from chimeqda.store.queries import pending_suggestion
 
+    if limit is not None and limit <= 0:
+        return []
     with ws.session() as session:
-        me = None
-        if by is not None:
-            from chimeqda.services.project import coder_row, human
-            me = coder_row(session, human(by)).id
+        me = _me(session, by)
+        queued = _queue_select(session, ws.project_id, document_id=document_id, me=me)
         query = (
-            select(t.CodingEvent.id, t.CodingEvent.segment_id, t.CodingEvent.document_id, t.CodingEvent.score,
-                   t.Code.key, t.Segment.start, t.Segment.end)
-            .join(t.Code, t.Code.id == t.CodingEvent.code_id)
-            .join(t.Segment, t.Segment.id == t.CodingEvent.segment_id)
-            .join(t.Document, t.Document.id == t.CodingEvent.document_id)
-            .where(t.CodingEvent.project_id == ws.project_id, t.Document.is_current.is_(True),
-                   pending_suggestion(by=me))
+            select(queued.c.segment_id, queued.c.document_id, queued.c.value, queued.c.flag_id,
+                   t.Segment.start, t.Segment.end)
+            .join(t.Segment, t.Segment.id == queued.c.segment_id)
+            .order_by(queued.c.value.desc(), queued.c.document_id, t.Segment.start, queued.c.segment_id)
+            .offset(max(0, int(offset)))
         )
-        if document_id is not None:
-            query = query.where(t.CodingEvent.document_id == document_id)
-        pending = session.execute(query).all()
-    segments: dict[int, dict[str, Any]] = {}
-    for event_id, segment_id, doc_id, score, code, start, end in pending:
-        entry = segments.setdefault(segment_id, {"doc": doc_id, "start": start, "end": end, "probs": {},
-                                                 "limits": {}, "ids": []})
-        p = 0.5 if score is None else float(score)
-        if code not in entry["probs"] or p > entry["probs"][code]:
-            entry["probs"][code], entry["limits"][code] = p, p  # suggested: counts 1 - p
-        entry["ids"].append((p, event_id))
-    flags = {}
-    for flag in open_flags(ws, document_id=document_id):
-        flags[flag.segment_id] = flag
-        entry = segments.setdefault(flag.segment_id, {"doc": flag.document_id, "start": flag.start, "end": flag.end,
-                                                      "probs": {}, "limits": {}, "ids": []})
-        for code, p in flag.scores.items():
-            if code not in entry["probs"]:
-                entry["probs"][code], entry["limits"][code] = p, 2.0  # not suggested: counts p
+        if limit is not None:
+            query = query.limit(int(limit))
+        page = session.execute(query).all()
+        ids = [row.segment_id for row in page]
+        suggestions: dict[int, list[tuple[float, int]]] = {}
+        flags: dict[int, tuple[str, float]] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for event_id, segment_id, score in session.execute(
+                select(t.CodingEvent.id, t.CodingEvent.segment_id, t.CodingEvent.score)
+                .join(t.Document, t.Document.id == t.CodingEvent.document_id)
+                .where(t.CodingEvent.project_id == ws.project_id, t.Document.is_current.is_(True),
+                       t.CodingEvent.segment_id.in_(part), pending_suggestion(by=me))
+            ):
+                suggestions.setdefault(segment_id, []).append((0.5 if score is None else float(score), event_id))
+        flag_ids = [row.flag_id for row in page if row.flag_id is not None]
+        for chunk in range(0, len(flag_ids), 500):
+            for flag_id, code, score in session.execute(
+                select(t.ReviewFlag.id, t.Code.key, t.ReviewFlag.score).join(t.Code, t.Code.id == t.ReviewFlag.code_id)
+                .where(t.ReviewFlag.id.in_(flag_ids[chunk:chunk + 500]))
+            ):
+                flags[flag_id] = (code, float(score))
     items = []
-    for segment_id, entry in segments.items():
-        open_flag = flags.get(segment_id)
+    for row in page:
+        flag = flags.get(row.flag_id) if row.flag_id is not None else None
         items.append(QueueItem(
-            segment_id, entry["doc"], entry["start"], entry["end"],
-            expected_decision_value(entry["probs"], entry["limits"]),
-            tuple(event_id for _, event_id in sorted(entry["ids"])),
-            open_flag.code if open_flag else None, open_flag.score if open_flag else None))
-    items.sort(key=lambda item: (-item.expected_value, item.document_id, item.start))
+            row.segment_id, row.document_id, row.start, row.end, float(row.value or 0.0),
+            tuple(event_id for _, event_id in sorted(suggestions.get(row.segment_id, []))),
+            flag[0] if flag else None, flag[1] if flag else None))
     return items
 
 
@@ -282,5 +355,5 @@ def estimated_agreement(
     return AgreementEstimate(coder, decided, per_code=frame, macro_kappa=float(frame["kappa"].mean()), folds=folds_n)
 
 
-__all__ = ["AgreementEstimate", "MIN_DECISIONS", "QueueItem", "ReviewItem", "estimated_agreement",
-           "next_for_review", "stored_queue"]
+__all__ = ["QUEUE_PAGE", "AgreementEstimate", "MIN_DECISIONS", "QueueItem", "ReviewItem", "estimated_agreement",
+           "next_for_review", "queue_length", "stored_queue"]

@@ -142,6 +142,17 @@ def _no_code_ids(project_id: int):
                                                     t.SegmentReview.action == "no_code")
 
 
+def open_flag_filter(project_id: int) -> tuple[ColumnElement[bool], ...]:
+    """Conditions on ``review_flags`` joined with its segment and document: the flag is open.
+
+    Open: the document is current, nobody has coded or decided on the segment, no suggestion
+    waits there, and nobody marked it "reviewed: no code".
+    """
+    return (t.ReviewFlag.project_id == project_id, t.Document.is_current.is_(True),
+            ~_human_touched(t.Segment), ~_pending_on(t.Segment),
+            t.ReviewFlag.segment_id.not_in(_no_code_ids(project_id)))
+
+
 def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | None = None) -> list[FlaggedSegment]:
     """Flagged segments nobody has reviewed yet (most likely code first; one row per segment)."""
     with ws.session() as session:
@@ -152,9 +163,7 @@ def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | No
             .join(t.Document, t.Document.id == t.ReviewFlag.document_id)
             .join(t.Code, t.Code.id == t.ReviewFlag.code_id)
             .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
-            .where(t.ReviewFlag.project_id == ws.project_id, t.Document.is_current.is_(True),
-                   ~_human_touched(t.Segment), ~_pending_on(t.Segment),
-                   t.ReviewFlag.segment_id.not_in(_no_code_ids(ws.project_id)))
+            .where(*open_flag_filter(ws.project_id))
             .order_by(t.ReviewFlag.score.desc(), t.ReviewFlag.segment_id, t.ReviewFlag.id.desc())
         )
         if document_id is not None:
@@ -307,4 +316,4 @@ def decision_reliability(ws: Workspace, *, coder_id: int | None = None) -> Decis
 
 __all__ = ["FLAG_LEVEL", "CoverageSummary", "DecisionReliability", "FlaggedSegment", "coverage_summary",
            "decision_reliability", "flag_level", "flag_rows", "mark_no_code", "no_code_segment_ids",
-           "open_flags", "reopen"]
+           "open_flag_filter", "open_flags", "reopen"]

@@ -29,6 +29,8 @@ from chimeqda.web.deps import (
 from chimeqda.web.pages import templates
 
 router = APIRouter()
+DOCUMENT_QUEUE = 2000
+"""Most queue items the document API returns (the review mode appends other pending suggestions in reading order)."""
 
 
 class NewCoding(BaseModel):
@@ -140,8 +142,12 @@ def no_code(access: DocumentCoderWrite, document_id: int, body: NoCode):
 
 @router.get("/api/documents/{document_id}/review-queue")
 def review_queue(access: DocumentViewer, document_id: int):
-    """The document's segments waiting for a decision, by expected value of a decision (``services.active``)."""
-    items = active.stored_queue(access.ws, document_id=document_id, by=access.user.username)
+    """The document's segments waiting for a decision, by expected value of a decision (``services.active``).
+
+    At most ``DOCUMENT_QUEUE`` of them (the database sorts); the page reviews any other pending
+    suggestion after these, in reading order.
+    """
+    items = active.stored_queue(access.ws, document_id=document_id, by=access.user.username, limit=DOCUMENT_QUEUE)
     return {"queue": [{"segment": i.segment_id, "start": i.start, "end": i.end,
                        "value": round(i.expected_value, 4), "suggestions": list(i.suggestions),
                        "flag": None if i.flag_code is None else {"code": i.flag_code, "score": round(i.flag_score, 3)}}

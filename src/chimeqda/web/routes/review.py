@@ -19,6 +19,7 @@ from chimeqda.web.pages import templates
 
 router = APIRouter()
 QUEUE_SHOWN = 50
+"""Queue rows on the page (the database sorts and counts; only these are read)."""
 
 
 @router.get("/projects/{project_id}/review")
@@ -26,9 +27,9 @@ def review_page(request: Request, access: ProjectViewer):
     me = queries.coder_id_of(access) if access.hides_others else None
     found = review.decision_reliability(access.ws, coder_id=me)
     diagram = reliability_svg(found.tables, title="probability vs accepted share") if found.decided else ""
-    items = active.stored_queue(access.ws, by=access.user.username)
+    items = active.stored_queue(access.ws, by=access.user.username, limit=QUEUE_SHOWN)
     return templates.TemplateResponse(request, "review.html", {
         "user": access.user, "access": access, "reliability": found, "diagram": diagram,
-        "coverage": review.coverage_summary(access.ws), "queue": queries.queue_rows(access, items[:QUEUE_SHOWN]),
-        "queue_total": len(items),
+        "coverage": review.coverage_summary(access.ws), "queue": queries.queue_rows(access, items),
+        "queue_total": active.queue_length(access.ws, by=access.user.username),
     })
