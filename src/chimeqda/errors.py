@@ -79,3 +79,8 @@ class LLMRequestRejected(ChimeqdaError, RuntimeError):
 
 class LLMBudgetExceeded(ChimeqdaError, RuntimeError):
     """The run reached its ``max_requests`` or ``max_total_tokens`` budget."""
+
+
+class Conflict(ChimeqdaError, RuntimeError):
+    """The change collides with the project's current state: a newer document version, or another
+    process (a second import) writing the same thing at the same time. Nothing of it was written."""

@@ -4,7 +4,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect
 
 from chimeqda.errors import ProjectError
 from chimeqda.store.db import (
@@ -85,3 +85,36 @@ def test_0006_adds_review_flags_and_segment_reviews_and_downgrades(db_url):
     _to_revision(engine, "0005", down=True)
     assert schema_revision(engine) == "0005"
     assert not {"review_flags", "segment_reviews"} & set(inspect(engine).get_table_names())
+
+
+def test_0007_keeps_one_current_copy_of_twins_and_makes_a_second_impossible(db_url, tmp_path, transcripts):
+    from sqlalchemy import insert, select, text
+    from sqlalchemy.exc import IntegrityError
+
+    from chimeqda.services import import_files, init_project
+    from chimeqda.services.coding import add_coding
+    from chimeqda.store import tables as t
+
+    ws = init_project(tmp_path / "p", db=db_url)
+    import_files(ws, [transcripts])
+    _to_revision(ws.engine, "0006", down=True)
+    columns = [c.name for c in t.Document.__table__.columns if c.name != "id"]
+    with ws.engine.begin() as connection:  # what two imports at once left behind before 0007
+        original = connection.scalar(select(t.Document.id).where(t.Document.name == "P01-interview.txt"))
+        connection.execute(insert(t.Document).from_select(
+            columns, select(*[t.Document.__table__.c[c] for c in columns]).where(t.Document.id == original)))
+        twin = connection.scalar(select(func.max(t.Document.id)))
+    add_coding(ws, twin, 0, 10, "hope", by="ann")  # the twin holds the coding: it stays current
+
+    migrate(ws.engine)
+    assert schema_revision(ws.engine) == head_revision()
+    with ws.engine.connect() as connection:
+        current = connection.execute(select(t.Document.id).where(
+            t.Document.name == "P01-interview.txt", t.Document.is_current.is_(True))).scalars().all()
+        assert current == [twin]
+        assert connection.scalar(select(func.count()).select_from(t.Document)) == 3  # nothing deleted
+    with pytest.raises(IntegrityError), ws.engine.begin() as connection:
+        connection.execute(text("UPDATE documents SET is_current = :yes WHERE id = :id"),
+                           {"yes": True, "id": original})
+    _to_revision(ws.engine, "0006", down=True)
+    assert "uq_documents_current_name" not in {i["name"] for i in inspect(ws.engine).get_indexes("documents")}

@@ -186,7 +186,7 @@ def _link_and_report(ws, people) -> None:
     """Store participants, link documents that have none, and say which were linked."""
     from chimeqda.services.importing import link_participants
 
-    with ws.session() as session:
+    with ws.session(lock=True) as session:
         linked = link_participants(session, ws.project_id, people)
     for name, label in linked:
         click.echo(f"linked      {name} → {label}")

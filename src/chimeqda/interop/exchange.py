@@ -197,7 +197,7 @@ def store_exchange(ws, ex: Exchange) -> ImportReport:
     report = ImportReport(ex.source, remarks=list(ex.remarks), skipped=list(ex.skipped))
     recordings, created = copy_recordings(ws, ex, report) if ex.kind == "project" else ({}, [])
     try:
-        with ws.session() as session:
+        with ws.session(lock=True) as session:  # one writer of the project at a time
             codes = _store_codes(session, ws.project_id, ex, report)
             if ex.kind == "project":
                 _store_project(session, ws.project_id, ex, codes, report, recordings)

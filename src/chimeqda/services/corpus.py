@@ -115,7 +115,7 @@ def text_hash(text: str) -> str:
 def _store_chunk(ws: Workspace, rows: list[CorpusRow], result: CorpusImport, *, source_format: str,
                  language: str | None) -> None:
     hashes = {row.id: text_hash(row.text) for row in rows}
-    with ws.session() as session:
+    with ws.session(lock=True) as session:  # two imports of one corpus at once: the second waits, then skips
         stored = {
             name: (doc_id, sha, version)
             for doc_id, name, sha, version in session.execute(

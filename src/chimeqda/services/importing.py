@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chimeqda.errors import InvalidInput
+from chimeqda.errors import Conflict, InvalidInput
 from chimeqda.ingest import expand_inputs, read_document
 from chimeqda.model import ParsedDocument
 from chimeqda.services.project import Workspace
 from chimeqda.store import tables as t
+from chimeqda.store.db import unique_violation
 from chimeqda.tabular import read_csv_table
 
 PARTICIPANT_NAME_COLUMNS = ("name", "aliases")  # real names: read only into the pseudonym key file
@@ -129,7 +131,8 @@ def import_files(
             f"two files share the name {sorted(duplicates)[0]!r}; documents are identified by file name, rename one"
         )
     outcomes: list[ImportOutcome] = []
-    with ws.session() as session:
+    # locked: a second import of the same folder started at the same time waits, then finds these files stored
+    with ws.session(lock=True) as session:
         by_label = upsert_participants(session, ws.project_id, people)
         file_owner = {name: row.label for row in people for name in row.files}
         for doc in parsed:
@@ -253,6 +256,7 @@ def store_document(
     version, note = 1, ""
     if current is not None:
         current.is_current = False
+        session.flush()
         version = current.version + 1
         codings = session.scalar(
             select(func.count()).select_from(t.CodingEvent).where(t.CodingEvent.document_id == current.id)
@@ -275,7 +279,14 @@ def store_document(
         meta=dict(doc.metadata),
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a writer that did not take the project lock stored this name meanwhile
+        if unique_violation(exc) != "documents":
+            raise
+        raise Conflict(f"another import stored {doc.name} in this project at the same time; nothing of this "
+                       "import was stored. Wait until it has finished and import again: files already stored "
+                       "are then skipped") from None
     if doc.turns:
         session.execute(
             t.table(t.Turn).insert(),

@@ -30,9 +30,14 @@ class Workspace:
     project_id: int
     directory: Path | None = None
 
-    def session(self):
-        """A transaction: committed when the block ends, rolled back on error."""
-        return transaction(self.engine)
+    def session(self, *, lock: bool = False):
+        """A transaction: committed when the block ends, rolled back on error.
+
+        ``lock``: hold the project's write lock for the whole transaction, so
+        that writers of the same things (two imports started at once) run one
+        after the other (see :func:`chimeqda.store.db.transaction`).
+        """
+        return transaction(self.engine, lock=self.project_id if lock else None)
 
     def kept_vectors(self):
         """A block in which encoders keep this project's segment vectors in ``<project>/cache``.

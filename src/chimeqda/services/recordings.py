@@ -124,7 +124,7 @@ def import_recordings(
     settings = AsrSettings(model_dir=project_asr_model(ws, asr_model), language=language, diarise=diarise,
                            speakers=speakers)
     if people:
-        with ws.session() as session:
+        with ws.session(lock=True) as session:
             upsert_participants(session, ws.project_id, people)
     outcomes: dict[Path, ImportOutcome] = {}
     for path in paths:
@@ -137,7 +137,7 @@ def import_recordings(
         report = (lambda done, total, name=path.name: progress(name, done, total)) if progress else None
         transcript = transcribe_file(path, settings, info=info, progress=report)
         doc = transcript.document(interviewer_labels=labels)
-        with ws.session() as session:
+        with ws.session(lock=True) as session:  # a second import started at once waits, then skips it
             meta = {**doc.metadata, "media": keep_recording(directory, path, info)}
             label = participant or _participant_for(doc.name, file_owner, _participants(session, ws.project_id))
             row = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +21,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chimeqda.errors import ProjectError
+from chimeqda.errors import Conflict, ProjectError
 
 DB_FILE = "chimeqda.sqlite3"
 ENV_URL = "CHIMEQDA_DATABASE_URL"
@@ -141,10 +142,89 @@ def _safe(url: str) -> str:
         return "the database"
 
 
+LOCK_WAIT_SECONDS = 120.0
+"""How long a locked transaction waits for another writer of the project to finish."""
+_LOCK_CLASS = 0x43514441  # "CQDA": the first key of chimeqda's PostgreSQL advisory locks, the project id the second
+_AGAIN = ("nothing of this run was stored; wait until the other one has finished and run this again "
+          "(files already stored are then skipped)")
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed together, or rolled back on any error."""
+def transaction(engine: Engine, *, lock: int | None = None) -> Iterator[Session]:
+    """A session whose work is committed together, or rolled back on any error.
+
+    ``lock`` (a project id): the transaction first takes the project's write
+    lock and holds it to its end, so two writers of one project (two imports
+    started at once) run one after the other and the second sees what the first
+    stored: on SQLite ``BEGIN IMMEDIATE`` (the database's write lock), on
+    PostgreSQL an advisory transaction lock per project. It waits up to
+    ``LOCK_WAIT_SECONDS``. A lock not got in time, a busy SQLite database, or a
+    unique constraint that fails anyway (a writer that does not lock) becomes a
+    :class:`Conflict` saying what to do; nothing is written then.
+    """
     factory = sessionmaker(engine, expire_on_commit=False)
-    with factory() as session:
-        with session.begin():
-            yield session
+    try:
+        with factory() as session:
+            with session.begin():
+                if lock is not None:
+                    _take_lock(session.connection(), lock)
+                yield session
+    except IntegrityError as exc:
+        conflict = _unique_conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from None
+    except OperationalError as exc:
+        if _lock_unavailable(exc):
+            raise Conflict(f"another process is writing to this project (a second import?); {_AGAIN}") from None
+        raise
+
+
+def _take_lock(connection: Connection, project_id: int) -> None:
+    if connection.dialect.name == "sqlite":
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:  # each attempt waits the connection's busy timeout
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if not _lock_unavailable(exc) or time.monotonic() >= deadline:
+                    raise
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_SECONDS * 1000)}ms'"))
+        connection.execute(text("SELECT pg_advisory_xact_lock(:kind, :project)"),
+                           {"kind": _LOCK_CLASS, "project": project_id})
+        connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+
+
+def _lock_unavailable(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (busy), or PostgreSQL's lock_timeout (55P03)."""
+    return "database is locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03"
+
+
+_UNIQUE_WHAT = {
+    "documents": "the same document (a current version with the same file name)",
+    "participants": "the same participant",
+    "codebooks": "a codebook with the same id",
+    "codes": "a code with the same id",
+    "projects": "a project with the same name",
+}
+
+
+def unique_violation(exc: IntegrityError) -> str | None:
+    """The table whose unique constraint ``exc`` broke; ``None`` if it is another integrity failure."""
+    message = str(exc.orig)
+    if getattr(exc.orig, "sqlstate", None) == "23505":
+        return getattr(getattr(exc.orig, "diag", None), "table_name", None) or ""
+    if message.startswith("UNIQUE constraint failed: "):
+        return message.removeprefix("UNIQUE constraint failed: ").split(".", 1)[0]
+    return None
+
+
+def _unique_conflict(exc: IntegrityError) -> Conflict | None:
+    """A uniqueness failure as a :class:`Conflict` naming what was stored twice; ``None`` for other failures."""
+    table = unique_violation(exc)
+    if table is None:
+        return None
+    what = _UNIQUE_WHAT.get(table, f"the same row of {table or 'a table'}")
+    return Conflict(f"another process stored {what} at the same time (a second import?); {_AGAIN}")

@@ -6,7 +6,8 @@ The schema is created and changed only by the Alembic migrations in
 Coding decisions live in ``coding_events`` and are appended, never updated:
 the current state of a coding is derived from its events (see
 ``store/queries.py``). Documents are immutable: a changed source file becomes
-a new ``documents`` row whose ``supersedes_id`` points at the old one. The one
+a new ``documents`` row whose ``supersedes_id`` points at the old one; one
+version per file name is current (a partial unique index). The one
 change an earlier version sees: pseudonymisation masks real values in its texts
 with ``█`` of the same length (``services/privacy_scrub.py``), offsets unchanged.
 ``coder_runs`` records which documents each machine coding run covered;
@@ -34,6 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import text as sql_text
 
 # Re-exported: callers use ``t.Base``, ``t.table(...)``, ``t.utcnow``.
 from chimeqda.store.base import NAMING_CONVENTION, Base, table, utcnow  # noqa: F401
@@ -60,7 +62,12 @@ class Participant(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_project_name", "project_id", "name"),)
+    __table_args__ = (
+        Index("ix_documents_project_name", "project_id", "name"),
+        # one current version per file name and project, whoever writes (0007)
+        Index("uq_documents_current_name", "project_id", "name", unique=True,
+              sqlite_where=sql_text("is_current"), postgresql_where=sql_text("is_current")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     participant_id: Mapped[int | None] = mapped_column(

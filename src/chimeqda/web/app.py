@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from chimeqda import __version__
-from chimeqda.errors import InvalidInput, PrivacyRequired, UnknownCoder, UnknownObject
+from chimeqda.errors import Conflict, InvalidInput, PrivacyRequired, UnknownCoder, UnknownObject
 from chimeqda.store.db import open_database
 from chimeqda.web.pages import page
 from chimeqda.web.security import LoginLinks, SecurityHeaders
@@ -73,7 +73,8 @@ def create_app(database: str | Engine, *, secure_cookies: bool = True, poll_seco
         return _error(request, 422, str(exc))
 
     @app.exception_handler(PrivacyRequired)
-    async def _private(request: Request, exc: PrivacyRequired):
+    @app.exception_handler(Conflict)
+    async def _private(request: Request, exc: PrivacyRequired | Conflict):
         return _error(request, 409, str(exc))
 
     @app.exception_handler(UnknownObject)
