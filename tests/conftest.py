@@ -8,11 +8,20 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 DATA = Path(__file__).parent / "data"
 PG_ENV = "CHIMEQDA_TEST_DATABASE_URL"
+
+# Property tests without their own max_examples run this many examples: few in CI ("ci", the
+# default), many with HYPOTHESIS_PROFILE=deep (benchmarks/fuzz_readers.py).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("deep", max_examples=int(os.environ.get("HYPOTHESIS_DEEP_EXAMPLES", "1000")),
+                          deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -96,8 +96,9 @@ def decode_csv(path: Path) -> str:
     if not path.is_file():
         raise InvalidInput("no such file", source=str(path))
     raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise InvalidInput("this is not a CSV text file (binary data)", source=path.name)
+    if b"\x00" in raw:
+        at = raw.index(b"\x00")
+        raise InvalidInput("this is not a CSV text file (binary data)", source=path.name, location=f"byte {at}")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

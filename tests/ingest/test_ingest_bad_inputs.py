@@ -209,3 +209,29 @@ def test_deeply_nested_inputs(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("word/document.xml", xml)
     assert "nested too deeply" in rejected(path).reason
+
+
+def _undecompressable(path, member: str, extra: dict[str, bytes]):
+    """A zip whose ``member`` claims to be deflated but is not (zlib fails while reading it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in {member: b"<not deflate data at all, just bytes>" * 20, **extra}.items():
+            archive.writestr(name, data)
+    raw = bytearray(buffer.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = raw.find(signature)
+        while at != -1:
+            name_length = int.from_bytes(raw[at + (26 if signature == b"PK\x03\x04" else 28):][:2], "little")
+            start = at + (30 if signature == b"PK\x03\x04" else 46)
+            if raw[start:start + name_length] == member.encode():
+                raw[at + offset:at + offset + 2] = (8).to_bytes(2, "little")
+            at = raw.find(signature, at + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("suffix, member", [(".docx", "word/document.xml"), (".odt", "content.xml")])
+def test_damaged_deflate_stream_is_refused(tmp_path, suffix, member):
+    """zlib.error is no OSError: it escaped as a traceback (found by the property tests)."""
+    error = rejected(_undecompressable(tmp_path / f"damaged{suffix}", member, {}))
+    assert "cannot be unpacked" in error.reason

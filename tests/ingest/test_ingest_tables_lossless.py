@@ -78,3 +78,23 @@ def test_corpus_csv_with_two_text_columns_is_refused(tmp_path):
     with pytest.raises(InvalidInput) as info:
         list(CorpusReader(path).rows())
     assert info.value.source == "corpus.csv" and "two columns are called 'text'" in info.value.reason
+
+
+def test_participant_cells_keep_what_was_written(workspace, tmp_path):
+    """Only plainly written numbers become numbers: "nan", "007" or "1_000" are not what a researcher means by one."""
+    people = tmp_path / "parts.csv"
+    people.write_text("participant,a,b,c,d,e,f,g\nP01,nan,007,1_000,1e400,3,5,-0.25,42\n".replace("3,5", '"3,5"'),
+                      encoding="utf-8")
+    import_files(workspace, [], participants_csv=people)
+    with workspace.session() as session:
+        (stored,) = [p.attributes for p in session.scalars(select(t.Participant))]
+    assert stored == {"a": "nan", "b": "007", "c": "1_000", "d": "1e400", "e": 3.5, "f": -0.25, "g": 42}
+
+
+def test_a_nul_byte_anywhere_in_a_participants_file_is_refused(workspace, tmp_path):
+    people = tmp_path / "parts.csv"
+    people.write_bytes(b"participant,note\n" + b"P01,fine\n" * 600 + b"P99,bad\x00byte\n")
+    with pytest.raises(InvalidInput) as info:
+        import_files(workspace, [], participants_csv=people)
+    assert info.value.source == "parts.csv" and info.value.location == f"byte {17 + 9 * 600 + 7}"
+    assert participants(workspace) == 0

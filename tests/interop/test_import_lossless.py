@@ -1,11 +1,14 @@
-"""A .qdpx source text with bytes that are no text is imported with a remark, not silently altered (issue 17)."""
+"""Imports from .qdpx never alter or lose text silently, nor fail with a traceback (issue 17)."""
 
 from __future__ import annotations
 
+import io
 import zipfile
 
+import pytest
 from sqlalchemy import select
 
+from chimeqda.errors import InvalidInput
 from chimeqda.interop import import_exchange
 from chimeqda.store import tables as t
 
@@ -24,3 +27,22 @@ def test_undecodable_bytes_in_a_source_are_reported(workspace, tmp_path):
     assert any("'damaged.txt'" in line and "byte 16" in line for line in report.remarks)
     with workspace.session() as session:
         assert session.scalar(select(t.Document.text)) == "R: café and \ufffd then more.\n"
+
+
+
+def test_a_damaged_deflate_stream_in_a_qdpx_is_refused(workspace, tmp_path):
+    """zlib.error is no OSError: it escaped the archive reader as a traceback (found by the property tests)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # stored, then marked as deflated: zlib fails on it
+        archive.writestr("project.qde", QDE * 3)
+    raw = buffer.getvalue()
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = raw.index(signature) + offset
+        raw = raw[:at] + (8).to_bytes(2, "little") + raw[at + 2:]
+    path = tmp_path / "trial.qdpx"
+    path.write_bytes(raw)
+    with pytest.raises(InvalidInput) as info:
+        import_exchange(workspace, path)
+    assert info.value.source and "trial.qdpx" in str(info.value)
+    with workspace.session() as session:
+        assert session.scalar(select(t.Document.id)) is None

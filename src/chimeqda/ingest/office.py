@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from xml.etree.ElementTree import Element, ParseError
 
@@ -78,7 +79,7 @@ def _unpack(data: bytes, member: str, source: str, kind: str, limit: int) -> byt
                     if total > limit:
                         raise too_big
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as exc:
             raise ImportRejected(
                 f"not a valid {kind} ({member} cannot be unpacked: {exc})", source=source
             ) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element
@@ -92,7 +93,7 @@ class SafeZip:
                 data = handle.read(limit + 1)
         except zipfile.BadZipFile as exc:
             raise _reject(f"the archive is damaged ({exc})", self.source, name) from None
-        except (EOFError, OSError, ValueError) as exc:  # zlib errors, truncated data
+        except (EOFError, OSError, ValueError, zlib.error) as exc:  # truncated or damaged data
             raise _reject(f"the archive is truncated or damaged ({exc})", self.source, name) from None
         if len(data) > limit:
             raise _reject(
@@ -116,7 +117,7 @@ class SafeZip:
                     write(chunk)
         except zipfile.BadZipFile as exc:
             raise _reject(f"the archive is damaged ({exc})", self.source, name) from None
-        except (EOFError, OSError, ValueError) as exc:
+        except (EOFError, OSError, ValueError, zlib.error) as exc:
             raise _reject(f"the archive is truncated or damaged ({exc})", self.source, name) from None
         self._streamed += count
         return count

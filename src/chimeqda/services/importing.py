@@ -10,6 +10,7 @@ and the old version — with every coding on it — is kept.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -94,12 +95,22 @@ def read_participants_csv(path: Path | str) -> list[ParticipantRow]:
     return rows
 
 
+_PLAIN_INTEGER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:(?:0|[1-9][0-9]*)(?:[.,][0-9]+)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number_or_text(value: str) -> object:
-    for kind in (int, float):
-        try:
-            return kind(value.replace(",", ".") if kind is float else value)
-        except ValueError:
-            continue
+    """A number for a cell written as one (``42``, ``3,5``, ``1.5e3``), else the text as it is.
+
+    ``0612``, ``1_000``, ``nan``, ``inf``, ``1e400`` and digits of other scripts stay text:
+    Python would read them as numbers, changing what the researcher wrote (and NaN or
+    infinity is no JSON for PostgreSQL).
+    """
+    if _PLAIN_INTEGER.fullmatch(value):
+        return int(value)
+    if _PLAIN_DECIMAL.fullmatch(value):
+        number = float(value.replace(",", "."))
+        return number if math.isfinite(number) else value
     return value
 
 
