@@ -97,9 +97,10 @@ def _parse(xml: bytes, member: str, source: str, kind: str) -> Element:
     raise ImportRejected(f"not a valid {kind} ({member}: {reason})", source=source, location=member)
 
 
-def docx_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]:
-    """The text of a Word document (paragraphs and table rows, one per line)
-    and the numbers of its heading lines."""
+def docx_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int], list[str]]:
+    """The text of a Word document (paragraphs and table rows, one per line),
+    the numbers of its heading lines and warnings (footnotes, endnotes and
+    comments are not read: they are counted in a warning)."""
     kind = "Word document"
     member = "word/document.xml"
     root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
@@ -137,7 +138,7 @@ def docx_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]
         return style_id in heading_styles
 
     body = root.find(w + "body")
-    return _walk_lines(
+    text, headings = _walk_lines(
         body if body is not None else root,
         {p},
         w + "tbl",
@@ -147,6 +148,25 @@ def docx_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]
         {w + "sectPr"},
         is_heading,
     )
+    counts = {}
+    for what, member in (("footnote", "word/footnotes.xml"), ("endnote", "word/endnotes.xml"),
+                         ("comment", "word/comments.xml")):
+        try:
+            part = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
+        except ImportRejected:
+            continue
+        counts[what] = sum(1 for el in part.iter() if el.tag == w + what
+                           and el.get(w + "type", "normal") == "normal")
+    return text, headings, _notes_warning(counts)
+
+
+def _notes_warning(counts: dict[str, int]) -> list[str]:
+    found = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in counts.items() if n]
+    if not found:
+        return []
+    listed = ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
+    return [f"the document's {listed} were not imported (only its body text is); if they are part of the "
+            "transcript, move them into the text and import it again"]
 
 
 def _docx_heading_styles(data: bytes, source: str, limit: int, w: str) -> frozenset[str] | None:
@@ -187,9 +207,10 @@ def _docx_heading_styles(data: bytes, source: str, limit: int, w: str) -> frozen
     return frozenset(headings)
 
 
-def odt_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]:
-    """The text of an OpenDocument text file (text:p and text:h, one per line)
-    and the numbers of its heading (text:h) lines."""
+def odt_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int], list[str]]:
+    """The text of an OpenDocument text file (text:p and text:h, one per line),
+    the numbers of its heading (text:h) lines and warnings (footnotes,
+    endnotes and comments are not read: they are counted in a warning)."""
     kind = "OpenDocument text document"
     member = "content.xml"
     root = _parse(_unpack(data, member, source, kind, limit), member, source, kind)
@@ -221,7 +242,7 @@ def odt_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]
         return "".join(parts)
 
     body = root.find(f"{_OFFICE}body/{_OFFICE}text")
-    return _walk_lines(
+    text, headings = _walk_lines(
         body if body is not None else root,
         {_TEXT + "p", _TEXT + "h"},
         _TABLE + "table",
@@ -231,6 +252,10 @@ def odt_text(data: bytes, source: str, limit: int) -> tuple[str, frozenset[int]]
         skip | {_TEXT + "sequence-decls", _OFFICE + "forms"},
         lambda element: element.tag == _TEXT + "h",
     )
+    notes = [el.get(_TEXT + "note-class", "footnote") for el in root.iter(_TEXT + "note")]
+    counts = {"footnote": notes.count("footnote"), "endnote": notes.count("endnote"),
+              "comment": sum(1 for _ in root.iter(_OFFICE + "annotation"))}
+    return text, headings, _notes_warning(counts)
 
 
 def _walk_lines(

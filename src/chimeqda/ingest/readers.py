@@ -160,7 +160,7 @@ def _read_plain(job: _Job) -> ParsedDocument:
 def _read_office(job: _Job) -> ParsedDocument:
     extract = docx_text if job.fmt == "docx" else odt_text
     try:
-        text, headings = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
+        text, headings, warnings = extract(job.data, job.name, job.max_bytes * UNPACK_FACTOR)
     except RecursionError:
         kind = "Word document" if job.fmt == "docx" else "OpenDocument text document"
         raise ImportRejected(
@@ -168,7 +168,7 @@ def _read_office(job: _Job) -> ParsedDocument:
         ) from None
     if not text.strip():
         raise ImportRejected("the document contains no text", source=job.name)
-    return parse_transcript_text(
+    doc = parse_transcript_text(
         text,
         job.name,
         interviewer_labels=job.labels,
@@ -177,6 +177,7 @@ def _read_office(job: _Job) -> ParsedDocument:
         sha256=job.sha256,
         heading_lines=headings,
     )
+    return replace(doc, warnings=tuple(warnings))
 
 
 def _read_cues(job: _Job) -> ParsedDocument:

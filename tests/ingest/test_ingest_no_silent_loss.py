@@ -1,9 +1,10 @@
-"""Subtitle files with typos never lose words silently (issue 17, defect 2).
+"""Readers never lose words silently (issue 17, defect 2 and its class).
 
-A malformed timing line or an impossible time is refused with the file and
-line, and nothing is stored; text outside any cue and cues out of order are
-kept, with a warning on the import. Each case goes through a real import into
-a project database.
+Subtitles: a malformed timing line or an impossible time is refused with the
+file and line, and nothing is stored; text outside any cue and cues out of
+order are kept, with a warning on the import. Word/OpenDocument: footnotes,
+endnotes and comments, which are not read, are counted in a warning. Each case
+goes through a real import into a project database.
 """
 
 from __future__ import annotations
@@ -162,3 +163,45 @@ def test_whisper_json_out_of_order_is_kept_with_a_warning(workspace, tmp_path):
     (outcome,) = import_files(workspace, [path])
     assert outcome.warnings and "segment(s) 1 start before" in outcome.warnings[0]
     assert stored_text(workspace, path.name) == "later earlier"
+
+
+def test_office_footnotes_and_comments_are_counted_in_a_warning(workspace, tmp_path):
+    import io
+    import zipfile
+
+    import docx
+    from odf.opendocument import OpenDocumentText
+    from odf.office import Annotation
+    from odf.text import Note, NoteBody, NoteCitation, P
+
+    document = OpenDocumentText()
+    paragraph = P(text="R: It was hard.")
+    note = Note(noteclass="footnote", id="n1")
+    note.addElement(NoteCitation(text="1"))
+    body = NoteBody()
+    body.addElement(P(text="She cried here."))
+    note.addElement(body)
+    paragraph.addElement(note)
+    comment = Annotation()
+    comment.addElement(P(text="check this"))
+    paragraph.addElement(comment)
+    document.text.addElement(paragraph)
+    document.save(str(tmp_path / "P01.odt"))
+
+    word = docx.Document()
+    word.add_paragraph("R: It was hard.")
+    buffer = io.BytesIO()
+    word.save(buffer)
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    footnotes = (f'<w:footnotes {w}><w:footnote w:type="separator" w:id="-1"/><w:footnote w:id="1"><w:p><w:r>'
+                 "<w:t>She cried here.</w:t></w:r></w:p></w:footnote></w:footnotes>")
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("word/footnotes.xml", footnotes)
+    (tmp_path / "P02.docx").write_bytes(buffer.getvalue())
+
+    outcomes = import_files(workspace, [tmp_path / "P01.odt", tmp_path / "P02.docx"])
+    assert outcomes[0].warnings == ("the document's 1 footnote and 1 comment were not imported (only its body text "
+                                    "is); if they are part of the transcript, move them into the text and import it "
+                                    "again",)
+    assert outcomes[1].warnings and outcomes[1].warnings[0].startswith("the document's 1 footnote were not imported")
+
