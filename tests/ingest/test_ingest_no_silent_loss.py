@@ -170,8 +170,8 @@ def test_office_footnotes_and_comments_are_counted_in_a_warning(workspace, tmp_p
     import zipfile
 
     import docx
-    from odf.opendocument import OpenDocumentText
     from odf.office import Annotation
+    from odf.opendocument import OpenDocumentText
     from odf.text import Note, NoteBody, NoteCitation, P
 
     document = OpenDocumentText()
