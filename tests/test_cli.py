@@ -54,6 +54,19 @@ def test_reimport_reports_unchanged(project, transcripts):
     assert "2 unchanged" in out
 
 
+def test_reimport_with_participants_links_an_unchanged_file_and_says_so(tmp_path, db_url, transcripts):
+    folder, p = tmp_path / "study", ["-p", tmp_path / "study", "--db", db_url]
+    run("init", folder, "--db", db_url)
+    interview = tmp_path / "flemish-utf8.txt"
+    interview.write_bytes((transcripts / "P02-interview.txt").read_bytes())
+    assert "[P01]" not in run("import", *p, interview).output
+    parts = tmp_path / "parts.csv"
+    parts.write_text("participant,file\nP01,flemish-utf8.txt\n", encoding="utf-8")
+    out = run("import", *p, interview, "--participants", parts).output
+    assert "linked       flemish-utf8.txt [P01]" in out and "now linked to P01" in out and "1 linked" in out
+    assert "unchanged    flemish-utf8.txt [P01]" in run("import", *p, interview).output  # read back from the database
+
+
 def test_import_says_when_no_interviewer_is_recognised(tmp_path, db_url):
     folder = tmp_path / "study"
     run("init", folder, "--db", db_url)

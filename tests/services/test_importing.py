@@ -120,3 +120,32 @@ def test_importing_again_with_an_interviewer_updates_roles_and_keeps_codings(wor
 
     (third,) = import_files(workspace, [path], interviewer_labels=["Els"])
     assert third.status == "unchanged" and not third.note
+
+
+def _participant_of(ws, name):
+    with ws.session() as session:
+        return session.scalar(select(t.Participant.label).join(t.Document, t.Document.participant_id == t.Participant.id)
+                              .where(t.Document.name == name, t.Document.is_current.is_(True)))
+
+
+def test_reimporting_an_unchanged_file_with_participants_links_it(workspace, transcripts, tmp_path):
+    interview = tmp_path / "flemish-utf8.txt"  # no participant id in the name: imported unlinked
+    interview.write_bytes((transcripts / "P02-interview.txt").read_bytes())
+    assert import_files(workspace, [interview])[0].participant is None
+    parts = tmp_path / "parts.csv"
+    parts.write_text("participant,file,age\nP01,flemish-utf8.txt,40\n", encoding="utf-8")
+
+    again = import_files(workspace, [interview], participants_csv=parts)[0]
+    assert (again.status, again.participant, again.note) == ("linked", "P01", "same text; now linked to P01")
+    assert _participant_of(workspace, "flemish-utf8.txt") == "P01"  # stored, not only said
+    assert _count(workspace, t.Document) == 1
+
+    parts.write_text("participant,file\nP02,flemish-utf8.txt\n", encoding="utf-8")
+    third = import_files(workspace, [interview], participants_csv=parts)[0]
+    assert (third.status, third.participant) == ("unchanged", "P01") and "still linked to P01" in third.note
+    assert _participant_of(workspace, "flemish-utf8.txt") == "P01"
+
+    interview.write_text(interview.read_text(encoding="utf-8") + "\nR: And one more thing.\n", encoding="utf-8")
+    changed = import_files(workspace, [interview])[0]  # no participant data this time: the new version keeps P01
+    assert (changed.status, changed.participant) == ("new version", "P01")
+    assert _participant_of(workspace, "flemish-utf8.txt") == "P01"

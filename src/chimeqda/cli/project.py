@@ -154,7 +154,8 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             click.echo(f"{'':12} no interviewer recognised among the speakers {shown}: "
                        "all their turns count as participant speech and will be coded")
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("imported", "new version", "roles updated", "unchanged")}
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("imported", "new version", "linked", "roles updated", "unchanged")}
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
     if no_interviewer:
         example = next(iter(no_interviewer.values()))[0]

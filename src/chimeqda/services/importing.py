@@ -37,7 +37,7 @@ class ImportOutcome:
     """What happened to one file."""
 
     name: str
-    status: str  # imported | unchanged | roles updated | new version
+    status: str  # imported | unchanged | linked (unchanged, now linked to its participant) | roles updated | new version
     document_id: int
     segments: int
     language: str
@@ -253,18 +253,23 @@ def store_document(
             t.Document.project_id == project_id, t.Document.name == doc.name, t.Document.is_current.is_(True)
         )
     )
-    label = participant.label if participant else None
     if current is not None and current.sha256 == doc.sha256:
         count = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == current.id))
+        # an unchanged file may still bring participant data: link it now, in this transaction
+        notes = [link_unchanged(session, current, participant)] if participant is not None else []
         changed = _update_roles(session, current.id, doc)
         if changed:
-            note = (f"same text; the speaker roles of {changed} turn(s) changed (e.g. --interviewer) and were "
-                    "updated; offsets and codings are unchanged")
-            return ImportOutcome(doc.name, "roles updated", current.id, int(count or 0), current.language, label, note,
-                                 _speakers_without_interviewer(doc), doc.warnings)
-        return ImportOutcome(doc.name, "unchanged", current.id, int(count or 0), current.language, label,
-                             speakers_without_interviewer=_speakers_without_interviewer(doc), warnings=doc.warnings)
+            notes.append(f"same text; the speaker roles of {changed} turn(s) changed (e.g. --interviewer) and were "
+                         "updated; offsets and codings are unchanged")
+        linked = bool(notes and notes[0].startswith(LINKED))
+        status = "roles updated" if changed else "linked" if linked else "unchanged"
+        return ImportOutcome(doc.name, status, current.id, int(count or 0), current.language,
+                             _label(session, current.participant_id), "; ".join(n for n in notes if n),
+                             _speakers_without_interviewer(doc), doc.warnings)
     version, note = 1, ""
+    if participant is None and current is not None and current.participant_id is not None:
+        participant = session.get(t.Participant, current.participant_id)  # a new version keeps its participant
+    label = participant.label if participant else None
     if current is not None:
         current.is_current = False
         session.flush()
@@ -321,6 +326,30 @@ def store_document(
     status = "new version" if current is not None else "imported"
     return ImportOutcome(doc.name, status, row.id, len(doc.segments), doc.language, label, note,
                          _speakers_without_interviewer(doc), doc.warnings)
+
+
+LINKED = "same text; now linked to"
+
+
+def link_unchanged(session: Session, current: t.Document, participant: t.Participant) -> str:
+    """Link the unchanged ``current`` to ``participant`` if it has none (a re-import may bring participant data).
+
+    Returns the note for the researcher ("" when there is nothing to say). A
+    document linked to another participant keeps that link, and the note says so.
+    """
+    if current.participant_id == participant.id:
+        return ""
+    if current.participant_id is not None:
+        return (f"still linked to {_label(session, current.participant_id)}: this import names {participant.label}, "
+                "an existing link is not changed")
+    current.participant_id = participant.id
+    return f"{LINKED} {participant.label}"
+
+
+def _label(session: Session, participant_id: int | None) -> str | None:
+    if participant_id is None:
+        return None
+    return session.scalar(select(t.Participant.label).where(t.Participant.id == participant_id))
 
 
 def _speakers_without_interviewer(doc: ParsedDocument) -> tuple[str, ...]:

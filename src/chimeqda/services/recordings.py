@@ -22,9 +22,11 @@ from chimeqda.errors import InvalidInput
 from chimeqda.ingest import expand_inputs
 from chimeqda.ingest.readers import SUPPORTED_SUFFIXES
 from chimeqda.services.importing import (
+    LINKED,
     ImportOutcome,
     _participant,
     _participant_for,
+    link_unchanged,
     read_participants_csv,
     store_document,
     upsert_participants,
@@ -130,7 +132,7 @@ def import_recordings(
     for path in paths:
         info = checked[path]
         if info is None:
-            outcomes[path] = _unchanged(ws, path.name, labels)
+            outcomes[path] = _unchanged(ws, path.name, labels, participant, file_owner)
             continue
         if status:
             status(f"transcribing {path.name} ({_clock(info.duration)})")
@@ -139,14 +141,20 @@ def import_recordings(
         doc = transcript.document(interviewer_labels=labels)
         with ws.session(lock=True) as session:  # a second import started at once waits, then skips it
             meta = {**doc.metadata, "media": keep_recording(directory, path, info)}
-            label = participant or _participant_for(doc.name, file_owner, _participants(session, ws.project_id))
-            row = None
-            if label:
-                row = session.scalar(select(t.Participant).where(
-                    t.Participant.project_id == ws.project_id, t.Participant.label == label))
-                row = row or _participant(session, ws.project_id, label)
+            row = _owner(session, ws.project_id, doc.name, participant, file_owner)
             outcomes[path] = store_document(session, ws.project_id, replace(doc, metadata=meta), row)
     return [outcomes[path] for path in paths]
+
+
+def _owner(session, project_id: int, name: str, participant: str | None,
+           file_owner: dict[str, str]) -> t.Participant | None:
+    """The participant of the recording ``name``: ``participant``, the CSV's file column, or a label in the name."""
+    label = participant or _participant_for(name, file_owner, _participants(session, project_id))
+    if not label:
+        return None
+    row = session.scalar(select(t.Participant).where(t.Participant.project_id == project_id,
+                                                     t.Participant.label == label))
+    return row or _participant(session, project_id, label)
 
 
 def _participants(session, project_id: int) -> dict[str, t.Participant]:
@@ -161,24 +169,31 @@ def _current(ws: Workspace, name: str, sha: str) -> int | None:
         return doc.id if doc is not None and doc.sha256 == sha else None
 
 
-def _unchanged(ws: Workspace, name: str, labels: tuple[str, ...]) -> ImportOutcome:
-    """The outcome for a recording already imported unchanged; the turns of ``labels`` become the interviewer's."""
-    with ws.session() as session:
+def _unchanged(ws: Workspace, name: str, labels: tuple[str, ...], participant: str | None = None,
+               file_owner: dict[str, str] | None = None) -> ImportOutcome:
+    """The outcome for a recording already imported unchanged; the turns of ``labels`` become the interviewer's.
+
+    An unlinked recording is linked to the participant this import names (``participant``, the CSV, the name).
+    """
+    with ws.session(lock=True) as session:
         doc = session.scalars(select(t.Document).where(
             t.Document.project_id == ws.project_id, t.Document.name == name, t.Document.is_current.is_(True))).one()
         segments = session.scalar(select(func.count()).select_from(t.Segment).where(t.Segment.document_id == doc.id))
         speakers = {turn.index: turn.speaker for turn in session.scalars(select(t.Turn).where(
             t.Turn.document_id == doc.id, t.Turn.role != "interviewer"))}
+        owner = _owner(session, ws.project_id, name, participant, file_owner or {})
+        note = link_unchanged(session, doc, owner) if owner is not None else ""
         label = session.get(t.Participant, doc.participant_id).label if doc.participant_id else None
-        outcome = ImportOutcome(name, "unchanged", doc.id, int(segments or 0), doc.language, label)
+        status = "linked" if note.startswith(LINKED) else "unchanged"
+        outcome = ImportOutcome(name, status, doc.id, int(segments or 0), doc.language, label, note)
     keys = {" ".join(label.split()).casefold() for label in labels}
     changed = 0
     for index, speaker in sorted(speakers.items()):
         if speaker and speaker.casefold() in keys:
             changed += set_speaker(ws, doc.id, index, role="interviewer")
     if changed:
-        return replace(outcome, status="roles updated",
-                       note=f"same recording; {changed} turn(s) of {', '.join(labels)} are now the interviewer's")
+        roles = f"same recording; {changed} turn(s) of {', '.join(labels)} are now the interviewer's"
+        return replace(outcome, status="roles updated", note="; ".join(n for n in (outcome.note, roles) if n))
     return outcome
 
 
