@@ -143,3 +143,29 @@ def test_documents_on_a_new_project_says_what_to_do_next(tmp_path, db_url):
     run("init", folder, "--db", db_url)
     out = run("documents", "-p", folder, "--db", db_url).output
     assert "No documents yet" in out and "chimeqda import" in out
+
+
+def test_init_refuses_a_folder_that_already_holds_a_project(tmp_path, db_url):
+    from sqlalchemy import func, select
+
+    from chimeqda.store import tables as t
+    from chimeqda.store.db import make_engine
+
+    folder = tmp_path / "p0"
+    run("init", folder, "--db", db_url, "--name", "Recovery study")
+    again = run("init", folder, "--db", db_url, ok=False)
+    assert again.exit_code == 1 and "Created project" not in again.output
+    assert "already holds project 'Recovery study'" in again.output and str(folder) in again.output
+    assert "Traceback" not in again.output
+    with make_engine(db_url).connect() as connection:  # no second, empty project
+        assert connection.scalar(select(func.count()).select_from(t.Project)) == 1
+
+
+def test_init_refuses_a_folder_with_a_project_database_and_no_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHIMEQDA_DATABASE_URL", raising=False)
+    folder = tmp_path / "p1"
+    run("init", folder)
+    (folder / "chimeqda.toml").unlink()
+    again = run("init", folder, "--name", "Another", ok=False)
+    assert again.exit_code == 1 and "already holds a project database" in again.output
+    run("documents", "-p", folder)  # the folder still opens its one project (two would need --project)

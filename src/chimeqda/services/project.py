@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ def init_project(
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ProjectError(f"{directory} exists and is not a folder")
+    _refuse_existing_folder(directory, db)
     directory.mkdir(parents=True, exist_ok=True)
     url = project_url(directory, db)
     name = name or directory.resolve().name
@@ -84,6 +86,24 @@ def init_project(
     return Workspace(engine=engine, project_id=project_id, directory=directory)
 
 
+def _refuse_existing_folder(directory: Path, db: str | None) -> None:
+    """A folder that already holds a project (its chimeqda.toml, or its database) gets no second one."""
+    config = directory / CONFIG_FILE
+    if config.is_file():
+        match = re.search(r'^project\s*=\s*"(.*)"\s*$', config.read_text("utf-8", errors="replace"), re.M)
+        named = f"project {_unescape(match.group(1))!r}" if match else "a project"
+        raise ProjectError(f"{directory} already holds {named} ({config}); open it with `-p {directory}`, "
+                           "or create the new project in another folder")
+    database = directory / DB_FILE
+    if database.exists() and db is None and not os.environ.get("CHIMEQDA_DATABASE_URL"):
+        raise ProjectError(f"{directory} already holds a project database ({database}); open it with "
+                           f"`-p {directory}`, or create the new project in another folder")
+
+
+def _unescape(value: str) -> str:
+    return value.replace('\\"', '"').replace("\\\\", "\\")
+
+
 def _question(book: CodebookModel) -> str:
     """The codebook's research question, the default for a new project's."""
     return book.research_question
@@ -99,8 +119,6 @@ def open_project(
     """Open the project in ``directory`` (or at ``db``); ``project`` picks one of several by name."""
     directory = Path(directory) if directory is not None else None
     if directory is not None and db is None and not (directory / DB_FILE).exists():
-        import os
-
         if not os.environ.get("CHIMEQDA_DATABASE_URL"):
             raise ProjectError(
                 f"{directory} is not a chimeqda project folder (no {DB_FILE}); "
@@ -110,7 +128,7 @@ def open_project(
     if project is None and directory is not None and (directory / CONFIG_FILE).exists():
         match = re.search(r'^project\s*=\s*"(.*)"\s*$', (directory / CONFIG_FILE).read_text("utf-8"), re.M)
         if match:
-            project = match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+            project = _unescape(match.group(1))
     with transaction(engine) as session:
         query = select(t.Project)
         if project is not None:
