@@ -167,3 +167,34 @@ def _session(ws):
     from sqlalchemy.orm import Session
 
     return Session(ws.engine)
+
+
+def test_a_superseded_version_keeps_its_codings_unchanged(coded, transcripts):
+    from chimeqda.errors import Conflict
+    from chimeqda.services.coding import add_codings, change_coding
+    from chimeqda.services.review import mark_no_code
+    from chimeqda.services.speakers import set_speaker
+
+    ws, _ = coded
+    with ws.session() as session:
+        old = session.scalar(select(t.Document.id).where(t.Document.name == "P01-interview.txt"))
+        suggestion = session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.document_id == old,
+                                                                   t.CodingEvent.action == "suggested"))
+        segment = session.scalar(select(t.Segment.id).where(t.Segment.document_id == old))
+    kept = add_coding(ws, old, 0, 10, "hope", by="ann")
+    path = transcripts / "P01-interview.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "R: One more thing: I chair a meeting now.\n", encoding="utf-8")
+    new = import_files(ws, [path])[0]
+    assert new.status == "new version"
+    before = len(_events(ws))
+    refused = r"P01-interview.txt version 1: this document has a newer version \(version 2\); reload to code it"
+    for write in (lambda: add_codings(ws, old, 0, 10, ["hope"], by="ann"),
+                  lambda: change_coding(ws, kept, "meaning", by="ann"),
+                  lambda: remove_coding(ws, kept, by="ann"),
+                  lambda: decide(ws, [suggestion], "accepted", by="ann"),
+                  lambda: mark_no_code(ws, [segment], by="ann"),
+                  lambda: set_speaker(ws, old, 0, speaker="Els")):
+        with pytest.raises(Conflict, match=refused):
+            write()
+    assert len(_events(ws)) == before  # nothing written on version 1
+    assert add_coding(ws, new.document_id, 0, 10, "hope", by="ann")  # the current version codes as before

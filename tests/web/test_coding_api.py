@@ -118,3 +118,26 @@ def test_memos_on_document_coding_and_code(login, project, doc_id):
     assert {m[1] for m in memos} == {"document", "coding", "code"}
     assert cora.write("POST", f"/api/projects/{project.project_id}/memos",
                       json={"target_type": "document", "target_id": doc_id, "text": "  "}).status_code == 422
+
+
+def test_a_superseded_version_is_refused_with_409(login, project, doc_id, transcripts):
+    from chimeqda.services.importing import import_files
+
+    cora = login("cora")
+    suggestion = _suggestions(project, doc_id)[0]
+    path = transcripts / "P01-interview.txt"  # re-imported changed while cora's page shows version 1
+    path.write_text(path.read_text(encoding="utf-8") + "R: One more thing: I chair a meeting now.\n", encoding="utf-8")
+    new = import_files(project, [path])[0]
+    assert new.status == "new version"
+
+    coded = cora.write("POST", f"/api/documents/{doc_id}/codings", json={"start": 0, "end": 40, "codes": ["hope"]})
+    assert coded.status_code == 409
+    assert "this document has a newer version (version 2); reload to code it" in coded.json()["detail"]
+    decided = cora.write("POST", f"/api/suggestions/{suggestion}/decide", json={"action": "accepted"})
+    assert decided.status_code == 409 and "newer version" in decided.json()["detail"]
+    with project.session() as session:
+        assert session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.document_id == doc_id,
+                                                             t.CodingEvent.action != "suggested")) is None
+    fresh = cora.write("POST", f"/api/documents/{new.document_id}/codings",
+                       json={"start": 0, "end": 40, "codes": ["hope"]})
+    assert fresh.status_code == 200, fresh.text

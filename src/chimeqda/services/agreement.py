@@ -40,7 +40,14 @@ from sqlalchemy.orm import Session, aliased
 from chimeqda.analysis import agreement as agr
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import Codebook
-from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
+from chimeqda.services.project import (
+    Workspace,
+    code_ids,
+    coder_row,
+    human,
+    project_codebook,
+    refuse_superseded,
+)
 from chimeqda.store import tables as t
 from chimeqda.store.queries import current_coding
 
@@ -517,6 +524,7 @@ def reconcile(
         doc = session.get(t.Document, segment.document_id) if segment is not None else None
         if doc is None or doc.project_id != ws.project_id:
             raise UnknownObject(f"no segment {segment_id} in this project")
+        refuse_superseded(session, [doc.id])
         book_row, book = project_codebook(session, ws.project_id)
         ids = code_ids(session, book_row.id)
         if code not in ids:

@@ -25,7 +25,14 @@ from chimeqda.coders.calibration import selective_thresholds, unsettled
 from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
-from chimeqda.services.project import Workspace, code_ids, coder_row, human, project_codebook
+from chimeqda.services.project import (
+    Workspace,
+    code_ids,
+    coder_row,
+    human,
+    project_codebook,
+    refuse_superseded,
+)
 from chimeqda.services.review import flag_level, flag_rows, no_code_segment_ids
 from chimeqda.store import tables as t
 from chimeqda.store.queries import (
@@ -409,6 +416,7 @@ def decide_events(
         missing = [i for i in ids if i not in events or events[i].action != "suggested"]
         if missing:
             raise UnknownObject(f"no suggestion with id {missing[0]} in this project (see `chimeqda review`)")
+        refuse_superseded(session, {e.document_id for e in events.values()})
         added: list[t.CodingEvent] = []
         for event in events.values():
             check_may_touch(session, event, person, blind)
@@ -463,6 +471,7 @@ def _insert_codings(
     ).first()
     if doc is None or doc.project_id != project_id:
         raise UnknownObject(f"no document {document_id} in this project")
+    refuse_superseded(session, [document_id])
     length = doc[2]
     if not (0 <= start < end <= length):
         raise InvalidInput(f"span {start}–{end} is outside the document (it has {length} characters)", source=doc.name)
@@ -505,6 +514,7 @@ def remove_coding(ws: Workspace, event_id: int, *, by: str, blind: bool = False)
         person = coder_row(session, human(by)).id
         event = _accepted_coding(session, ws.project_id, event_id)
         check_may_touch(session, event, person, blind)
+        refuse_superseded(session, [event.document_id])
         removal = _event_like(event, person, "removed", decides=event.id)
         session.add(removal)
         session.flush()
@@ -520,6 +530,7 @@ def change_coding(ws: Workspace, event_id: int, code: str, *, by: str, blind: bo
         person = coder_row(session, human(by)).id
         event = _accepted_coding(session, ws.project_id, event_id)
         check_may_touch(session, event, person, blind)
+        refuse_superseded(session, [event.document_id])
         removal = _event_like(event, person, "removed", decides=event.id)
         session.add(removal)
         session.flush()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from chimeqda.codebook import load_codebook
 from chimeqda.coders.base import params_hash
-from chimeqda.errors import ProjectError, UnknownObject
+from chimeqda.errors import Conflict, ProjectError, UnknownObject
 from chimeqda.model import Code as CodeModel
 from chimeqda.model import Codebook as CodebookModel
 from chimeqda.model import CoderInfo, Example, LabelledText
@@ -140,6 +141,29 @@ def open_project(
             names = ", ".join(r.name for r in rows)
             raise ProjectError(f"this database holds several projects ({names}); choose one with --project")
         return Workspace(engine=engine, project_id=rows[0].id, directory=directory)
+
+
+def refuse_superseded(session: Session, document_ids: Iterable[int]) -> None:
+    """Refuse to change the codings of a document version that a newer version replaced.
+
+    A superseded version and its coding events are kept unchanged (a page opened
+    before a re-import would otherwise code the old text without notice). Paths
+    that deliberately carry codings over to the new version (revisions) do not
+    come through here.
+    """
+    ids = sorted(set(document_ids))
+    if not ids:
+        return
+    old = session.execute(
+        select(t.Document.project_id, t.Document.name, t.Document.version)
+        .where(t.Document.id.in_(ids), t.Document.is_current.is_(False)).order_by(t.Document.id)
+    ).first()
+    if old is None:
+        return
+    newest = session.scalar(select(func.max(t.Document.version)).where(
+        t.Document.project_id == old.project_id, t.Document.name == old.name))
+    raise Conflict(f"{old.name} version {old.version}: this document has a newer version (version {newest}); "
+                   "reload to code it")
 
 
 # ---------------------------------------------------------------- codebooks

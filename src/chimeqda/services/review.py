@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import Segment
-from chimeqda.services.project import Workspace, coder_row, human
+from chimeqda.services.project import Workspace, coder_row, human, refuse_superseded
 from chimeqda.store import tables as t
 from chimeqda.store.queries import pending_suggestion, removed
 
@@ -202,6 +202,7 @@ def _append_reviews(
         raise InvalidInput("name at least one segment", source="segments")
     with ws.session() as session:
         documents = _segments_of_project(session, ws.project_id, ids, document_id)
+        refuse_superseded(session, documents.values())
         person = coder_row(session, human(by)).id
         latest = dict(session.execute(
             select(t.SegmentReview.segment_id, t.SegmentReview.action)

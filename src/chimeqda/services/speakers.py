@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import ROLES
-from chimeqda.services.project import Workspace
+from chimeqda.services.project import Workspace, refuse_superseded
 from chimeqda.store import tables as t
 
 
@@ -74,6 +74,7 @@ def set_speaker(ws: Workspace, document: str | int, first: int, last: int | None
     last = first if last is None else last
     with ws.session() as session:
         doc = find_document(session, ws.project_id, document)
+        refuse_superseded(session, [doc.id])  # an earlier version is kept as it was
         turns = _turns(session, doc.id)
         _check_range(turns, first, last, doc.name)
         values = {key: value for key, value in (("speaker", speaker), ("role", role)) if value is not None}
@@ -88,6 +89,7 @@ def merge_turns(ws: Workspace, document: str | int, first: int, last: int | None
     last = first + 1 if last is None else last
     with ws.session() as session:
         doc = find_document(session, ws.project_id, document)
+        refuse_superseded(session, [doc.id])  # an earlier version is kept as it was
         turns = _turns(session, doc.id)
         _check_range(turns, first, last, doc.name)
         if last == first:
@@ -114,6 +116,7 @@ def split_turn(ws: Workspace, document: str | int, turn: int, sentence: int, *,
         raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     with ws.session() as session:
         doc = find_document(session, ws.project_id, document)
+        refuse_superseded(session, [doc.id])  # an earlier version is kept as it was
         turns = _turns(session, doc.id)
         _check_range(turns, turn, turn, doc.name)
         segments = session.scalars(select(t.Segment).where(
