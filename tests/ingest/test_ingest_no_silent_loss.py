@@ -205,3 +205,21 @@ def test_office_footnotes_and_comments_are_counted_in_a_warning(workspace, tmp_p
                                     "again",)
     assert outcomes[1].warnings and outcomes[1].warnings[0].startswith("the document's 1 footnote were not imported")
 
+
+
+def test_files_of_a_folder_no_reader_takes_are_named(tmp_path):
+    folder = tmp_path / "interviews"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "P01.txt").write_text("I: How are you?\nR: Fine.\n", encoding="utf-8")
+    (folder / "sub" / "P02.doc").write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
+    (folder / "P03.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "~$P01.docx").write_bytes(b"lock")
+    (folder / ".hidden.rtf").write_bytes(b"{\\rtf1}")
+    (folder / "Thumbs.db").write_bytes(b"x")
+    project = tmp_path / "p"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(project)]).exit_code == 0
+    result = runner.invoke(main, ["import", "-p", str(project), str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "1 imported" in result.output
+    assert "not imported (no reader for their file type): P03.pdf, P02.doc." in result.output

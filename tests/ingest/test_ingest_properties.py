@@ -297,12 +297,12 @@ def cue_files(draw, vtt: bool, lines=CUE_LINE, ordered=False) -> bytes:
     out = ["WEBVTT", ""] if vtt else []
     time = 0.0
     for number in range(1, draw(st.integers(1, 6)) + 1):
-        if ordered:
-            start = time + draw(st.floats(0, 30, allow_nan=False))
-            end = start + draw(st.floats(0, 30, allow_nan=False))
-            time = start
-        else:
-            start, end = draw(st.floats(0, 7200, allow_nan=False)), draw(st.floats(0, 7200, allow_nan=False))
+        # in order; else now and then a cue before the one above or ending before it starts
+        start = time + draw(st.floats(0 if ordered else -30, 30, allow_nan=False))
+        start = max(start, 0.0)
+        end = start + draw(st.floats(0 if ordered or draw(st.integers(0, 9)) else -30, 30, allow_nan=False))
+        end = max(end, 0.0)
+        time = start
         if not vtt or draw(st.booleans()):
             out.append(str(number))
         out.append(f"{stamp(start, not vtt)} --> {stamp(end, not vtt)}")

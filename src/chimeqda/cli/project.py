@@ -157,6 +157,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     counts = {s: sum(o.status == s for o in outcomes)
               for s in ("imported", "new version", "linked", "roles updated", "unchanged")}
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
+    _report_passed_over(inputs)
     if no_interviewer:
         example = next(iter(no_interviewer.values()))[0]
         click.echo(f"To mark the interviewer, import the same files again with --interviewer LABEL "
@@ -267,3 +268,17 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
 
 
 COMMANDS = (init, import_, participants, documents, demo, db_group)
+
+
+def _report_passed_over(inputs) -> None:
+    """Name the files of the imported folders that no reader takes (an old .doc, a .pdf): never a silent gap."""
+    from chimeqda.audio import RECORDING_SUFFIXES
+    from chimeqda.ingest.readers import SUPPORTED_SUFFIXES, passed_over
+
+    suffixes = SUPPORTED_SUFFIXES | RECORDING_SUFFIXES
+    skipped = passed_over(inputs, suffixes)
+    if skipped:
+        shown = ", ".join(path.name for path in skipped[:10]) + (f" and {len(skipped) - 10} more"
+                                                                 if len(skipped) > 10 else "")
+        click.echo(f"not imported (no reader for their file type): {shown}. Transcripts must be "
+                   f"{', '.join(sorted(SUPPORTED_SUFFIXES))}; save a .doc or .rtf as .docx to import it")

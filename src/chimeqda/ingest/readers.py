@@ -42,6 +42,36 @@ def _in_folder(folder: Path, suffixes: frozenset[str] = SUPPORTED_SUFFIXES) -> l
     return sorted(found)
 
 
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+def passed_over(inputs: Iterable[str | Path], suffixes: frozenset[str] = SUPPORTED_SUFFIXES) -> list[Path]:
+    """Files in the named folders (and folders a glob matches) that no reader takes, by path.
+
+    Hidden files, hidden folders, Word lock files (``~$...``) and ``Thumbs.db``/``desktop.ini``
+    are left out; so the list is what a researcher may have meant to import (an old ``.doc``,
+    a ``.pdf``) and should be told about.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    folders: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            folders.append(path)
+        elif not path.exists() and _GLOB_CHARS & set(str(item)):
+            folders += [Path(hit) for hit in sorted(glob.glob(str(path), recursive=True)) if Path(hit).is_dir()]
+    found: set[Path] = set()
+    for folder in folders:
+        for path in folder.rglob("*"):
+            relative = path.relative_to(folder).parts
+            if (path.is_file() and path.suffix.lower() not in suffixes
+                    and not any(part.startswith(".") for part in relative)
+                    and not path.name.startswith("~$") and path.name.lower() not in _SYSTEM_FILES):
+                found.add(path)
+    return sorted(found)
+
+
 def expand_inputs(
     inputs: Iterable[str | Path], suffixes: frozenset[str] = SUPPORTED_SUFFIXES
 ) -> list[Path]:
