@@ -30,17 +30,28 @@ def test_undecodable_bytes_in_a_source_are_reported(workspace, tmp_path):
 
 
 
-def test_a_damaged_deflate_stream_in_a_qdpx_is_refused(workspace, tmp_path):
-    """zlib.error is no OSError: it escaped the archive reader as a traceback (found by the property tests)."""
+def _patched(tmp_path, field: int, value: int):
+    """A .qdpx whose only member has ``field`` (an offset in its headers) set to ``value``."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:  # stored, then marked as deflated: zlib fails on it
+    with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("project.qde", QDE * 3)
     raw = buffer.getvalue()
-    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+    for signature, offset in ((b"PK\x03\x04", field), (b"PK\x01\x02", field + 2)):
         at = raw.index(signature) + offset
-        raw = raw[:at] + (8).to_bytes(2, "little") + raw[at + 2:]
+        raw = raw[:at] + value.to_bytes(2, "little") + raw[at + 2:]
     path = tmp_path / "trial.qdpx"
     path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.parametrize("field, value", [
+    (8, 8),  # stored data marked as deflated: zlib.error, which is no OSError
+    (8, 9),  # deflate64, a method zipfile cannot unpack: NotImplementedError
+    (6, 1),  # marked as encrypted: RuntimeError
+])
+def test_an_archive_member_that_cannot_be_unpacked_is_refused(workspace, tmp_path, field, value):
+    """Each escaped the archive reader as a traceback (found by the property tests)."""
+    path = _patched(tmp_path, field, value)
     with pytest.raises(InvalidInput) as info:
         import_exchange(workspace, path)
     assert info.value.source and "trial.qdpx" in str(info.value)

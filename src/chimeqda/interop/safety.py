@@ -95,6 +95,9 @@ class SafeZip:
             raise _reject(f"the archive is damaged ({exc})", self.source, name) from None
         except (EOFError, OSError, ValueError, zlib.error) as exc:  # truncated or damaged data
             raise _reject(f"the archive is truncated or damaged ({exc})", self.source, name) from None
+        except (NotImplementedError, RuntimeError) as exc:  # an unknown compression method, encryption
+            raise _reject(f"a member cannot be unpacked ({exc}); export the project again without a password",
+                          self.source, name) from None
         if len(data) > limit:
             raise _reject(
                 "a member expands beyond its declared size or the import limit (a zip bomb?)", self.source, name
@@ -115,10 +118,15 @@ class SafeZip:
                         raise _reject("a recording expands beyond its declared size or the import limit "
                                       "(a zip bomb?)", self.source, name)
                     write(chunk)
+        except ImportRejected:  # a ValueError too: must not become "damaged"
+            raise
         except zipfile.BadZipFile as exc:
             raise _reject(f"the archive is damaged ({exc})", self.source, name) from None
         except (EOFError, OSError, ValueError, zlib.error) as exc:
             raise _reject(f"the archive is truncated or damaged ({exc})", self.source, name) from None
+        except (NotImplementedError, RuntimeError) as exc:  # an unknown compression method, encryption
+            raise _reject(f"a member cannot be unpacked ({exc}); export the project again without a password",
+                          self.source, name) from None
         self._streamed += count
         return count
 
