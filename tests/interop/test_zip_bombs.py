@@ -100,3 +100,28 @@ def test_an_ordinary_archive_still_opens(tmp_path):
     finally:
         opened.close()
 
+
+
+def test_a_codebook_workbook_that_is_a_zip_bomb_is_refused_before_openpyxl_unpacks_it(tmp_path):
+    """A real codebook workbook whose sheet is padded with 50 MB of spaces (still valid XML)."""
+    from chimeqda.codebook import load_codebook
+    from chimeqda.errors import CodebookError
+    from chimeqda.interop.spreadsheets import write_codebook_xlsx
+
+    plain = write_codebook_xlsx(load_codebook("chime-d"), tmp_path / "plain.xlsx")
+    path = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info.filename, data)
+                continue
+            head, tail = data.rsplit(b"</worksheet>", 1)
+            with target.open(info.filename, "w") as handle:
+                handle.write(head)
+                for _ in range(50):
+                    handle.write(b" " * MIB)
+                handle.write(b"</worksheet>" + tail)
+    with pytest.raises(CodebookError, match="compression-ratio rule per file") as info:
+        load_codebook(path)
+    assert "book.xlsx" in str(info.value) and "xl/worksheets/sheet1.xml" in str(info.value)

@@ -256,6 +256,14 @@ def _read_xlsx(path: Path) -> list[dict[str, str]]:
 
     from openpyxl import load_workbook
 
+    from chimeqda.errors import ImportRejected
+    from chimeqda.interop.safety import open_zip
+
+    try:  # a workbook is a zip archive: the same limits as an exchange file, before openpyxl unpacks it
+        open_zip(path).close()
+    except ImportRejected as exc:
+        raise CodebookError(f"not a usable Excel workbook: {exc.reason}",
+                            source=path.name) from None
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (BadZipFile, KeyError, OSError) as exc:
