@@ -166,3 +166,13 @@ def test_privacy_audit_csv_quotes_formula_like_names():
     entry = AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), "ann", "export", "=1+1.txt", "@reason", {})
     rows = list(csv.reader(audit_csv([entry]).splitlines()))
     assert rows[1][3:5] == ["'=1+1.txt", "'@reason"]
+
+
+def test_terminal_escapes_in_a_participants_file_are_shown_not_run(hostile, tmp_path):
+    clipboard = "\x1b]52;c;ZXZpbA==\x07"  # OSC 52: write to the terminal user's clipboard
+    parts = tmp_path / "escapes.csv"
+    parts.write_text(f"participant,mood\nP01,{clipboard}calm\n", encoding="utf-8")
+    _cli(hostile, "participants", str(parts))
+    shown = _cli(hostile, "analyse", "by-attribute", "--attribute", "mood")
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b]52;c;ZXZpbA==\\x07calm" in shown

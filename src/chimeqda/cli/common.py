@@ -11,6 +11,7 @@ import functools
 import getpass
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,22 @@ def log_export(ws: Any, kind: str, path: Any) -> None:
     record_export(ws, kind, path, user=current_user())
 
 
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text with control characters shown as ``\\x1b`` etc.: a value from a user's file cannot drive the terminal
+    (colour, cursor, window title, clipboard escapes)."""
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def echo_table(frame, *, max_rows: int = 60) -> None:
-    """Print a pandas table wide enough to read in a terminal."""
+    """Print a pandas table wide enough to read in a terminal (control characters made visible)."""
     import pandas as pd
 
     with pd.option_context("display.max_rows", max_rows, "display.max_columns", 30, "display.width", 160,
                            "display.max_colwidth", 60):
-        click.echo(frame.to_string())
+        click.echo(terminal_safe(frame.to_string()))
 
 
 def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
