@@ -189,3 +189,22 @@ def test_cli_reports_a_10_mb_row_by_default(tmp_path, db_url):
     result = CliRunner().invoke(main, ["import", "-p", str(tmp_path / "p"), "--db", db_url, str(path)])
     assert result.exit_code == 3 and "c.jsonl, row 1: the line is over" in result.output
     assert "1 imported" in result.output
+
+
+def test_two_imports_of_one_corpus_at_once_store_each_row_once(tmp_path, db_url):
+    ws = init_project(tmp_path / "p", db=db_url)
+    path = write_jsonl(tmp_path / "c.jsonl", corpus_rows(3000))
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-c", "from chimeqda.cli import main; main()", "import", "-p", str(tmp_path / "p"),
+               "--db", db_url, "--chunk-size", "100", str(path)]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]  # two terminals at once: each chunk is stored by one of them, the other skips it
+    results = [run.communicate(timeout=600) for run in runs]
+    for run, (_, err) in zip(runs, results):
+        assert run.returncode == 0 and "Traceback" not in err, err
+    imported = [int(out.split("rows; ", 1)[1].split(" imported")[0]) for out, _ in results]
+    assert sum(imported) == 3000, [out for out, _ in results]
+    with ws.session() as session:
+        assert session.scalar(select(func.count()).select_from(t.Document)) == 3000
+        assert session.scalar(select(func.count(func.distinct(t.Document.name)))
+                              .where(t.Document.is_current.is_(True))) == 3000
