@@ -52,6 +52,19 @@ def _suggestions(ws):
             .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)).all())
 
 
+def _flags(ws):
+    """The stored review flags without run ids and times ("empty means unsure": services.review)."""
+    with ws.session() as session:
+        return sorted((name, index, key, coder, score, level, sorted(scores.items()))
+                      for name, index, key, coder, score, level, scores in session.execute(
+            select(t.Document.name, t.Segment.index, t.Code.key, t.Coder.name, t.ReviewFlag.score,
+                   t.ReviewFlag.level, t.ReviewFlag.scores)
+            .join(t.Document, t.Document.id == t.ReviewFlag.document_id)
+            .join(t.Segment, t.Segment.id == t.ReviewFlag.segment_id)
+            .join(t.Code, t.Code.id == t.ReviewFlag.code_id)
+            .join(t.Coder, t.Coder.id == t.ReviewFlag.coder_id)).all())
+
+
 def _coverage(ws):
     with ws.session() as session:
         return sorted(session.execute(select(t.Document.name, t.CoderRun.run_id)
@@ -72,12 +85,17 @@ def _same_as_local(local, dask, run, *, score_tolerance=0.0):
     if score_tolerance:  # embeddings of other batches differ in the last float32 bits
         assert [row[:7] + row[8:] for row in found] == [row[:7] + row[8:] for row in expected]
         assert max(abs(a[7] - b[7]) for a, b in zip(found, expected)) <= score_tolerance
+        flags, local_flags = _flags(dask), _flags(local)
+        assert [f[:4] for f in flags] == [f[:4] for f in local_flags]
+        assert all(abs(a[4] - b[4]) <= score_tolerance for a, b in zip(flags, local_flags))
     else:
         assert found == expected
+        assert _flags(dask) == _flags(local)
     assert [name for name, _ in _coverage(dask)] == [name for name, _ in _coverage(local)]
     assert {run_id for _, run_id in _coverage(dask)} == {run.run_id}
     with dask.session() as session:
         assert set(session.scalars(select(t.CodingEvent.run_id))) == {run.run_id}
+        assert set(session.scalars(select(t.ReviewFlag.run_id))) <= {run.run_id}
     _no_duplicates(dask)
     assert unfinished_runs(dask) == {}
 
@@ -85,16 +103,21 @@ def _same_as_local(local, dask, run, *, score_tolerance=0.0):
 def test_dask_engine_writes_what_the_local_engine_writes(client, tmp_path, db_url):
     rows = corpus_rows(80)
     local, dask = _project(tmp_path, "local", db_url, rows), _project(tmp_path, "dask", db_url, rows)
-    expected = run_coder(local, "lexicon")
+    strict = {"min_hits": 2}  # one term is not enough: such sentences get no suggestion, but a review flag
+    expected = run_coder(local, "lexicon", params=strict)
     seen = []
-    run = run_coder_dask(dask, "lexicon", client=client, partition_segments=40,
+    run = run_coder_dask(dask, "lexicon", params=strict, client=client, partition_segments=40,
                          advance=lambda done, total: seen.append((done, total)))
     assert (run.segments, run.suggestions, run.skipped_existing) == (expected.segments, expected.suggestions, 0)
     assert run.coder == expected.coder
+    assert run.flagged == expected.flagged > 0  # segments left empty although a code is fairly likely
     assert seen[-1][0] == seen[-1][1] and len(seen) > 3
     _same_as_local(local, dask, run)
-    again = run_coder_dask(dask, "lexicon", client=client, partition_segments=40)
+    again = run_coder_dask(dask, "lexicon", params=strict, client=client, partition_segments=40)
     assert again.suggestions == 0 and again.skipped_existing == run.suggestions  # as run_coder does
+    local_again = run_coder(local, "lexicon", params=strict)
+    assert again.flagged == local_again.flagged == run.flagged  # a new run flags the still-empty segments again
+    assert _flags(dask) == _flags(local)
 
 
 def test_a_stopped_run_resumes_with_its_run_id_and_codes_only_what_is_missing(client, tmp_path, db_url):
@@ -187,4 +210,5 @@ def test_the_default_coder_on_dask_equals_the_local_engine(client, tmp_path, db_
     expected = run_coder(local)
     run = run_coder_dask(dask, client=client, partition_segments=20)
     assert run.coder == expected.coder and run.suggestions == expected.suggestions
+    assert run.flagged == expected.flagged
     _same_as_local(local, dask, run, score_tolerance=1e-6)

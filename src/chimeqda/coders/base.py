@@ -180,3 +180,13 @@ def _jsonable(value: Any) -> Any:
 def params_hash(params: Mapping[str, Any]) -> str:
     """A stable hash of coder parameters (identifies a coder configuration)."""
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def score_segments(coder: Coder, segments: Sequence[Segment]) -> list[dict[str, float]]:
+    """The coder's calibrated probabilities for every segment, scored in batches of ``coder.batch_size``.
+
+    ``run_coder`` and a Dask worker (``coders.remote``) both score this way, so
+    ``coder.suggest(segments, probs=...)`` gives the same suggestions on either engine.
+    """
+    return [row for begin in range(0, len(segments), coder.batch_size)
+            for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]

@@ -4,7 +4,8 @@ The client registers a :class:`CoderPlugin` holding the fitted coder once;
 Dask sends it to every worker, also to one that joins or restarts later, and
 each worker unpickles it once. :func:`code_partition` then codes one
 partition of segments with the coder the worker holds, so a task ships only
-its segments, never the coder.
+its segments, never the coder, and returns the suggestions with the
+probabilities the client needs for review flags.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from chimeqda.coders.base import Coder
+from chimeqda.coders.base import Coder, score_segments
 from chimeqda.model import Segment, Suggestion
 
 try:  # the scale extra brings dask.distributed
@@ -53,6 +54,21 @@ def held_coder(key: str) -> Coder:
     return held[key]
 
 
-def code_partition(key: str, segments: Sequence[Segment]) -> list[Suggestion]:
-    """A task: the suggestions of the held coder for one partition of segments."""
-    return held_coder(key).suggest(list(segments))
+def code_partition(key: str, segments: Sequence[Segment],
+                   flag_level: float) -> tuple[list[Suggestion], dict[Any, dict[str, float]]]:
+    """A task: the held coder's suggestions for one partition of segments, and the unsure segments' scores.
+
+    Scored as ``run_coder`` scores (:func:`~chimeqda.coders.base.score_segments`,
+    then ``suggest`` on those probabilities). The second part maps each segment
+    left without a suggestion whose most likely code reaches ``flag_level`` to
+    its probabilities: the client flags them with ``services.review.flag_rows``
+    as ``run_coder`` does ("empty means unsure"); the others need no probabilities.
+    """
+    coder = held_coder(key)
+    segments = list(segments)
+    probs = score_segments(coder, segments)
+    suggestions = coder.suggest(segments, probs=probs)
+    suggested = {s.segment_key for s in suggestions}
+    unsure = {segment.key: dict(scores) for segment, scores in zip(segments, probs)
+              if segment.key not in suggested and scores and max(scores.values()) >= flag_level}
+    return suggestions, unsure

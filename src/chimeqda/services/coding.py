@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.coders import DEFAULT_CODER, Coder, get_coder
+from chimeqda.coders.base import score_segments
 from chimeqda.coders.cache import fit_cached
 from chimeqda.coders.calibration import selective_thresholds, unsettled
 from chimeqda.coders.language import calibration_lang, segment_language
@@ -239,12 +240,6 @@ def run_coder(
             session.execute(t.table(t.CoderRun).insert(), coverage_rows(covered, project_id=ws.project_id,
                                                                       coder_id=coder_id, run_id=run_id))
     return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision, len(flags))
-
-
-def score_segments(coder: Coder, segments: Sequence[Segment]) -> list[dict[str, float]]:
-    """The coder's calibrated probabilities for every segment, scored in batches."""
-    return [row for begin in range(0, len(segments), coder.batch_size)
-            for row in coder.predict_proba(segments[begin:begin + coder.batch_size])]
 
 
 def selective_limits(

@@ -7,7 +7,9 @@ segments in partitions of whole documents, keeps a few partitions in flight,
 and writes each partition's suggestions with its ``coder_runs`` coverage in
 one transaction, in bulk (``COPY`` on PostgreSQL, executemany elsewhere). The
 rows are those ``run_coder`` writes for the same coder and data (same
-provenance, same skipping of segments already suggested or decided).
+provenance, same skipping of segments already suggested or decided, the same
+review flags on segments left without a suggestion although a code is fairly
+likely: ``services.review.flag_rows`` on the probabilities the workers send back).
 
 A run that stops (a crash, a killed client, Ctrl-C) is resumed by the same
 command: the unfinished run's id is kept in the project's settings, and the
@@ -41,6 +43,7 @@ from chimeqda.services.coding import (
     suggestion_rows,
 )
 from chimeqda.services.project import Workspace, code_ids, coder_row
+from chimeqda.services.review import flag_level, flag_rows
 from chimeqda.store import tables as t
 
 ENGINES = ("local", "dask")
@@ -129,7 +132,8 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
     in_flight = max(2, 2 * len(client.scheduler_info().get("workers", {})))
     if progress:
         progress(f"coding {total} segments in {len(partitions)} partitions on {client.scheduler.address}")
-    done = coded = suggested = skipped = 0
+    done = coded = suggested = skipped = flagged = 0
+    level = flag_level(None)
     pending = iter(partitions)
     futures = as_completed()
     pieces: dict[Any, _Piece] = {}
@@ -145,7 +149,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
                 if attempt + 1 == MAX_ATTEMPTS:
                     raise
                 time.sleep(0.5)
-        future = client.submit(code_partition, run_id, data, pure=False)
+        future = client.submit(code_partition, run_id, data, level, pure=False)
         piece.data = data
         pieces[future] = piece
         futures.add(future)
@@ -172,7 +176,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
         for future in futures:
             piece = pieces.pop(future)
             try:
-                suggestions = future.result()
+                suggestions, unsure = future.result()
             except _lost_work_errors() as exc:  # a worker died with the partition's data: send it again
                 piece.attempts += 1
                 if piece.attempts > MAX_ATTEMPTS:
@@ -186,9 +190,9 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
                 future.release()
                 piece.data.release()
             with ws.session() as session:
-                rows, skip = _store_partition(session, ws.project_id, coder_id, code_id_of, run_id, piece.ids,
-                                              piece.segments, suggestions)
-            suggested, skipped = suggested + rows, skipped + skip
+                rows, skip, flags = _store_partition(session, ws.project_id, coder_id, code_id_of, run_id,
+                                                     piece.ids, piece.segments, suggestions, unsure, level)
+            suggested, skipped, flagged = suggested + rows, skipped + skip, flagged + flags
             coded, done = coded + len(piece.segments), done + piece.count
             if advance:
                 advance(done, total)
@@ -199,7 +203,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
         except Exception:  # noqa: BLE001 - a cluster that is gone holds no plugin
             pass
     _finish_run(ws, resume_key)
-    return CodingRun(run_id, info, coded, suggested, skipped)
+    return CodingRun(run_id, info, coded, suggested, skipped, flagged=flagged)
 
 
 @dataclass
@@ -268,8 +272,14 @@ def _missing_segments(session: Session, project_id: int, run_id: str, documents:
 
 
 def _store_partition(session: Session, project_id: int, coder_id: int, code_id_of: dict[str, int], run_id: str,
-                     ids: tuple[int, int], segments: list, suggestions: list) -> tuple[int, int]:
-    """Write one partition's suggestions and coverage (the caller's one transaction)."""
+                     ids: tuple[int, int], segments: list, suggestions: list, unsure: dict,
+                     level: float) -> tuple[int, int, int]:
+    """Write one partition's suggestions, review flags and coverage (the caller's one transaction).
+
+    Returns (suggestions written, skipped as already there, segments flagged). The flags are
+    ``run_coder``'s: :func:`~chimeqda.services.review.flag_rows` on the partition's segments, with
+    the probabilities the worker sent for those left without a suggestion (``unsure``).
+    """
     keys = {s.key for s in segments}
     document_of = {seg: doc for seg, doc in session.execute(
         select(t.Segment.id, t.Segment.document_id).where(t.Segment.document_id.between(*ids))) if seg in keys}
@@ -277,19 +287,26 @@ def _store_partition(session: Session, project_id: int, coder_id: int, code_id_o
         select(t.CodingEvent.segment_id, t.CodingEvent.code_id).where(
             t.CodingEvent.project_id == project_id, t.CodingEvent.document_id.between(*ids),
             t.CodingEvent.segment_id.is_not(None))).all())
+    occupied = {segment_id for segment_id, _ in existing}
     rows, skipped = suggestion_rows(suggestions, segments, document_of, code_id_of, existing,
                                     project_id=project_id, coder_id=coder_id, run_id=run_id)
+    flags = flag_rows(segments, [unsure.get(s.key, {}) for s in segments], {s.segment_key for s in suggestions},
+                      occupied, document_of, code_id_of, level=level, project_id=project_id, coder_id=coder_id,
+                      run_id=run_id)
     now = t.utcnow()
     for row in rows:
         row["created_at"] = now
         row.setdefault("decides_id", None)
     bulk_insert(session, t.table(t.CodingEvent), rows)
+    for row in flags:
+        row["created_at"] = now
+    bulk_insert(session, t.table(t.ReviewFlag), flags)
     covered = sorted(set(document_of.values()))
     coverage = coverage_rows(covered, project_id=project_id, coder_id=coder_id, run_id=run_id)
     for row in coverage:
         row["created_at"] = now
     bulk_insert(session, t.table(t.CoderRun), coverage)
-    return len(rows), skipped
+    return len(rows), skipped, len(flags)
 
 
 def bulk_insert(session: Session, table, rows: list[dict]) -> None:

@@ -330,6 +330,29 @@ def rigour_sections(ws: Workspace, **options: Any) -> tuple[tuple[str, str], ...
     return rigour_parts(ws, **options)[0]
 
 
+def agreement_section(
+    ws: Workspace, coders: Sequence[str] | None = None, *, level: str = "root", n_boot: int = 500,
+    shown: bool = True,
+) -> tuple[tuple[str, str], dict[str, pd.DataFrame]]:
+    """The report's "Inter-coder agreement" section and its table (none when not computed).
+
+    ``shown=False`` (blind coding) says why agreement is left out; a comparison
+    that cannot be made (one coder, no shared document, too many) says why instead.
+    Shared by the small-project report and the large one (``services.large_report``).
+    """
+    from chimeqda.report import rigour as render
+
+    title = "Inter-coder agreement"
+    if not shown:
+        return (title, render.message_html(
+            "Agreement is not shown while blind coding is on: it would reveal the other coders' codings.")), {}
+    try:
+        result = agreement(ws, coders, level=level, n_boot=n_boot)
+    except (InvalidInput, UnknownObject) as exc:
+        return (title, render.message_html(f"Agreement was not computed: {exc}")), {}
+    return (title, render.agreement_html(result)), {"agreement_by_code": result.by_code}
+
+
 def rigour_parts(
     ws: Workspace,
     *,
@@ -353,18 +376,8 @@ def rigour_parts(
     from chimeqda.report import rigour as render
 
     frames = frames or project_frames(ws, include_suggested=include_suggested)
-    sections: list[tuple[str, str]] = []
-    tables: dict[str, pd.DataFrame] = {}
-    if not agreement_shown:
-        sections.append(("Inter-coder agreement", render.message_html(
-            "Agreement is not shown while blind coding is on: it would reveal the other coders' codings.")))
-    else:
-        try:
-            result = agreement(ws, coders, level=level, n_boot=n_boot)
-            sections.append(("Inter-coder agreement", render.agreement_html(result)))
-            tables["agreement_by_code"] = result.by_code
-        except (InvalidInput, UnknownObject) as exc:
-            sections.append(("Inter-coder agreement", render.message_html(f"Agreement was not computed: {exc}")))
+    section, tables = agreement_section(ws, coders, level=level, n_boot=n_boot, shown=agreement_shown)
+    sections: list[tuple[str, str]] = [section]
     participants = frames.participants
     cells = framework(ws, include_suggested=include_suggested, n_quotes=2, frames=frames)
     if draft_missing:

@@ -25,7 +25,6 @@ from sqlalchemy import distinct, func, select
 
 from chimeqda.analysis import framework as fw
 from chimeqda.analysis.frequencies import bin_attribute
-from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import Codebook
 from chimeqda.report.builder import MAX_GROUPS, ReportTables, keep_attribute_table
 from chimeqda.services import sql_tables as sql
@@ -192,21 +191,15 @@ def large_rigour_parts(
 ) -> tuple[tuple[tuple[str, str], ...], dict[str, pd.DataFrame]]:
     """The rigour sections of :func:`chimeqda.services.framework.rigour_parts` for a large project."""
     from chimeqda.report import rigour as render
-    from chimeqda.services.agreement import agreement
-    from chimeqda.services.framework import _with_drafts, framework_tables, saturation
+    from chimeqda.services.framework import (
+        _with_drafts,
+        agreement_section,
+        framework_tables,
+        saturation,
+    )
 
-    sections: list[tuple[str, str]] = []
-    tables: dict[str, pd.DataFrame] = {}
-    if not agreement_shown:
-        sections.append(("Inter-coder agreement", render.message_html(
-            "Agreement is not shown while blind coding is on: it would reveal the other coders' codings.")))
-    else:
-        try:
-            result = agreement(ws, None, level=level, n_boot=n_boot)
-            sections.append(("Inter-coder agreement", render.agreement_html(result)))
-            tables["agreement_by_code"] = result.by_code
-        except (InvalidInput, UnknownObject) as exc:
-            sections.append(("Inter-coder agreement", render.message_html(f"Agreement was not computed: {exc}")))
+    agreed, tables = agreement_section(ws, None, level=level, n_boot=n_boot, shown=agreement_shown)
+    sections: list[tuple[str, str]] = [agreed]
     participants = participants_frame(ws)
     cells, note = large_framework(ws, book, participants, include_suggested=include_suggested)
     cells = _with_drafts(ws, cells)
