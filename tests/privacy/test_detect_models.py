@@ -93,3 +93,22 @@ def test_models_load_without_network(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "offline ok" in result.stdout
+
+
+def test_a_first_name_that_is_also_a_word_is_proposed_where_it_opens_a_sentence(detector):
+    """Once "Bloem Dijkhuis" is a full name in this text, "Bloem" opening a sentence — capitalised, or typed in
+    lower case by the transcriber — is proposed too; "bloem" inside a sentence stays the word (a flower)."""
+    text = ("I: Wie is uw sponsor?\nR: Bloem Dijkhuis, al jaren. Ze gaf me een bloem voor mijn verjaardag. "
+            "Bloem belt elke dag. Dat helpt. bloem kwam vorige week langs.")
+    spans = [(d.start, d.text, d.score) for d in detector.detect(text, "nl") if d.label == "PERSON"]
+    starts = [start for start, _, _ in spans]
+    assert text.index("Bloem belt") in starts and text.index("bloem kwam") in starts
+    assert text.index("bloem voor") not in starts
+    assert all(score < 0.7 for start, _, score in spans if start in (text.index("Bloem belt"), text.index("bloem kwam")))
+
+
+def test_an_unknown_proper_noun_opening_a_sentence_is_proposed(detector):
+    """"Ozzie asked me …": a name at the start of a sentence that no dictionary knows; "Yeah" and "Honestly" not."""
+    text = "My name is Kim. I am an addict. Ozzie asked me to speak tonight. Yeah. Honestly, it helped."
+    names = {d.text for d in detector.detect(text, "en") if d.label == "PERSON"}
+    assert "Ozzie" in names and not names & {"Yeah", "Honestly", "I"}

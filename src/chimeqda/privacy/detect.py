@@ -169,10 +169,23 @@ def _english_spans(text: str, analyzer) -> list[Span]:
         if ent.label_ == "ORG" or ent.label_ == "FAC":
             spans.append((ent.start_char, ent.end_char, _SPACY_LABELS[ent.label_], "spacy:" + ent.label_.lower(), 0.6))
     for token in doc:
-        if (token.pos_ == "PROPN" and token.text[:1].isupper() and not token.is_sent_start and token.ent_type_ == ""
-                and not _sentence_initial(text, token.idx)):
+        if token.pos_ != "PROPN" or not token.text[:1].isupper() or token.ent_type_ != "":
+            continue
+        if not token.is_sent_start and not _sentence_initial(text, token.idx):
             spans.append((token.idx, token.idx + len(token.text), "PERSON", "spacy:proper noun", 0.4))
+        elif _unknown_word(token.text):  # "Alf asked me to speak": a name opening a sentence is no word
+            spans.append((token.idx, token.idx + len(token.text), "PERSON", _PROPN_INITIAL, 0.4))
     return spans
+
+
+_PROPN_INITIAL = "spacy:proper noun at sentence start"
+
+
+def _unknown_word(word: str) -> bool:
+    """A capitalised word no dictionary, stop list or list of common words knows ("Alf", not "Yeah", "Don't")."""
+    low = word.casefold()
+    return (len(word) >= 3 and word.isalpha() and not word.isupper() and low not in nm.STOP_WORDS
+            and low not in nm.COMMON_WORDS() and not nm.is_word(low))
 
 
 def _dutch_spans(text: str, deduce) -> list[Span]:
@@ -386,7 +399,8 @@ def _tidy(text: str, span: Span) -> Span | None:
         if guessed and " " not in piece and not source.startswith("shape"):
             if piece.isupper() and len(piece) <= 4:
                 return None  # CPR, GP, NA: acronyms are not names
-            if _sentence_initial(text, a) and piece.casefold() not in nm.dutch_first_names():
+            if (_sentence_initial(text, a) and piece.casefold() not in nm.dutch_first_names()
+                    and source != _PROPN_INITIAL):
                 return None  # "Quiet." "Slowly." at the start of an answer
         if " " not in piece and (guessed or source == "context cue") and not source.startswith("shape"):
             if label != "PERSON" and (low in nm.COMMON_WORDS() or _sentence_initial(text, a) and nm.is_word(low)):
@@ -434,6 +448,7 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
     """Every other occurrence of a name, place or organisation already found in this text."""
     common = nm.COMMON_WORDS()
     seen: dict[str, tuple[str, bool, bool, float]] = {}
+    declared_words: dict[str, tuple[str, float]] = {}
     for a, b, label, source, score in spans:
         if label not in _NAMED or score < 0.3:
             continue
@@ -441,9 +456,11 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
         if len(piece) < 3:
             continue
         low = piece.casefold()
-        strong = source.startswith(("name list", "context cue", "speaker")) or (
-            low in nm.dutch_first_names() and not nm.is_word(low))
+        declared = source.startswith(("name list", "context cue", "speaker"))
+        strong = declared or (low in nm.dutch_first_names() and not nm.is_word(low))
         ambiguous = low in common or low in nm.AMBIGUOUS_EN or not strong
+        if ambiguous and declared and label == "PERSON" and " " not in piece:
+            declared_words.setdefault(low, (piece, min(score, 0.7)))
         seen.setdefault(piece if ambiguous else low, (label, ambiguous, ambiguous, min(score, 0.7)))
         if label == "PERSON" and " " in piece and score >= 0.6:
             for part in nm.WORD.findall(piece):  # "Koen Vermeulen" found: "Koen" and "Vermeulen" too
@@ -451,6 +468,9 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
                 if (len(part) >= 3 and part[0].isupper() and part_low not in nm.STOP_WORDS
                         and part_low not in common and part_low not in nm.AMBIGUOUS_EN):
                     seen.setdefault(part, (label, True, False, min(score, 0.7)))
+
+    for first, score in _first_names_of_full_names(text, spans):
+        declared_words.setdefault(first.casefold(), (first, min(score, 0.7)))
     found: list[Span] = []
     folded = text.casefold()
     for key, (label, ambiguous, skip_initial, score) in seen.items():
@@ -459,6 +479,36 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
             if skip_initial and _sentence_initial(text, m.start()):
                 continue
             found.append((m.start(), m.end(), label, "same string found elsewhere", score))  # no stronger than its seed
+    for piece, score in declared_words.values():
+        # A name that is also a word ("Door", "Hope"), declared a name in this text by a cue, a name list or a
+        # speaker label: where it opens a sentence — capitalised, or in lower case as a transcriber typed it
+        # ("staf kwam") — it is proposed too, weakly (for review); inside a sentence in lower case it is the word.
+        for m in re.finditer(r"(?<![\w])" + re.escape(piece) + r"(?![\w])", text, re.IGNORECASE):
+            if _sentence_initial(text, m.start()) and text[m.start():m.end()] in (piece, piece.lower()):
+                found.append((m.start(), m.end(), "PERSON", "same string found elsewhere", min(score, 0.5)))
+    return found
+
+
+def _first_names_of_full_names(text: str, spans: list[Span]) -> list[tuple[str, float]]:
+    """The first word of each full name found ("Door Verhaegen", "Staf Wouters"; also when a model found only the
+    surname next to a capitalised word): a first name here, even where it opens a sentence or is typed in lower
+    case."""
+    people = sorted((a, b, score) for a, b, label, _, score in spans if label == "PERSON" and score >= 0.3)
+    found = []
+    i = 0
+    while i < len(people):
+        a, b, best = people[i]
+        j = i + 1
+        while j < len(people) and people[j][0] >= b and text[b:people[j][0]] == " ":
+            b, best = max(b, people[j][1]), max(best, people[j][2])
+            j += 1
+        parts = text[a:b].split()
+        first = parts[0].casefold() if parts else ""
+        if (len(parts) >= 2 and best >= 0.6 and len(first) >= 3 and parts[0][0].isupper() and parts[0].isalpha()
+                and first not in nm.STOP_WORDS and first not in nm.PARTICLES
+                and (first in nm.dutch_first_names() or not nm.is_word(first))):  # not "Call [Sam Ashdown]"
+            found.append((parts[0], best))
+        i = max(j, i + 1)
     return found
 
 
