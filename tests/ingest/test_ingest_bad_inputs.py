@@ -235,3 +235,10 @@ def test_damaged_deflate_stream_is_refused(tmp_path, suffix, member):
     """zlib.error is no OSError: it escaped as a traceback (found by the property tests)."""
     error = rejected(_undecompressable(tmp_path / f"damaged{suffix}", member, {}))
     assert "cannot be unpacked" in error.reason
+
+
+def test_office_xml_with_an_unknown_encoding_is_refused(tmp_path):
+    path = tmp_path / "odd.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("word/document.xml", b'<?xml version="1.0" encoding="no-such-encoding"?><document/>')
+    assert "no-such-encoding" in rejected(path).reason

@@ -57,3 +57,13 @@ def test_an_archive_member_that_cannot_be_unpacked_is_refused(workspace, tmp_pat
     assert info.value.source and "trial.qdpx" in str(info.value)
     with workspace.session() as session:
         assert session.scalar(select(t.Document.id)) is None
+
+
+def test_an_xml_declaration_with_an_unknown_encoding_is_refused(workspace, tmp_path):
+    """LookupError escaped parse_xml as a traceback (found by the property tests)."""
+    path = tmp_path / "trial.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", QDE.replace(b'encoding="utf-8"', b'encoding="no-such-encoding"'))
+    with pytest.raises(InvalidInput) as info:
+        import_exchange(workspace, path)
+    assert "trial.qdpx" in str(info.value) and "no-such-encoding" in info.value.reason

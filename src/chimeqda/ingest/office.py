@@ -94,6 +94,8 @@ def _parse(xml: bytes, member: str, source: str, kind: str) -> Element:
         reason = "it declares a DTD or entities, which documents never need"
     except ParseError as exc:
         reason = f"damaged XML: {exc}"
+    except (LookupError, ValueError) as exc:  # <?xml encoding="…"?> names no known encoding
+        reason = f"unreadable XML: {exc}"
     raise ImportRejected(f"not a valid {kind} ({member}: {reason})", source=source, location=member)
 
 

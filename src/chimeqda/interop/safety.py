@@ -237,6 +237,8 @@ def parse_xml(data: bytes, source: str) -> Element:
         line, column = getattr(exc, "position", (None, None))
         where = f"line {line}, column {column}" if line else None
         raise _reject(f"not well-formed XML ({exc})", source, where) from None
+    except (LookupError, ValueError) as exc:  # <?xml encoding="…"?> names no known encoding
+        raise _reject(f"not readable XML ({exc}); save it again as UTF-8", source) from None
 
 
 def read_limited(path: Path, limit: int) -> bytes:
