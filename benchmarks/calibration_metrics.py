@@ -6,8 +6,8 @@ cross-validation by story, so every probability is for a story the coder never
 saw) and the human label. From them:
 
 * expected calibration error (10 equal-width bins over the pairs), per language and per code;
-* precision reached by ``--precision 0.8 / 0.9`` (thresholds chosen per code and language on the
-  held-out fold's own probabilities, as ``chimeqda code --precision`` does), with the share of
+* precision reached by ``--precision 0.8 / 0.9`` (a code is suggested where its calibrated
+  probability is at least the target, as ``chimeqda code --precision`` does), with the share of
   passages left for the researcher;
 * review effort: the share of the pairs, ranked by probability, a person must look at to find
   50 / 80 / 90 % of the human codings;
@@ -89,7 +89,7 @@ def measure(probs, labels, records, codes, fold_of) -> dict:
         left = 0
         for f in np.unique(fold_of):
             rows = np.flatnonzero(fold_of == f)
-            limits = selective_thresholds(P[rows], langs[rows], codes, target)
+            limits = selective_thresholds(codes, target)
             for i in rows:
                 lim = limits[langs[i]]
                 chosen[i] = [int(P[i, j] >= lim[c]) for j, c in enumerate(codes)]
@@ -115,8 +115,8 @@ def markdown(results: dict, codes: Sequence[str], n_by_lang: dict) -> list[str]:
     """The calibration section of docs/benchmarks-coders.md."""
     lines = ["## Calibration, selective coding and review effort (held-out stories)", "",
              "Expected calibration error (ECE, 10 equal-width bins over passage × code pairs; target ≤ 0.05), "
-             "precision reached by `--precision` (thresholds chosen per code and language on the held-out "
-             "fold's own probabilities), passages left for the researcher (some code neither suggested nor "
+             "precision reached by `--precision` (a code suggested where its calibrated probability is at "
+             "least the target), passages left for the researcher (some code neither suggested nor "
              "below 1 − target), and review effort (share of the pairs, most probable first, that holds "
              "50 / 80 / 90 % of the human codings).", "",
              "| coder | setting | ECE all | ECE en | ECE nl | en macro κ (default labels) | default labels precision / recall "

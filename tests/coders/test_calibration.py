@@ -7,9 +7,11 @@ import pytest
 
 from chimeqda.coders.calibration import (
     Calibration,
+    check_precision,
+    decisions_needed,
     expected_calibration_error,
     expected_decision_value,
-    precision_threshold,
+    precision_lower_bound,
     reliability,
     selective_thresholds,
     unsettled,
@@ -80,14 +82,44 @@ def test_ece_and_reliability_by_hand():
     assert svg.startswith("<svg") and "<circle" in svg and ">a<" in svg
 
 
-def test_precision_threshold_keeps_the_most_suggestions_at_the_target():
-    probs = np.array([0.99, 0.95, 0.9, 0.85, 0.6, 0.2])
-    t = precision_threshold(probs, 0.9)
-    chosen = probs[probs >= t]
-    assert chosen.mean() >= 0.9 and len(chosen) == 4
-    assert precision_threshold(np.array([0.3, 0.2]), 0.9) > 0.3  # nothing reaches it: nothing suggested
-    limits = selective_thresholds(np.array([[0.95, 0.1], [0.7, 0.1]]), ["en", "nl"], CODES, 0.9)
-    assert limits["en"]["a"] <= 0.95 and limits["nl"]["a"] > 0.7
+def test_each_suggestion_must_reach_the_requested_precision_itself():
+    limits = selective_thresholds(CODES, 0.9)
+    assert limits == {"en": {"a": 0.9, "b": 0.9}, "nl": {"a": 0.9, "b": 0.9}}
+
+
+def test_the_clopper_pearson_bound_and_the_decisions_it_needs():
+    assert precision_lower_bound(0, 0) == 0.0 and precision_lower_bound(0, 5) == 0.0
+    assert precision_lower_bound(29, 29) == pytest.approx(0.05 ** (1 / 29))  # all right: (1 - confidence)^(1/n)
+    assert precision_lower_bound(29, 29) >= 0.9 > precision_lower_bound(28, 28)
+    assert decisions_needed(0.9) == 29 and decisions_needed(0.8) == 14
+    assert 0.5 < precision_lower_bound(90, 100) < 0.9
+
+
+class _Fitted:
+    def __init__(self, calibration):
+        self.calibration_ = calibration
+
+
+def test_a_requested_precision_is_verified_only_on_real_rows():
+    bank, bank_y = _overconfident(2000)
+    known = np.ones_like(bank_y, dtype=bool)
+    only_bank = Calibration.fit(bank, bank_y, known, ["en"] * len(bank), [False] * len(bank), CODES)
+    check = check_precision(_Fitted(only_bank), 0.9)
+    assert check.basis == "bank" and not check.verified and "Not verified on your data" in check.message()
+    assert "29 decided suggestions" in check.message()
+    assert check_precision(object(), 0.9).basis == "none"
+
+    rng = np.random.default_rng(5)
+    real = rng.uniform(0.01, 0.99, size=(400, 2))
+    truth = (rng.uniform(size=real.shape) < real).astype(int)  # real scores that are already probabilities
+    both = Calibration.fit(np.vstack([bank, real]), np.vstack([bank_y, truth]), np.ones((2400, 2), dtype=bool),
+                           ["en"] * 2400, [False] * 2000 + [True] * 400, CODES)
+    assert len(both.evidence["en"][0]) == 800 and "nl" not in both.evidence
+    check = check_precision(_Fitted(both), 0.8)
+    p = np.array(both.evidence["en"][0])
+    assert check.decided == int((p >= 0.8).sum()) > 30 and check.correct <= check.decided
+    assert check.lower == pytest.approx(precision_lower_bound(check.correct, check.decided))
+    assert check.verified == (check.lower >= 0.8) and "decided (passage, code) pairs" in check.message()
 
 
 def test_expected_value_and_unsettled():
@@ -95,3 +127,15 @@ def test_expected_value_and_unsettled():
     assert expected_decision_value({"a": 0.9, "b": 0.3}, limits) == pytest.approx(0.1 + 0.3)
     assert unsettled({"a": 0.3, "b": 0.05}, {"a": 0.9, "b": 0.9}, 0.9)
     assert not unsettled({"a": 0.95, "b": 0.05}, {"a": 0.9, "b": 0.9}, 0.9)
+
+
+def test_bank_themes_are_runs_of_one_language_and_label_set():
+    from chimeqda.coders.similarity import bank_themes
+    from chimeqda.model import LabelledText
+
+    def row(text, lang, *labels):
+        return LabelledText(text, frozenset(labels), lang)
+
+    bank = [row("a", "en", "hope"), row("b", "en", "hope"), row("c", "en", "hope", "meaning"),
+            row("d", "nl", "hope", "meaning"), row("e", "nl", "hope", "meaning"), row("f", "en", "hope")]
+    assert bank_themes(bank) == ["theme:0", "theme:0", "theme:1", "theme:2", "theme:2", "theme:3"]

@@ -216,3 +216,77 @@ def test_scores_are_calibrated_on_decisions_or_the_provenance_says_why_not(small
 
 SEGMENTS_FOR_CALIBRATION = [Segment("My sponsor calls me every week.", lang="en", key="a"),
                             Segment("Ik ben vorige winter teruggevallen.", lang="nl", key="b")]
+
+
+CALIBRATION_TRANSCRIPT = """SYNTHETIC TEST TRANSCRIPT (written for chimeqda's LLM tests; no real participant)
+
+I: Tell me about this year.
+R: My sponsor phones me every Sunday evening.
+I: And your family?
+R: My sister visits me every week and we cook together.
+I: What was hard?
+R: I lost my flat after the relapse in March.
+I: And now?
+R: Some nights the craving is still very strong.
+I: How do you see the future?
+R: I really think next year will be better for me.
+I: Anything else?
+R: The group at the church hall keeps me going.
+I: Where do you live now?
+R: The flat is on the second floor near the station.
+I: How did you get here today?
+R: I took the number twelve bus this morning.
+I: What did you have for lunch?
+R: We had soup and bread at the centre.
+I: What is the weather like there?
+R: It rained all of last week.
+"""
+
+
+def test_code_with_the_llm_calibrated_on_decisions_end_to_end(workspace, db_url, isolated_discovery, tmp_path):
+    """`chimeqda llm serve` + `chimeqda code --coder llm --precision 0.9`: calibrated on the project's decisions."""
+    if _missing():
+        pytest.skip(_missing())
+    from sqlalchemy import select
+
+    from chimeqda.services import add_coding, import_files
+    from chimeqda.services.review import mark_no_code
+    from chimeqda.store import tables as t
+
+    source = tmp_path / "T02-interview.txt"
+    source.write_text(CALIBRATION_TRANSCRIPT, encoding="utf-8")
+    import_files(workspace, [source])
+    with workspace.session() as session:
+        segments = session.execute(select(t.Segment.id, t.Segment.document_id, t.Segment.start, t.Segment.end)
+                                   .where(t.Segment.role != "interviewer", ~t.Segment.text.startswith("SYNTHETIC"))
+                                   .order_by(t.Segment.index)).all()
+    assert len(segments) == 10
+    codes = ["connectedness", "connectedness", "difficulties", "difficulties", "hope", "connectedness"]
+    for (_, doc, start, end), code in zip(segments, codes):
+        add_coding(workspace, doc, start, end, code, by="ann")
+    mark_no_code(workspace, [sid for sid, *_ in segments[6:]], by="ann")
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process, line, _ = _serve(["--model", model_path(), "--port", port, "--threads", 1,
+                               "-p", workspace.directory, "--db", db_url], env)
+    try:
+        result = CliRunner().invoke(main, [
+            "code", "-p", str(workspace.directory), "--db", db_url, "--coder", "llm", "--precision", "0.9",
+            "--param", f"prompt_template={DATA / 'compact.txt'}", "--param", "max_tokens=48",
+            "--param", "calibration_min=8", "--param", f"cache={tmp_path / 'cache.sqlite3'}"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert "using the server started by `chimeqda llm serve`" in result.stderr
+    assert "At precision 0.9: each suggestion has a calibrated probability of at least 0.9" in result.stdout
+    assert "decided (passage, code) pairs at probability ≥ 0.9" in result.stdout  # checked on the decisions
+    with workspace.session() as session:
+        coder = session.scalars(select(t.Coder).where(t.Coder.name == "llm")).one()
+        scores = session.scalars(select(t.CodingEvent.score).where(t.CodingEvent.action == "suggested")).all()
+    note = coder.params["calibration"]
+    assert note["method"].startswith("Platt per code and language") and coder.params["precision"] == 0.9
+    assert note["decided_passages"] == 10 and note["accepted_pairs"] == 6 and note["rejected_pairs"] >= 24
+    # calibrated probabilities (not the raw 0/1 shares of one sample), each at least the requested precision
+    assert all(0.9 <= s < 1.0 for s in scores)

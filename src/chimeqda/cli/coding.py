@@ -30,7 +30,8 @@ from chimeqda.coders import DEFAULT_CODER
               help="--engine dask: worker processes of the local cluster.")
 @click.option("--scheduler", metavar="ADDRESS", help="--engine dask: an existing cluster, e.g. tcp://host:8786.")
 @click.option("--precision", type=click.FloatRange(0.5, 0.99), default=None,
-              help="Suggest a code only where its calibrated probability supports this precision (e.g. 0.9).")
+              help="Suggest a code only where its calibrated probability is at least this (e.g. 0.9); says whether "
+                   "your decisions confirm the precision.")
 @allow_unpseudonymised_option
 @friendly_errors
 def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[str, ...],
@@ -70,8 +71,11 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
         click.echo(f"{run.flagged} segment(s) got no suggestion although a code is fairly likely there: "
                    "flagged for review (chimeqda next --flagged).")
     if run.left_for_review is not None:
-        click.echo(f"At precision {run.precision:g}: {run.left_for_review} of {run.segments} segments left for you "
+        click.echo(f"At precision {run.precision:g}: each suggestion has a calibrated probability of at least "
+                   f"{run.precision:g}; {run.left_for_review} of {run.segments} segments left for you "
                    f"(a code neither suggested nor unlikely); `chimeqda next` serves them, most useful first.")
+    if run.precision_check is not None:
+        click.echo(run.precision_check.message())
     click.echo("Review them with: chimeqda review")
 
 

@@ -6,7 +6,8 @@ takes a weighted mean and calibrates one more threshold per code and encoder
 on the parts' out-of-fold scores over the training rows (the bank and any
 labelled passages) in the language that encoder codes, again folded into the
 score so 0.5 is the decision point. That score is then calibrated per code and
-language on the same held-out rows (:mod:`chimeqda.coders.calibration`):
+language on held-out rows (:mod:`chimeqda.coders.calibration`) — the same rows,
+with each bank sentence scored without its whole theme (``bank_themes``):
 ``predict_proba`` gives probabilities, ``thresholds(lang)`` the calibrated
 decision points. All parts share one embedding per segment (the encoders cache by text).
 """
@@ -117,6 +118,11 @@ class EnsembleCoder(Coder):
             sim = rescale(self.similarity_.oof_[name], self.similarity_.raw_thresholds_[name])
             lex = self._calibration_lexicon(sub)
             combined = w[0] * sup + w[1] * sim + w[2] * lex
+            # Calibration learns from held-out scores where each bank sentence's theme was held out too.
+            held = (w[0] * rescale(np.nan_to_num(self.supervised_.calibration_oof_[name], nan=0.0),
+                                   self.supervised_.raw_thresholds_[name])
+                    + w[1] * rescale(self.similarity_.calibration_oof_[name], self.similarity_.raw_thresholds_[name])
+                    + w[2] * lex)
             y, known = self.supervised_.y_[idx], self.similarity_.known_[idx]
             kinds = np.array([r.kind for r in sub])
             in_language = self.routing_.coded_language_rows(name, sub)
@@ -136,7 +142,7 @@ class EnsembleCoder(Coder):
                     limits[j] = chosen[code]
             self.raw_thresholds_[name] = limits
             rows = np.flatnonzero(in_language & has_oof)
-            held_out.append((rescale(combined[rows], limits), y[rows], known[rows], [sub[i] for i in rows]))
+            held_out.append((rescale(held[rows], limits), y[rows], known[rows], [sub[i] for i in rows]))
         calibrate(self, held_out)
         self.training_size_ = self.supervised_.training_size_
         self.provenance_ = {

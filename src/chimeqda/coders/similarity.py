@@ -59,6 +59,12 @@ class Reference:
     weight: float = 1.0
     group: str = ""
     context: tuple[str, ...] = ()
+    theme: str = ""
+    """Held out together when calibrating (:func:`bank_themes`); empty: the ``group``."""
+
+    @property
+    def calibration_group(self) -> str:
+        return self.theme or self.group
 
 
 def build_references(
@@ -95,10 +101,11 @@ def build_references(
             refs.append(Reference(ex.text, ex.lang, frozenset({target}), frozenset(), "example", 1.0, f"ex:{code.id}"))
         for ex in code.counter_examples:
             refs.append(Reference(ex.text, ex.lang, frozenset(), frozenset({target}), "counter", 1.0, f"cx:{code.id}"))
-    for number, item in enumerate(codebook.bank):
+    for number, (item, theme) in enumerate(zip(codebook.bank, bank_themes(codebook.bank))):
         pos, neg = rolled_labels(codebook, item, codes)
         refs.append(
-            Reference(item.text, item.lang, frozenset(pos), frozenset(neg), "bank", 1.0, f"bank:{number // 10}", item.context)
+            Reference(item.text, item.lang, frozenset(pos), frozenset(neg), "bank", 1.0, f"bank:{number // 10}",
+                      item.context, theme)
         )
     for number, item in enumerate(labelled):
         pos, neg = rolled_labels(codebook, item, codes)
@@ -119,6 +126,32 @@ def build_references(
                           tuple(item.context) + others)
             )
     return refs
+
+
+def bank_themes(bank: Sequence[LabelledText]) -> list[str]:
+    """Per bank sentence, its theme: the run of consecutive lines with one language and one label set.
+
+    An example bank is written theme by theme (a run of sentences about drinking alone, then one
+    about a sponsor…), so a sentence's neighbours are near-paraphrases of it. Cross-validation
+    holds out chunks of 10 lines (``group``) to choose thresholds; calibration holds out whole
+    themes, so the held-out scores it learns from are those of text on a theme the coder has not
+    seen — as a real narrative is — not of a paraphrase of its training sentences.
+    """
+    out, run, previous = [], -1, None
+    for item in bank:
+        key = (item.lang, tuple(sorted(item.labels)))
+        if key != previous:
+            run, previous = run + 1, key
+        out.append(f"theme:{run}")
+    return out
+
+
+def _same_theme(refs: Sequence[Reference]) -> np.ndarray:
+    """``[i, j]`` is true when rows i and j are bank sentences of one theme or labelled rows of one story."""
+    keys = [r.calibration_group if (r.kind == "bank" or r.kind in LEARNED_KINDS) else "" for r in refs]
+    _, theme = np.unique(keys, return_inverse=True)
+    theme = np.where(np.array([bool(k) for k in keys], dtype=bool), theme, -1)
+    return (theme[:, None] == theme[None, :]) & (theme >= 0)[:, None]
 
 
 LEARNED_KINDS = frozenset({"labelled", "sentence"})
@@ -398,12 +431,13 @@ class SimilarityCoder(Coder):
             self.ref_masks_[name] = mask
         self.raw_thresholds_: dict[str, np.ndarray] = {}
         self.oof_: dict[str, np.ndarray] = {}
+        self.calibration_oof_: dict[str, np.ndarray] = {}
         held_out = []
         for name in self.routing_.names:
             self.oof_[name], self.raw_thresholds_[name] = self._loo_thresholds(name)
             idx = np.flatnonzero(self.ref_masks_[name])
             rows = np.flatnonzero(self.routing_.coded_language_rows(name, [refs[i] for i in idx]))
-            held_out.append((rescale(self.oof_[name][rows], self.raw_thresholds_[name]), self.y_[idx][rows],
+            held_out.append((rescale(self.calibration_oof_[name][rows], self.raw_thresholds_[name]), self.y_[idx][rows],
                              self.known_[idx][rows], [refs[idx[i]] for i in rows]))
         calibrate(self, held_out)
         self.training_size_ = sum(1 for r in refs if r.kind == "labelled")
@@ -424,7 +458,9 @@ class SimilarityCoder(Coder):
 
         A labelled passage is scored without any row of its own story (the
         other passages and the sentence rows it shares a ``group`` with), so
-        calibration never sees a passage's own text or neighbours.
+        calibration never sees a passage's own text or neighbours. Also sets
+        ``calibration_oof_[name]``: the same, with each bank sentence scored
+        without its whole theme (:func:`bank_themes`).
         """
         idx = np.flatnonzero(self.ref_masks_[name])
         vectors = self.ref_vectors_[name][idx]
@@ -434,6 +470,15 @@ class SimilarityCoder(Coder):
         y, known = self.y_[idx], self.known_[idx]
         scores = knn_scores(sims, y, known, self.weights_[idx], int(self.k), float(self.temperature))
         self._passage_loo(name, idx, vectors, scores)
+        # Calibration's held-out scores: a bank sentence without any sentence of its theme.
+        bank = np.flatnonzero(np.array([self.refs_[i].kind == "bank" for i in idx], dtype=bool))
+        calibration = scores.copy()
+        if len(bank):
+            theme_sims = sims[bank]
+            theme_sims[_same_theme([self.refs_[i] for i in idx])[bank]] = -1.0
+            calibration[bank] = knn_scores(theme_sims, y, known, self.weights_[idx], int(self.k),
+                                           float(self.temperature))
+        self.calibration_oof_[name] = calibration
         kinds = np.array([self.refs_[i].kind for i in idx])
         in_language = self.routing_.coded_language_rows(name, [self.refs_[i] for i in idx])
         limits = np.full(len(self.codes_), 0.5)

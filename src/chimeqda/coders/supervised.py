@@ -170,6 +170,7 @@ class SupervisedCoder(Coder):
         self.vectors_: dict[str, np.ndarray] = {}
         self.raw_thresholds_: dict[str, np.ndarray] = {}
         self.oof_: dict[str, np.ndarray] = {}
+        self.calibration_oof_: dict[str, np.ndarray] = {}
         held_out = []
         for name in self.routing_.names:
             mask = self.routing_.ref_mask(name, refs)
@@ -183,8 +184,10 @@ class SupervisedCoder(Coder):
             oof, limits = self._cv_thresholds(X, y[idx], known[idx], w[idx], [refs[i] for i in idx], units, in_language)
             self.oof_[name] = oof
             self.raw_thresholds_[name] = limits
-            rows = np.flatnonzero(in_language & ~np.isnan(oof).any(axis=1))
-            held_out.append((rescale(oof[rows], limits), y[idx][rows], known[idx][rows], [refs[idx[i]] for i in rows]))
+            sub = [refs[i] for i in idx]
+            self.calibration_oof_[name] = held = self._calibration_scores(X, y[idx], known[idx], w[idx], sub, units, oof)
+            rows = np.flatnonzero(in_language & ~np.isnan(held).any(axis=1))
+            held_out.append((rescale(held[rows], limits), y[idx][rows], known[idx][rows], [refs[idx[i]] for i in rows]))
         calibrate(self, held_out)
         labelled_rows = [r for r in refs if r.kind == "labelled"]
         self.training_size_ = len(labelled_rows)
@@ -225,21 +228,10 @@ class SupervisedCoder(Coder):
         on the rows ``in_language`` (the language this model codes) when they
         hold at least 8 positives of the code.
         """
-        unit_X, unit_owner = units
         folds = int(self.cv_folds)
-        oof = np.full(y.shape, np.nan)
         if folds < 2 or len(refs) < 2 * folds:
-            return oof, np.full(len(self.codes_), 0.5)
-        groups = [r.group for r in refs]
-        for test in group_folds(groups, folds, int(self.random_state)):
-            train = np.setdiff1d(np.arange(len(refs)), test)
-            models = self._fit_models(X[train], y[train], known[train], w[train])
-            oof[test] = self._apply(models, X[test])
-            in_test = np.isin(unit_owner, test)
-            if in_test.any():
-                best = max_by_owner(self._apply(models, unit_X[in_test]), unit_owner[in_test], len(refs))
-                rows = np.unique(unit_owner[in_test])
-                oof[rows] = best[rows]
+            return np.full(y.shape, np.nan), np.full(len(self.codes_), 0.5)
+        oof = self._out_of_fold(X, y, known, w, [r.group for r in refs], units)
         kinds = np.array([r.kind for r in refs])
         limits = np.full(len(self.codes_), 0.5)
         for j, code in enumerate(self.codes_):
@@ -251,6 +243,41 @@ class SupervisedCoder(Coder):
             chosen = best_thresholds(oof[use][:, [j]], y[use][:, [j]], np.ones((use.sum(), 1), bool), [code])
             limits[j] = chosen[code]
         return oof, limits
+
+    def _out_of_fold(
+        self, X: np.ndarray, y: np.ndarray, known: np.ndarray, w: np.ndarray, groups: Sequence[str],
+        units: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """Scores of every row by models fitted without its fold (whole ``groups`` per fold)."""
+        unit_X, unit_owner = units
+        oof = np.full(y.shape, np.nan)
+        for test in group_folds(groups, int(self.cv_folds), int(self.random_state)):
+            train = np.setdiff1d(np.arange(len(groups)), test)
+            models = self._fit_models(X[train], y[train], known[train], w[train])
+            oof[test] = self._apply(models, X[test])
+            in_test = np.isin(unit_owner, test)
+            if in_test.any():
+                best = max_by_owner(self._apply(models, unit_X[in_test]), unit_owner[in_test], len(groups))
+                rows = np.unique(unit_owner[in_test])
+                oof[rows] = best[rows]
+        return oof
+
+    def _calibration_scores(
+        self, X: np.ndarray, y: np.ndarray, known: np.ndarray, w: np.ndarray, refs: Sequence[Reference],
+        units: tuple[np.ndarray, np.ndarray], oof: np.ndarray,
+    ) -> np.ndarray:
+        """Held-out scores for calibration: as ``oof``, but each bank sentence held out with its whole theme.
+
+        Only the bank rows are taken from this second cross-validation (labelled rows are already held
+        out by story); see :func:`chimeqda.coders.similarity.bank_themes` for why.
+        """
+        bank = np.array([r.kind == "bank" for r in refs], dtype=bool)
+        if np.isnan(oof).all() or not bank.any():
+            return oof
+        themed = self._out_of_fold(X, y, known, w, [r.calibration_group for r in refs], units)
+        out = oof.copy()
+        out[bank] = themed[bank]
+        return out
 
     # ------------------------------------------------------------------ predicting
     def raw_scores(self, segments: Sequence[Segment]) -> np.ndarray:

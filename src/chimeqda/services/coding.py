@@ -15,14 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-import numpy as np
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.coders import DEFAULT_CODER, Coder, get_coder
 from chimeqda.coders.base import score_segments
 from chimeqda.coders.cache import fit_cached
-from chimeqda.coders.calibration import selective_thresholds, unsettled
+from chimeqda.coders.calibration import (
+    PrecisionCheck,
+    check_precision,
+    selective_thresholds,
+    unsettled,
+)
 from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
@@ -57,6 +61,8 @@ class CodingRun:
     precision: float | None = None
     flagged: int = 0
     """Segments left without a suggestion although some code is fairly likely (``services.review``)."""
+    precision_check: PrecisionCheck | None = None
+    """With ``precision``: whether the coder's real calibration rows confirm it (``check_precision``)."""
 
 
 @dataclass(frozen=True)
@@ -173,10 +179,10 @@ def run_coder(
     """Let a machine coder suggest codes for the project's segments; store them with provenance.
 
     With ``precision`` (e.g. 0.9) a code is suggested only where its calibrated
-    probability supports that precision: per code and language, the lowest
-    threshold at which the suggestions' mean probability reaches it
+    probability is at least that
     (:func:`chimeqda.coders.calibration.selective_thresholds`); the run says
-    how many segments it left for the researcher.
+    how many segments it left for the researcher and whether the project's
+    decisions confirm the precision (``precision_check``).
 
     A suggestion covers the words its coder names inside the segment (an
     LLM's located quote), else the whole segment; it belongs to its segment
@@ -239,7 +245,8 @@ def run_coder(
         if covered:
             session.execute(t.table(t.CoderRun).insert(), coverage_rows(covered, project_id=ws.project_id,
                                                                       coder_id=coder_id, run_id=run_id))
-    return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision, len(flags))
+    checked = check_precision(coder, precision) if precision is not None else None
+    return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision, len(flags), checked)
 
 
 def selective_limits(
@@ -251,8 +258,7 @@ def selective_limits(
     probs = list(probs) if probs is not None else score_segments(coder, segments)
     codes = list(coder.thresholds())
     langs = [segment_language(s) for s in segments]
-    chosen = selective_thresholds(np.array([[row[c] for c in codes] for row in probs]).reshape(len(probs), len(codes)),
-                                  langs, codes, precision)
+    chosen = selective_thresholds(codes, precision)
     limits = [chosen[calibration_lang(lang)] for lang in langs]
     left = sum(unsettled(row, lim, precision) for row, lim in zip(probs, limits))
     return limits, left
