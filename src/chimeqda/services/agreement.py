@@ -185,7 +185,8 @@ def _coded_documents(session: Session, project_id: int, coder: CoderRef,
 
 
 IN_LIST = 20_000
-"""Document ids passed to the database as a list at most (SQLite allows 32,766 parameters)."""
+"""Document ids passed to the database as a list at most (SQLite allows 32,766 parameters); also the most
+documents agreement compares: more is refused with an error saying how to choose them (bounded memory)."""
 
 
 def _covered_documents(session: Session, project_id: int, coder_ids: Iterable[int],
@@ -299,11 +300,17 @@ def compare(
                 counts = pd.Series([d for docs in coded.values() for d in docs]).value_counts()
                 chosen = sorted(int(d) for d, n in counts.items() if n >= 2 and d in set(current.values()))
             rated = {name: docs & set(chosen) for name, docs in coded.items()}
+        if len(chosen) > IN_LIST:
+            raise InvalidInput(
+                f"{' and '.join(ref.name for ref in refs)} share {len(chosen):,} coded documents; agreement compares "
+                f"at most {IN_LIST:,} (it holds every segment, code and coder of them in memory). Compare on the "
+                "double-coded sample: name its documents with --document, or compare a person with the machine on "
+                "the documents the person coded")
         segments = _segments(session, ws.project_id, chosen)
         mapping = _level_map(book, level)
         codings, spans = {}, {}
         for ref in refs:
-            events = _coder_events(session, ws.project_id, ref, chosen if len(chosen) <= IN_LIST else None)
+            events = _coder_events(session, ws.project_id, ref, chosen)
             events = events[events["document_id"].isin(chosen)].assign(code=lambda f: f["code"].map(mapping))
             spans[ref.name] = events
             codings[ref.name] = _to_segments(events, segments)
