@@ -264,6 +264,20 @@ def _parse(value: str | None) -> Any:
     return None if isinstance(parsed, (dict, list)) and not parsed else parsed
 
 
+def _needs_distribution(values: pd.Series, bins: Any) -> bool:
+    """True when :func:`~chimeqda.analysis.frequencies.bin_attribute` makes quantile groups of these values.
+
+    Quantiles (``bins`` an int, or numeric values with more than five distinct values) need every
+    document's value; otherwise each value's group is the value's own.
+    """
+    if isinstance(bins, int) and not isinstance(bins, bool):
+        return True
+    if bins is not None or values.map(lambda v: isinstance(v, bool)).any():
+        return False
+    numeric = pd.to_numeric(values, errors="coerce")
+    return bool(numeric.notna().all() and numeric.nunique() > 5)
+
+
 def sql_frequencies_by_document_attribute(
     ws: Workspace, codebook: Codebook, attribute: str, *, level: str = "root", include_suggested: bool = False,
     bins: Any = None, missing_label: str = "unknown",
@@ -286,13 +300,20 @@ def sql_frequencies_by_document_attribute(
     if not known:
         raise ValueError(f"no document has the attribute {attribute!r}")
     missing = sum(int(n) for v, n in distribution if _parse(v) is None)
-    # every document's value, as shared references (8 bytes a document), for the quartiles of numeric values
-    everyone = pd.Series([v for v, _ in known], dtype=object).repeat([n for _, n in known])
-    groups = bin_attribute(everyone.reset_index(drop=True), bins)
-    first = np.cumsum([0] + [n for _, n in known[:-1]])
-    label = {json.dumps(v): groups.iloc[i] for (v, _), i in zip(known, first)}
-    order = [str(g) for g in groups.cat.categories if (groups == g).any()]
-    sizes = groups.astype(object).value_counts().reindex(order).astype(int)
+    distinct_values = pd.Series([v for v, _ in known], dtype=object)
+    if _needs_distribution(distinct_values, bins):
+        # quantile groups: every document's value, as shared references (8 bytes a document)
+        groups = bin_attribute(distinct_values.repeat([n for _, n in known]).reset_index(drop=True), bins)
+        first = np.cumsum([0] + [n for _, n in known[:-1]])
+        groups = groups.iloc[first].reset_index(drop=True)
+    else:  # each value's group depends on the value alone: bin the distinct values (memory ∝ values, not documents)
+        groups = bin_attribute(distinct_values, bins)
+    label = {json.dumps(v): groups.iloc[i] for i, (v, _) in enumerate(known)}
+    per_group: dict[str, int] = {}
+    for group, (_, n) in zip(groups, known):
+        per_group[str(group)] = per_group.get(str(group), 0) + int(n)
+    order = [str(g) for g in groups.cat.categories if str(g) in per_group]
+    sizes = pd.Series([per_group[g] for g in order], index=pd.Index(order, dtype=object), dtype=int)
     if missing:
         sizes[missing_label] = missing
         order.append(missing_label)
