@@ -200,6 +200,16 @@ def _covered_documents(session: Session, project_id: int, coder_ids: Iterable[in
     return set(session.scalars(query))
 
 
+def _current_documents(session: Session, project_id: int, key, wanted: list) -> dict:
+    """``key`` (a document's name or id) -> id of the current documents among ``wanted``, read IN_LIST at a time."""
+    found: dict = {}
+    for begin in range(0, len(wanted), IN_LIST):
+        found.update(session.execute(
+            select(key, t.Document.id).where(t.Document.project_id == project_id, t.Document.is_current.is_(True),
+                                             key.in_(wanted[begin:begin + IN_LIST]))).all())
+    return found
+
+
 def _segments(session: Session, project_id: int, document_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Participant segments (role other than interviewer) of current documents."""
     query = (
@@ -283,11 +293,8 @@ def compare(
             if rule == "all":
                 within = coded[ref.name] if within is None else within & coded[ref.name]
         coded = {ref.name: coded[ref.name] for ref in refs}
-        current = dict(session.execute(
-            select(t.Document.name, t.Document.id).where(t.Document.project_id == ws.project_id,
-                                                         t.Document.is_current.is_(True))
-        ).all())
         if documents:
+            current = _current_documents(session, ws.project_id, t.Document.name, list(dict.fromkeys(documents)))
             unknown = [name for name in documents if name not in current]
             if unknown:
                 raise UnknownObject(f"no document named {', '.join(unknown)} in the project")
@@ -295,10 +302,12 @@ def compare(
             rated = {ref.name: set(chosen) for ref in refs}
         else:
             if rule == "all":
-                chosen = sorted(set.intersection(*coded.values()) & set(current.values()))
+                candidates = sorted(set.intersection(*coded.values()))
             else:
                 counts = pd.Series([d for docs in coded.values() for d in docs]).value_counts()
-                chosen = sorted(int(d) for d, n in counts.items() if n >= 2 and d in set(current.values()))
+                candidates = sorted(int(d) for d, n in counts.items() if n >= 2)
+            # only the candidates' rows are read (a million-post corpus is not), IN_LIST ids a query
+            chosen = sorted(_current_documents(session, ws.project_id, t.Document.id, candidates).values())
             rated = {name: docs & set(chosen) for name, docs in coded.items()}
         if len(chosen) > IN_LIST:
             raise InvalidInput(
