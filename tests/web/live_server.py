@@ -48,6 +48,21 @@ def running(app):
         thread.join(timeout=10)
 
 
+def until(page, expression: str, timeout: float = 15.0):
+    """Poll a JavaScript expression (or ``() => …``) until it is truthy; returns its value.
+
+    Playwright's ``wait_for_function`` evaluates its predicate with ``eval`` inside the page, which
+    the workspace's Content-Security-Policy (``script-src 'self'``) refuses whenever the predicate is
+    not already true on the first try; ``page.evaluate`` goes through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := page.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
+    return value
+
+
 @contextmanager
 def chromium():
     from playwright.sync_api import sync_playwright

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from live_server import chromium, have_chromium, running
+from live_server import chromium, have_chromium, running, until
 from sqlalchemy import select
 
 from chimeqda.services import accounts
@@ -120,7 +120,7 @@ def test_a_coder_codes_reviews_and_writes_memos(live, project, doc_id):
     pending = page.evaluate(PENDING)
     assert pending >= 2
     page.locator(".chip.suggestion:not(.group) button.accept").first.click()
-    page.wait_for_function(f"() => ({PENDING})() === {pending - 1}")
+    until(page, f"() => ({PENDING})() === {pending - 1}")
 
     # a memo on a coding and on the document
     page.locator(".chip.coding >> text=Hope and optimism").first.click()
@@ -141,11 +141,11 @@ def test_a_coder_codes_reviews_and_writes_memos(live, project, doc_id):
     page.screenshot(path=str(SCREENSHOTS / "review-mode.png"))
     before = page.evaluate(PENDING)
     page.keyboard.press("x")  # reject
-    page.wait_for_function(f"() => ({PENDING})() === {before - 1}")
+    until(page, f"() => ({PENDING})() === {before - 1}")
     if before > 2:
         page.keyboard.press("s")  # skip one
     page.keyboard.press("a")  # accept
-    page.wait_for_function(f"() => ({PENDING})() === {before - 2}")
+    until(page, f"() => ({PENDING})() === {before - 2}")
     page.keyboard.press("Escape")
 
     decisions = [e for e in _human_events(project, "cora") if e[4] is not None]
@@ -182,7 +182,7 @@ def test_a_second_coder_sees_changes_unless_coding_is_blind(live, project, doc_i
     cora.keyboard.press("Enter")
     cora.wait_for_selector(".chip.coding >> text=Empowerment")
     synced = int(carl.get_attribute("#docview", "data-synced") or 0)
-    carl.wait_for_function(f"() => +(document.getElementById('docview').dataset.synced || 0) > {synced}")
+    until(carl, f"() => +(document.getElementById('docview').dataset.synced || 0) > {synced}")
     carl.wait_for_timeout(1000)
     assert carl.locator(".chip.coding").count() == 0
     assert cora.errors == [] and carl.errors == []
@@ -283,7 +283,7 @@ def test_a_suggestion_on_quoted_words_is_reviewed_in_its_sentence(live, project,
     assert page.inner_text("#review .review-text mark") == quote
     assert page.inner_text("#review .review-text") == sentence_text
     page.keyboard.press("a")
-    page.wait_for_function("() => document.querySelectorAll('.chip.suggestion').length === 0")
+    until(page, "() => document.querySelectorAll('.chip.suggestion').length === 0")
     assert [(s, e) for _, s, e, _, d in _human_events(project, "cora", "accepted") if d == event_id] == [
         (start, start + len(quote))]
     assert page.errors == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from live_server import chromium, have_chromium, running
+from live_server import chromium, have_chromium, running, until
 from sqlalchemy import select
 
 from chimeqda.services.privacy_audit import opt_in
@@ -51,7 +51,7 @@ def test_mark_highlight_and_apply(project, people, doc_id, tmp_path, monkeypatch
         page.click("#identifier-apply button")
         page.wait_for_selector("#identifiers-status >> text=pseudonymised")  # the new version's page
         # its status can show before its transcript has loaded
-        page.wait_for_function("document.querySelector('#transcript').innerText.includes('[Town 1]')")
+        until(page, "document.querySelector('#transcript').innerText.includes('[Town 1]')")
         assert "[Town 1]" in page.inner_text("#transcript") and "Ghent" not in page.inner_text("#transcript")
         assert errors == []
     with project.session() as session:

@@ -4,7 +4,7 @@ flagged sentences and "reviewed: no code"; review mode in the order of the expec
 from __future__ import annotations
 
 import pytest
-from live_server import chromium, have_chromium, running
+from live_server import chromium, have_chromium, running, until
 from sqlalchemy import select
 from test_browser import SCREENSHOTS
 
@@ -69,7 +69,7 @@ def test_a_grouped_chip_shows_once_expands_and_rejects_all_it_stands_for(live, p
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "grouped-suggestions.png"))
     group.locator("button.reject").click()
-    page.wait_for_function(f"() => !document.querySelector('#turn-{turn} .chip.suggestion[data-code=\"connectedness\"]')")
+    until(page, f"() => !document.querySelector('#turn-{turn} .chip.suggestion[data-code=\"connectedness\"]')")
     with project.session() as session:
         rejected = session.scalars(select(t.CodingEvent.decides_id).where(t.CodingEvent.action == "rejected")).all()
     assert sorted(rejected) == sorted(ids)
@@ -109,7 +109,7 @@ def test_a_flagged_sentence_is_marked_reviewed_no_code_and_review_mode_serves_fl
         page.keyboard.press("s")
     assert page.locator("#review .flag-note").count() == 1
     page.keyboard.press("x")  # reviewed: no code
-    page.wait_for_function("() => [...document.querySelectorAll('.chip.nocode')]"
+    until(page, "() => [...document.querySelectorAll('.chip.nocode')]"
                            ".reduce((n, c) => n + +c.dataset.count, 0) === 2")
     with project.session() as session:
         assert len(session.scalars(select(t.SegmentReview.id).where(t.SegmentReview.action == "no_code")).all()) == 2
@@ -123,7 +123,7 @@ def test_the_review_page_draws_the_reliability_diagram(live, project, doc_id):
     for action in ("accept", "reject"):
         before = page.locator(".chip.suggestion:not(.group)").count()
         page.locator(f".chip.suggestion:not(.group) button.{action}").first.click()
-        page.wait_for_function(f"() => document.querySelectorAll('.chip.suggestion:not(.group)').length === {before - 1}")
+        until(page, f"() => document.querySelectorAll('.chip.suggestion:not(.group)').length === {before - 1}")
     page.goto(f"{base}/projects/{project.project_id}/review")
     page.wait_for_selector("#reliability svg circle")
     page.screenshot(path=str(SCREENSHOTS / "review-page.png"), full_page=True)

@@ -7,28 +7,16 @@ back and change the speed; an uncertain word is marked.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from live_server import chromium, have_chromium, running
+from live_server import chromium, have_chromium, running, until
 from recordings import attach_recording, time_sentences, write_wav
 from sqlalchemy import select
 
 from chimeqda.services import accounts, import_files
 from chimeqda.store import tables as t
 from chimeqda.web import create_app
-
-
-def _until(page, expression: str, timeout: float = 10.0):
-    """Poll a JavaScript expression until it is truthy (the page's CSP forbids wait_for_function's eval)."""
-    deadline = time.monotonic() + timeout
-    while not (value := page.evaluate(expression)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        time.sleep(0.05)
-    return value
-
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs playwright and /usr/bin/chromium")
@@ -83,14 +71,14 @@ def test_clicking_a_sentence_plays_it_and_the_keys_control_the_player(recorded):
         page.goto(f"{base}/projects/{ws.project_id}/documents/{doc_id}")
         page.wait_for_selector("#docview[data-loaded='1']")
         page.wait_for_selector("#player-audio")
-        _until(page, "document.getElementById('player-audio').readyState >= 1")
+        until(page, "document.getElementById('player-audio').readyState >= 1")
         assert page.evaluate("document.getElementById('player-audio').duration") == pytest.approx(16.0, abs=0.05)
 
         index = next(i for i, s in enumerate(segments) if s.text.startswith("I went to the group"))
         start = segments[index].time_start
         assert start is not None
         page.locator(f'.seg[data-seg="{index}"]').first.click()
-        _until(page, f"document.getElementById('docview').dataset.playing === '{index}'")
+        until(page, f"document.getElementById('docview').dataset.playing === '{index}'")
         now = page.evaluate("document.getElementById('player-audio').currentTime")
         assert start - 0.05 <= now < start + 1.5
         assert page.locator(f'.seg.playing[data-seg="{index}"]').count() >= 1
@@ -98,17 +86,17 @@ def test_clicking_a_sentence_plays_it_and_the_keys_control_the_player(recorded):
 
         page.evaluate("document.getElementById('player-audio').pause()")
         page.keyboard.press("F7")  # back 5 s (clamped at 0)
-        _until(page, f"document.getElementById('player-audio').currentTime < {start - 1.5}")
+        until(page, f"document.getElementById('player-audio').currentTime < {start - 1.5}")
         page.keyboard.press("F3")
         assert page.evaluate("document.getElementById('player-audio').playbackRate") == pytest.approx(1.1)
         page.keyboard.press("F2")
         page.keyboard.press("F2")
         assert page.evaluate("document.getElementById('player-audio').playbackRate") == pytest.approx(0.9)
-        _until(page, "document.getElementById('player-rate').textContent === '0.9×'")
+        until(page, "document.getElementById('player-rate').textContent === '0.9×'")
         page.keyboard.press("F4")  # play
-        _until(page, "!document.getElementById('player-audio').paused")
+        until(page, "!document.getElementById('player-audio').paused")
         page.keyboard.press("F4")  # pause
-        _until(page, "document.getElementById('player-audio').paused")
+        until(page, "document.getElementById('player-audio').paused")
 
         # a selection made by dragging codes text; it does not move the player
         before = page.evaluate("document.getElementById('player-audio').currentTime")
@@ -126,7 +114,7 @@ def test_clicking_a_sentence_plays_it_and_the_keys_control_the_player(recorded):
         for _ in range(4):
             page.keyboard.press("ArrowDown")  # sentences 0, 1, 2, 3
         page.keyboard.press("F9")
-        _until(page, "document.getElementById('docview').dataset.playing === '3'")
+        until(page, "document.getElementById('docview').dataset.playing === '3'")
         assert page.evaluate("document.getElementById('player-audio').currentTime") == pytest.approx(6.0, abs=1.0)
         page.evaluate("document.getElementById('player-audio').pause()")
 
