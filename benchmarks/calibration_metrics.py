@@ -5,7 +5,9 @@ probability (codebook only: fitted on the codebook; trained: grouped k-fold
 cross-validation by story, so every probability is for a story the coder never
 saw) and the human label. From them:
 
-* expected calibration error (10 equal-width bins over the pairs), per language and per code;
+* expected calibration error (10 equal-width bins over the pairs), per language and per code,
+  with a story-bootstrap 95 % interval and the ECE a perfectly calibrated coder would still show
+  on the same pairs (labels drawn from its own probabilities: the sampling-noise floor of the metric);
 * precision reached by ``--precision 0.8 / 0.9`` (a code is suggested where its calibrated
   probability is at least the target, as ``chimeqda code --precision`` does), with the share of
   passages left for the researcher;
@@ -63,16 +65,42 @@ def review_effort(p: np.ndarray, y: np.ndarray) -> dict[float, float]:
     return {s: float((np.searchsorted(found, s - 1e-12) + 1) / len(p)) for s in SHARES}
 
 
+def ece_uncertainty(P: np.ndarray, Y: np.ndarray, groups: np.ndarray, draws: int = 500,
+                    seed: int = 0) -> dict[str, tuple[float, ...]]:
+    """How far an ECE on these pairs can move by chance.
+
+    ``interval``: 2.5 and 97.5 percentiles of the ECE over story-bootstrap resamples (stories drawn
+    with replacement, all their pairs with them). ``floor``: median and 95th percentile of the ECE
+    of a perfectly calibrated coder with the same probabilities (each label drawn as a coin with
+    the pair's probability) — an observed ECE below that 95th percentile is indistinguishable from
+    perfect calibration on this many pairs.
+    """
+    rng = np.random.default_rng(seed)
+    stories = np.unique(groups)
+    rows_of = {g: np.flatnonzero(groups == g) for g in stories}
+    boot = []
+    for _ in range(draws):
+        rows = np.concatenate([rows_of[g] for g in rng.choice(stories, size=len(stories), replace=True)])
+        boot.append(expected_calibration_error(P[rows].ravel(), Y[rows].ravel()))
+    floor = [expected_calibration_error(P.ravel(), (rng.random(P.size) < P.ravel()).astype(int))
+             for _ in range(draws)]
+    return {"interval": (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))),
+            "floor": (float(np.median(floor)), float(np.percentile(floor, 95)))}
+
+
 def measure(probs, labels, records, codes, fold_of) -> dict:
     langs = np.array(["nl" if (r.get("lang") or "en") == "nl" else "en" for r in records])
     truth = [set(r.get("labels") or []) for r in records]
     P = np.array([[row.get(c, 0.0) for c in codes] for row in probs])
     Y = np.array([[int(c in t) for c in codes] for t in truth])
-    out: dict = {"ece": {}, "ece_code": {}, "reliability": {}, "selective": {}, "effort": {}}
+    groups = np.array([str(r.get("doc", i)) for i, r in enumerate(records)])
+    out: dict = {"ece": {}, "ece_code": {}, "reliability": {}, "selective": {}, "effort": {}, "ece_chance": {}}
     out["ece"]["all"] = expected_calibration_error(P.ravel(), Y.ravel())
+    out["ece_chance"]["all"] = ece_uncertainty(P, Y, groups)
     for lang in ("en", "nl"):
         rows = langs == lang
         out["ece"][lang] = expected_calibration_error(P[rows].ravel(), Y[rows].ravel())
+        out["ece_chance"][lang] = ece_uncertainty(P[rows], Y[rows], groups[rows])
         out["ece_code"][lang] = {c: expected_calibration_error(P[rows, j], Y[rows, j]) for j, c in enumerate(codes)}
     for j, c in enumerate(codes):
         out["ece_code"].setdefault("all", {})[c] = expected_calibration_error(P[:, j], Y[:, j])
@@ -131,6 +159,18 @@ def markdown(results: dict, codes: Sequence[str], n_by_lang: dict) -> list[str]:
         lines.append(f"| {name} | {setting} | {r['ece']['all']:.3f} | {r['ece']['en']:.3f} | {r['ece']['nl']:.3f} "
                      f"| {r['kappa_en']:.2f} | {r['default_precision']:.2f} / {r['default_recall']:.2f} "
                      f"| {sel[0]} | {sel[1]} | {eff} |")
+    lines += ["", "How much of an ECE is chance: its 95 % interval over story-bootstrap resamples, and the ECE a "
+              "perfectly calibrated coder with the same probabilities would show on the same pairs (median; "
+              "95th percentile) — an ECE below that percentile cannot be told from perfect calibration here.", "",
+              "| coder | setting | language | pairs | ECE | 95 % interval (stories resampled) "
+              "| perfectly calibrated: median; 95th pct |", "|---|---|---|---|---|---|---|"]
+    for (name, setting), r in results.items():
+        for lang in ("all", "en", "nl"):
+            chance = r["ece_chance"][lang]
+            pairs = r["pairs"] if lang == "all" else n_by_lang.get(lang, 0) * len(codes)
+            lines.append(f"| {name} | {setting} | {lang} | {pairs} | {r['ece'][lang]:.3f} "
+                         f"| {chance['interval'][0]:.3f}–{chance['interval'][1]:.3f} "
+                         f"| {chance['floor'][0]:.3f}; {chance['floor'][1]:.3f} |")
     for (name, setting), r in results.items():
         lines += ["", f"**{name} — {setting}: per code**", "",
                   "| code | ECE | ECE en | ECE nl | `--precision 0.9` correct / suggested |", "|---|---|---|---|---|"]

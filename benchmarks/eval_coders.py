@@ -167,6 +167,10 @@ def main(argv=None) -> int:
                         help="comma-separated coders whose calibration, selective coding and review effort to "
                              "measure ('' for none)")
     parser.add_argument("--calibration-only", action="store_true", help="skip the κ tables and throughput")
+    parser.add_argument("--probabilities", type=Path, default=None,
+                        help="JSON file keeping each calibration setting's held-out probabilities: read when it "
+                             "has the setting, written after computing it (metrics can then change without re-running "
+                             "the coders; delete it after changing a coder)")
     parser.add_argument("--reliability-svg", type=Path, default=None,
                         help="write the first --calibration coder's reliability diagram (trained) here")
     args = parser.parse_args(argv)
@@ -222,6 +226,7 @@ def main(argv=None) -> int:
         from calibration_metrics import held_out_probabilities, markdown, measure, reliability_svg
 
         results = {}
+        kept = json.loads(args.probabilities.read_text()) if args.probabilities and args.probabilities.exists() else {}
         for name in calibrated:
             coder_params = {k: v for k, v in params.items() if k in CODERS[name]._param_names()}
             settings = [("codebook only", False)]
@@ -229,8 +234,15 @@ def main(argv=None) -> int:
                 settings.append((f"trained, grouped {args.folds}-fold CV by doc", True))
             for label, trained in settings:
                 t0 = time.perf_counter()
-                probs, labels, fold_of = held_out_probabilities(
-                    name, records, codebook, coder_params, args.folds, args.seed, trained=trained)
+                key = f"{name}|{label}|{Path(args.data).name}|{json.dumps(coder_params, sort_keys=True)}"
+                if key in kept:
+                    probs, labels, fold_of = kept[key]["probs"], kept[key]["labels"], np.array(kept[key]["folds"])
+                else:
+                    probs, labels, fold_of = held_out_probabilities(
+                        name, records, codebook, coder_params, args.folds, args.seed, trained=trained)
+                    if args.probabilities:
+                        kept[key] = {"probs": probs, "labels": labels, "folds": [int(f) for f in fold_of]}
+                        args.probabilities.write_text(json.dumps(kept), encoding="utf-8")
                 results[(name, label)] = measure(probs, labels, records, codes, fold_of)
                 r = results[(name, label)]
                 print(f"calibration {name} — {label}: ECE {r['ece']} precision@0.9 "
