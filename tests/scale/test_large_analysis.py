@@ -159,13 +159,14 @@ def test_agreement_over_more_shared_documents_than_it_holds_says_how_to_choose_t
 
     from chimeqda.errors import InvalidInput
     from chimeqda.services import agreement as agreement_service
+    from chimeqda.services import comparison
     from chimeqda.store import tables as t
 
     ws, _ = corpus_project
     with ws.session() as session:
         names = sorted(session.scalars(select(t.Document.name)))
     coders = ["human:ann", "machine:lexicon"]
-    monkeypatch.setattr(agreement_service, "IN_LIST", 12)  # the limit (20,000 documents), small enough to reach
+    monkeypatch.setattr(comparison, "IN_LIST", 12)  # the limit (20,000 documents), small enough to reach
     with pytest.raises(InvalidInput, match=r"share 40 coded documents; agreement compares at most 12 .*--document"):
         agreement_service.agreement(ws, coders, documents=names, n_boot=10)
     result = agreement_service.agreement(ws, coders, documents=names[:12], n_boot=10)

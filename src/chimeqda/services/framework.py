@@ -24,7 +24,8 @@ from chimeqda.analysis import saturation as sat
 from chimeqda.analysis.frequencies import frequencies_by_attribute
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo
-from chimeqda.services.agreement import CELL_TARGET, SUMMARY_DRAFTER, agreement
+from chimeqda.services.agreement import CELL_TARGET, agreement
+from chimeqda.services.comparison import SUMMARY_DRAFTER
 from chimeqda.services.frames import (
     ProjectFrames,
     project_frames,

@@ -1,5 +1,7 @@
 """Rigour services, by area (this module gathers their names for existing callers).
 
+- :mod:`chimeqda.services.comparison`: the coders compared, the documents they
+  share and each coder's codings on their segments;
 - :mod:`chimeqda.services.agreement`: inter-coder agreement, disagreements,
   reconciliation, the coding history and its replay;
 - :mod:`chimeqda.services.framework`: the framework matrix and cell summaries,
@@ -12,23 +14,25 @@ HTML rendering is in :mod:`chimeqda.report.rigour`; XLSX writing in
 from chimeqda.report.rigour import framework_html
 from chimeqda.services.agreement import (
     CELL_TARGET,
-    CONSENSUS,
     HISTORY_COLUMNS,
-    SPECIAL,
-    SUMMARY_DRAFTER,
     AgreementResult,
-    CoderRef,
-    Comparison,
     agreement,
-    coders_frame,
     coding_history,
-    compare,
-    default_coders,
     disagreements,
-    ratings_frame,
     reconcile,
     reconcile_disagreements,
     replay,
+)
+from chimeqda.services.comparison import (
+    CONSENSUS,
+    SPECIAL,
+    SUMMARY_DRAFTER,
+    CoderRef,
+    Comparison,
+    coders_frame,
+    compare,
+    default_coders,
+    ratings_frame,
     resolve_coder,
 )
 from chimeqda.services.framework import (
