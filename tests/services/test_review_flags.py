@@ -115,3 +115,84 @@ def test_the_report_separates_reviewed_no_code_from_not_reviewed(strict, tmp_pat
             f"suggestion waiting, {summary.flagged} flagged") in html
     written = project_report(ws, tmp_path / "out", rigour=True).read_text(encoding="utf-8")
     assert "reviewed: no code" in written and f"{summary.flagged} flagged" in written
+
+
+def _states_one_by_one(ws) -> dict[str, int]:
+    """Each participant segment of the current documents put in its review state by plain Python over every row."""
+    from collections import Counter
+
+    with ws.session() as session:
+        segments = session.execute(
+            select(t.Segment.id, t.Segment.document_id, t.Segment.start, t.Segment.end, t.Segment.role)
+            .join(t.Document, t.Document.id == t.Segment.document_id)
+            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))).all()
+        events = session.execute(
+            select(t.CodingEvent.id, t.CodingEvent.document_id, t.CodingEvent.segment_id, t.CodingEvent.start,
+                   t.CodingEvent.end, t.CodingEvent.action, t.CodingEvent.decides_id, t.Coder.kind)
+            .join(t.Coder, t.Coder.id == t.CodingEvent.coder_id)
+            .where(t.CodingEvent.project_id == ws.project_id)).all()
+        reviews = session.execute(select(t.SegmentReview.segment_id, t.SegmentReview.action)
+                                  .order_by(t.SegmentReview.id)).all()
+        flagged = set(session.scalars(select(t.ReviewFlag.segment_id)))
+    latest_review = dict(reviews)  # later rows overwrite earlier ones
+    removed = {e.decides_id for e in events if e.action == "removed"}
+    decided = {e.decides_id for e in events if e.decides_id is not None}
+
+    def person(segment, action):
+        return any(e.kind == "human" and e.action == action and e.document_id == segment.document_id
+                   and e.start < segment.end and e.end > segment.start
+                   and (action != "accepted" or e.id not in removed) for e in events)
+
+    states: Counter = Counter()
+    for segment in segments:
+        if segment.role == "interviewer":
+            continue
+        if person(segment, "accepted"):
+            states["coded"] += 1
+        elif latest_review.get(segment.id) == "no_code":
+            states["no_code"] += 1
+        elif any(e.segment_id == segment.id and e.action == "suggested" and e.id not in decided for e in events):
+            states["pending"] += 1
+        elif person(segment, "rejected"):
+            states["rejected"] += 1
+        elif segment.id in flagged:
+            states["flagged"] += 1
+        else:
+            states["not_reviewed"] += 1
+    return dict(states)
+
+
+def test_coverage_counts_equal_a_segment_by_segment_count_with_every_state_present(strict):
+    from chimeqda.services.coding import add_coding, decide, pending_suggestions, remove_coding
+    from chimeqda.services.revisions import revise_document
+
+    ws, _ = strict
+    # a revised document: its first version's segments, suggestions and flags must not be counted
+    flags = open_flags(ws)
+    revised = flags[-1]
+    revise_document(ws, revised.document_id, [(0, 0, "Note. ")], reason="test", user="ann")
+    run_coder(ws, "lexicon", documents=[revised.document])  # many suggestions waiting there
+    by_segment: dict[int, list] = {}
+    for suggestion in pending_suggestions(ws):
+        by_segment.setdefault(suggestion.segment_id, []).append(suggestion)
+    segments = sorted(by_segment)
+    assert len(segments) >= 3
+    decide(ws, [s.event_id for s in by_segment[segments[0]]], "accepted", by="ann")  # coded
+    mark_no_code(ws, [segments[2]], by="ann")  # "no code" wins over a suggestion waiting
+    decide(ws, [s.event_id for s in by_segment[segments[1]]], "accepted", by="ann")
+    decide(ws, [s.event_id for s in by_segment[segments[1]]], "rejected", by="bob")  # withdrawn: rejected
+    flags = open_flags(ws)  # segments[2:] stay pending
+    assert len(flags) >= 3
+    mark_no_code(ws, [flags[0].segment_id, flags[1].segment_id], by="ann")  # reviewed: no code
+    reopen(ws, [flags[1].segment_id], by="ann")  # withdrawn: flagged again
+    removed = add_coding(ws, flags[2].document_id, flags[2].start, flags[2].end, flags[2].code, by="ann")
+    remove_coding(ws, removed, by="ann")  # a withdrawn coding codes nothing
+    mark_no_code(ws, [segments[0]], by="bob")  # coded wins over "no code"
+
+    expected = _states_one_by_one(ws)
+    summary = coverage_summary(ws)
+    states = ("coded", "no_code", "pending", "rejected", "flagged", "not_reviewed")
+    assert {state: getattr(summary, state) for state in states} == {state: expected.get(state, 0)
+                                                                     for state in states}
+    assert all(expected.get(state, 0) > 0 for state in states), expected
+    assert summary.segments == sum(expected.values())

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Exists, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Select, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
@@ -236,31 +236,66 @@ def reopen(ws: Workspace, segment_ids: Iterable[int], *, by: str, document_id: i
     return _append_reviews(ws, segment_ids, "reopened", by=by, note="", document_id=document_id)
 
 
+REVIEW_STATES = ("coded", "no_code", "pending", "rejected", "flagged")
+"""The review states of :func:`coverage_summary` in order of precedence (then ``not_reviewed``)."""
+
+
+def _state_segment_ids(project_id: int) -> list[Select]:
+    """For each of :data:`REVIEW_STATES`, a select of the segment ids in that state or a later-ranked one.
+
+    Each set is read once, from the side that is small or indexed: a person's events are joined
+    to the segments whose words they cover (segments by document), pending suggestions name
+    their segment, reviews and flags too. No per-segment correlated subquery: at a million
+    segments those took hours on SQLite.
+    """
+    people = select(t.Coder.id).where(t.Coder.kind == "human")
+
+    def covered_by_person(action: str) -> Select:
+        event = aliased(t.CodingEvent)
+        query = (select(t.Segment.id.label("segment_id")).select_from(event)
+                 .join(t.Segment, (t.Segment.document_id == event.document_id) & (t.Segment.start < event.end)
+                       & (t.Segment.end > event.start))
+                 .where(event.project_id == project_id, event.action == action, event.coder_id.in_(people)))
+        return query.where(~removed(event)) if action == "accepted" else query
+
+    pending = aliased(t.CodingEvent)
+    return [
+        covered_by_person("accepted"),
+        _no_code_ids(project_id),
+        select(pending.segment_id).where(pending.project_id == project_id, pending.segment_id.is_not(None),
+                                         pending_suggestion(pending)),
+        covered_by_person("rejected"),
+        select(t.ReviewFlag.segment_id).where(t.ReviewFlag.project_id == project_id),
+    ]
+
+
 def coverage_summary(ws: Workspace) -> CoverageSummary:
     """Participant segments of the current documents by review state, counted by the database.
 
     In order: coded (a person's coding covers it), reviewed: no code, a suggestion waiting,
-    suggestions rejected and nothing coded, flagged, nothing suggested.
+    suggestions rejected and nothing coded, flagged, nothing suggested. Each state's segments
+    are selected once (:func:`_state_segment_ids`); a segment takes the first state it is in
+    (the smallest rank of its rows), and segments in none are "not reviewed".
     """
-    flagged = exists().where(t.ReviewFlag.segment_id == t.Segment.id)
-    state = case(
-        (_human_event_on(t.Segment, "accepted"), "coded"),
-        (t.Segment.id.in_(_no_code_ids(ws.project_id)), "no_code"),
-        (_pending_on(t.Segment), "pending"),
-        (_human_event_on(t.Segment, "rejected"), "rejected"),
-        (flagged, "flagged"),
-        else_="not_reviewed",
-    ).label("state")
+    tagged = union_all(*(select(ids.subquery().c.segment_id.label("segment_id"), literal(rank).label("rank"))
+                         for rank, ids in enumerate(_state_segment_ids(ws.project_id))))
+    tagged_rows = tagged.subquery("tagged")
+    first = (select(tagged_rows.c.segment_id, func.min(tagged_rows.c.rank).label("rank"))
+             .group_by(tagged_rows.c.segment_id).subquery("first_state"))
+    in_scope = (t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
+                t.Segment.role != "interviewer")
     with ws.session() as session:
+        total = int(session.scalar(select(func.count()).select_from(t.Segment)
+                                   .join(t.Document, t.Document.id == t.Segment.document_id)
+                                   .where(*in_scope)) or 0)
         counts = dict(session.execute(
-            select(state, func.count()).select_from(t.Segment)
+            select(first.c.rank, func.count()).select_from(first)
+            .join(t.Segment, t.Segment.id == first.c.segment_id)
             .join(t.Document, t.Document.id == t.Segment.document_id)
-            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
-                   t.Segment.role != "interviewer")
-            .group_by(state)
+            .where(*in_scope).group_by(first.c.rank)
         ).all())
-    names = ("coded", "no_code", "pending", "rejected", "flagged", "not_reviewed")
-    return CoverageSummary(segments=sum(counts.values()), **{name: int(counts.get(name, 0)) for name in names})
+    states = {name: int(counts.get(rank, 0)) for rank, name in enumerate(REVIEW_STATES)}
+    return CoverageSummary(segments=total, **states, not_reviewed=total - sum(states.values()))
 
 
 @dataclass(frozen=True)
