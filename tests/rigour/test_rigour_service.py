@@ -78,6 +78,25 @@ def test_three_coders_with_missing_documents_use_alpha_with_missing_data(coded):
     assert overall["alpha"] == pytest.approx(krippendorff.alpha(wide.T.to_numpy(), level_of_measurement="nominal"))
 
 
+def test_rule_any_compares_the_documents_at_least_two_coders_coded(coded):
+    from chimeqda.services import add_coding
+    from tests.rigour.conftest import participant_segments
+
+    first = {}
+    for segment in participant_segments(coded):
+        first.setdefault(segment.name, segment)
+    p01, p02 = first["P01-interview.txt"], first["P02-interview.txt"]
+    add_coding(coded, p01.document_id, p01.start, p01.end, "hope", by="carla")  # carla read P01 only
+    add_coding(coded, p02.document_id, p02.start, p02.end, "hope", by="dave")  # dave read P02 only
+    assert rigour.compare(coded, ["carla", "dave"], rule="any").documents == []
+    with pytest.raises(InvalidInput, match="no document in common"):
+        rigour.agreement(coded, ["carla", "dave"], rule="any", n_boot=0)
+    three = rigour.compare(coded, ["carla", "dave", "lexicon"], rule="any")  # the machine covered both
+    assert three.documents == sorted([p01.document_id, p02.document_id])
+    assert three.rated == {"carla": {p01.document_id}, "dave": {p02.document_id},
+                           "lexicon": {p01.document_id, p02.document_id}}
+
+
 def test_unknown_and_ambiguous_coders_are_explained(coded):
     with pytest.raises(UnknownObject):
         rigour.agreement(coded, ["ann", "nobody"])

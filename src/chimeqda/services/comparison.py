@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import distinct, func, select, union
+from sqlalchemy import CompoundSelect, Select, distinct, func, literal, select, union, union_all
 from sqlalchemy.orm import Session, aliased
 
 from chimeqda.errors import InvalidInput, UnknownObject
@@ -153,6 +153,24 @@ def _coder_events(session: Session, project_id: int, coder: CoderRef,
     return pd.DataFrame(rows, columns=["event_id", "document_id", "start", "end", "code"])
 
 
+def _coded_documents_query(project_id: int, coder: CoderRef, within: set[int] | None = None) -> Select | CompoundSelect:
+    """Select of the documents the coder has coded (module docstring); ``within`` (≤ :data:`IN_LIST` ids) limits it."""
+    actions = ("suggested",) if coder.kind == "machine" else ("accepted", "rejected", "removed")
+    query = select(t.CodingEvent.document_id.label("document_id")).where(
+        t.CodingEvent.project_id == project_id, t.CodingEvent.coder_id.in_(coder.ids),
+        t.CodingEvent.action.in_(actions),
+    )
+    if within is not None and len(within) <= IN_LIST:
+        query = query.where(t.CodingEvent.document_id.in_(sorted(within)))
+    if coder.kind != "machine":
+        return query.distinct()
+    runs = select(t.CoderRun.document_id).where(  # covered documents, suggestions or not
+        t.CoderRun.project_id == project_id, t.CoderRun.coder_id.in_(list(coder.ids)))
+    if within is not None and len(within) <= IN_LIST:
+        runs = runs.where(t.CoderRun.document_id.in_(sorted(within)))
+    return union(query, runs)
+
+
 def _coded_documents(session: Session, project_id: int, coder: CoderRef,
                      within: set[int] | None = None) -> set[int]:
     """Documents the coder has coded (module docstring): a machine's runs cover them even without suggestions.
@@ -160,33 +178,25 @@ def _coded_documents(session: Session, project_id: int, coder: CoderRef,
     ``within`` (at most :data:`IN_LIST` ids) reads only those documents: a
     machine coder of a million posts compared on the few a person coded.
     """
-    actions = ("suggested",) if coder.kind == "machine" else ("accepted", "rejected", "removed")
-    query = select(t.CodingEvent.document_id).where(
-        t.CodingEvent.project_id == project_id, t.CodingEvent.coder_id.in_(coder.ids),
-        t.CodingEvent.action.in_(actions),
-    ).distinct()
-    if within is not None and len(within) <= IN_LIST:
-        query = query.where(t.CodingEvent.document_id.in_(sorted(within)))
-    documents = set(session.scalars(query))
-    if coder.kind == "machine":
-        documents |= _covered_documents(session, project_id, coder.ids, within)
-    return documents
+    return set(session.scalars(_coded_documents_query(project_id, coder, within)))
+
+
+def _coded_by_two(session: Session, project_id: int, refs: Sequence[CoderRef]) -> list[int]:
+    """Documents at least two of the coders have coded (rule "any"), counted by the database.
+
+    Each coder's documents are a distinct select; only the documents in two or more are read
+    (a machine coder of a million posts compared with people who coded a few hundred: those).
+    """
+    tagged = union_all(*(select(literal(i).label("coder"), _coded_documents_query(project_id, ref)
+                                .subquery().c.document_id)
+                         for i, ref in enumerate(refs))).subquery("coded")
+    return sorted(session.scalars(select(tagged.c.document_id).group_by(tagged.c.document_id)
+                                  .having(func.count() >= 2)))
 
 
 IN_LIST = 20_000
 """Document ids passed to the database as a list at most (SQLite allows 32,766 parameters); also the most
 documents agreement compares: more is refused with an error saying how to choose them (bounded memory)."""
-
-
-def _covered_documents(session: Session, project_id: int, coder_ids: Iterable[int],
-                       within: set[int] | None = None) -> set[int]:
-    """Documents any run of these (machine) coders covered, suggestions or not."""
-    query = select(t.CoderRun.document_id).where(
-        t.CoderRun.project_id == project_id, t.CoderRun.coder_id.in_(list(coder_ids)),
-    ).distinct()
-    if within is not None and len(within) <= IN_LIST:
-        query = query.where(t.CoderRun.document_id.in_(sorted(within)))
-    return set(session.scalars(query))
 
 
 def _current_documents(session: Session, project_id: int, key, wanted: list) -> dict:
@@ -275,13 +285,6 @@ def compare(
             raise InvalidInput("compare different coders (the same name was given twice)")
         if len(refs) < 2:
             raise InvalidInput("agreement needs at least two coders")
-        coded: dict[str, set[int]] = {}
-        within: set[int] | None = None  # rule "all": only documents every coder so far has coded can count
-        for ref in sorted(refs, key=lambda r: r.kind == "machine"):  # people (fewer documents) first
-            coded[ref.name] = _coded_documents(session, ws.project_id, ref, within if rule == "all" else None)
-            if rule == "all":
-                within = coded[ref.name] if within is None else within & coded[ref.name]
-        coded = {ref.name: coded[ref.name] for ref in refs}
         if documents:
             current = _current_documents(session, ws.project_id, t.Document.name, list(dict.fromkeys(documents)))
             unknown = [name for name in documents if name not in current]
@@ -290,14 +293,21 @@ def compare(
             chosen = sorted(current[name] for name in documents)
             rated = {ref.name: set(chosen) for ref in refs}
         else:
+            coded: dict[str, set[int]] = {}
             if rule == "all":
+                within: set[int] | None = None  # only documents every coder so far has coded can count
+                for ref in sorted(refs, key=lambda r: r.kind == "machine"):  # people (fewer documents) first
+                    coded[ref.name] = _coded_documents(session, ws.project_id, ref, within)
+                    within = coded[ref.name] if within is None else within & coded[ref.name]
                 candidates = sorted(set.intersection(*coded.values()))
             else:
-                counts = pd.Series([d for docs in coded.values() for d in docs]).value_counts()
-                candidates = sorted(int(d) for d, n in counts.items() if n >= 2)
+                candidates = _coded_by_two(session, ws.project_id, refs)
+                shared = set(candidates)
+                if len(shared) <= IN_LIST:  # more is refused below, and would read every coder's documents
+                    coded = {ref.name: _coded_documents(session, ws.project_id, ref, shared) & shared for ref in refs}
             # only the candidates' rows are read (a million-post corpus is not), IN_LIST ids a query
             chosen = sorted(_current_documents(session, ws.project_id, t.Document.id, candidates).values())
-            rated = {name: docs & set(chosen) for name, docs in coded.items()}
+            rated = {ref.name: coded.get(ref.name, set()) & set(chosen) for ref in refs}
         if len(chosen) > IN_LIST:
             raise InvalidInput(
                 f"{' and '.join(ref.name for ref in refs)} share {len(chosen):,} coded documents; agreement compares "
