@@ -267,6 +267,34 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
     click.echo(f"schema at revision {head_revision()}")
 
 
+@db_group.command("copy")
+@project_options
+@click.option("--to", "target", required=True, metavar="URL",
+              help="Empty database to copy into: postgresql://user@host/newdb, or sqlite:///path/new.sqlite3.")
+@friendly_errors
+def db_copy(project_dir: Path, db: str | None, target: str) -> None:
+    """Copy the whole project database into a new, empty one (move a study to the team's PostgreSQL server).
+
+    Everything comes along with its ids: documents and versions, the full coding history with authors
+    and times, suggestions, reviews, memos, participants, accounts and the privacy audit trail. The
+    project's own database is only read; stop `chimeqda serve` first, as work done during the copy stays
+    behind. The pseudonymisation key file is not in any database and stays where it is.
+
+    Example: chimeqda db copy -p my-study --to postgresql://qda@dbhost/study
+    """
+    from chimeqda.store.copy import copy_database
+    from chimeqda.store.db import open_database, project_url, shown_url
+
+    source = open_database(project_url(project_dir, db))
+    try:
+        result = copy_database(source, target)
+    finally:
+        source.dispose()
+    counted = ", ".join(f"{rows:,} {name}" for name, rows in result.rows.items() if rows)
+    click.echo(f"copied {result.total:,} rows into {shown_url(target)}: {counted}")
+    click.echo(f"use it with --db (or CHIMEQDA_DATABASE_URL), e.g. chimeqda serve --db {shown_url(target)}")
+
+
 COMMANDS = (init, import_, participants, documents, demo, db_group)
 
 

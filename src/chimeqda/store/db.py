@@ -107,13 +107,13 @@ def open_database(url: str, *, create: bool = False) -> Engine:
     try:
         current = schema_revision(engine)
     except OperationalError as exc:
-        raise ProjectError(f"cannot open the project database {_safe(url)}: {exc.orig}") from None
+        raise ProjectError(f"cannot open the project database {shown_url(url)}: {exc.orig}") from None
     head = head_revision()
     if current == head:
         return engine
     if current is None and not create:
         raise ProjectError(
-            f"{_safe(url)} is not a chimeqda project; create one with `chimeqda init DIR`"
+            f"{shown_url(url)} is not a chimeqda project; create one with `chimeqda init DIR`"
         )
     if engine.dialect.name == "sqlite":
         if current is not None:
@@ -135,7 +135,8 @@ def _backup_sqlite(engine: Engine) -> None:
         shutil.copy2(path, f"{path}.bak-{schema_revision(engine)}")
 
 
-def _safe(url: str) -> str:
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: password hidden."""
     try:
         return make_url(_normalise(url)).render_as_string(hide_password=True)
     except ArgumentError:
