@@ -212,3 +212,34 @@ def test_the_default_coder_on_dask_equals_the_local_engine(client, tmp_path, db_
     assert run.coder == expected.coder and run.suggestions == expected.suggestions
     assert run.flagged == expected.flagged
     _same_as_local(local, dask, run, score_tolerance=1e-6)
+
+
+def test_selective_coding_on_dask_equals_the_local_engine(client, tmp_path, db_url):
+    """`code --precision P --engine dask`: the local engine's suggestions, flags, count left and check."""
+    from click.testing import CliRunner
+
+    from chimeqda.cli import main
+
+    rows = corpus_rows(80, seed=7)
+    local, dask = _project(tmp_path, "local", db_url, rows), _project(tmp_path, "dask", db_url, rows)
+    plain = _project(tmp_path, "plain", db_url, rows)
+    everything = run_coder(plain, "lexicon")
+    expected = run_coder(local, "lexicon", precision=0.7)
+    run = run_coder_dask(dask, "lexicon", client=client, partition_segments=40, precision=0.7)
+    assert 0 < expected.suggestions < everything.suggestions  # the rule leaves the less sure codes out
+    assert (run.segments, run.suggestions, run.flagged) == (expected.segments, expected.suggestions, expected.flagged)
+    assert run.left_for_review == expected.left_for_review > 0
+    assert run.precision == 0.7 and run.coder == expected.coder and run.coder.params["precision"] == 0.7
+    assert run.precision_check == expected.precision_check
+    assert all(row[7] >= 0.7 for row in _suggestions(dask))
+    _same_as_local(local, dask, run)
+
+    # The command line: no refusal any more, the same report as the local engine.
+    other = _project(tmp_path, "cli", db_url, rows)
+    args = ["code", "-p", str(tmp_path / "cli"), "--db", f"sqlite:///{tmp_path / 'cli.sqlite3'}", "--coder", "lexicon",
+            "--precision", "0.7"]
+    said = CliRunner().invoke(main, [*args, "--scheduler", client.scheduler.address])
+    assert said.exit_code == 0, said.output
+    assert f"{expected.left_for_review} of {expected.segments} segments left for you" in said.output
+    assert expected.precision_check.message() in said.output
+    assert _suggestions(other) == _suggestions(local) and _flags(other) == _flags(local)

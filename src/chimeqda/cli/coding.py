@@ -48,8 +48,6 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
 
     ws = open_project(project_dir, db)
     guard_privacy(ws, allow_unpseudonymised, "machine coding", documents or None)
-    if precision is not None and (engine == "dask" or scheduler):
-        raise click.UsageError("--precision works with --engine local only (drop --engine dask/--scheduler)")
     if engine == "dask" or scheduler:
         from chimeqda.services.distributed import run_coder_dask
 
@@ -60,7 +58,7 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
 
             run = run_coder_dask(ws, coder, params=parse_params(params), documents=documents or None,
                                  include_interviewer=include_interviewer, scheduler=scheduler, workers=workers,
-                                 progress=lambda m: click.echo(m, err=True), advance=advance)
+                                 progress=lambda m: click.echo(m, err=True), advance=advance, precision=precision)
     else:
         run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
                         include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True),

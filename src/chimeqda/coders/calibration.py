@@ -367,6 +367,33 @@ def check_precision(coder: Any, target: float) -> PrecisionCheck:
     return PrecisionCheck(target, total, correct, precision_lower_bound(correct, total), "decisions")
 
 
+def check_target(precision: float) -> None:
+    """Refuse a requested precision outside [0.5, 1) (``--precision``)."""
+    from chimeqda.errors import InvalidInput
+
+    if not 0.5 <= precision < 1:
+        raise InvalidInput(f"precision must be at least 0.5 and below 1 (got {precision})", source="--precision")
+
+
+def selective_limits(
+    coder: Any, segments: Sequence[Any], precision: float, *, probs: Sequence[Mapping[str, float]] | None = None,
+) -> tuple[list[dict[str, float]], int]:
+    """Per segment, thresholds reaching ``precision``; and how many segments stay unsettled at it.
+
+    Pure computation: ``run_coder`` and a Dask worker (``coders.remote``) both call it, so
+    ``--precision`` selects the same suggestions on either engine.
+    """
+    from chimeqda.coders.base import score_segments
+    from chimeqda.coders.language import segment_language
+
+    check_target(precision)
+    probs = list(probs) if probs is not None else score_segments(coder, segments)
+    chosen = selective_thresholds(list(coder.thresholds()), precision)
+    limits = [chosen[calibration_lang(segment_language(s))] for s in segments]
+    left = sum(unsettled(row, lim, precision) for row, lim in zip(probs, limits))
+    return limits, left
+
+
 def unsettled(probs: Mapping[str, float], limits: Mapping[str, float], target: float) -> bool:
     """True when some code of a segment is neither suggested nor unlikely enough to leave out at ``target``.
 

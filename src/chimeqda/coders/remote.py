@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chimeqda.coders.base import Coder, score_segments
+from chimeqda.coders.calibration import selective_limits
 from chimeqda.model import Segment, Suggestion
 
 try:  # the scale extra brings dask.distributed
@@ -54,21 +55,29 @@ def held_coder(key: str) -> Coder:
     return held[key]
 
 
-def code_partition(key: str, segments: Sequence[Segment],
-                   flag_level: float) -> tuple[list[Suggestion], dict[Any, dict[str, float]]]:
-    """A task: the held coder's suggestions for one partition of segments, and the unsure segments' scores.
+def code_partition(key: str, segments: Sequence[Segment], flag_level: float, precision: float | None = None,
+                   ) -> tuple[list[Suggestion], dict[Any, dict[str, float]], int]:
+    """A task: the held coder's suggestions for one partition of segments, the unsure segments' scores,
+    and (with ``precision``) how many segments stay unsettled.
 
     Scored as ``run_coder`` scores (:func:`~chimeqda.coders.base.score_segments`,
-    then ``suggest`` on those probabilities). The second part maps each segment
-    left without a suggestion whose most likely code reaches ``flag_level`` to
-    its probabilities: the client flags them with ``services.review.flag_rows``
-    as ``run_coder`` does ("empty means unsure"); the others need no probabilities.
+    then ``suggest`` on those probabilities; with ``precision`` on the thresholds of
+    :func:`~chimeqda.coders.calibration.selective_limits`, as ``run_coder --precision``). The
+    second part maps each segment left without a suggestion whose most likely code reaches
+    ``flag_level`` to its probabilities: the client flags them with ``services.review.flag_rows``
+    as ``run_coder`` does ("empty means unsure"); the others need no probabilities. The third
+    is 0 without ``precision``.
     """
     coder = held_coder(key)
     segments = list(segments)
     probs = score_segments(coder, segments)
-    suggestions = coder.suggest(segments, probs=probs)
+    left = 0
+    if precision is None:
+        suggestions = coder.suggest(segments, probs=probs)
+    else:
+        limits, left = selective_limits(coder, segments, precision, probs=probs)
+        suggestions = coder.suggest(segments, limits=limits, probs=probs)
     suggested = {s.segment_key for s in suggestions}
     unsure = {segment.key: dict(scores) for segment, scores in zip(segments, probs)
               if segment.key not in suggested and scores and max(scores.values()) >= flag_level}
-    return suggestions, unsure
+    return suggestions, unsure, left

@@ -24,10 +24,9 @@ from chimeqda.coders.cache import fit_cached
 from chimeqda.coders.calibration import (
     PrecisionCheck,
     check_precision,
-    selective_thresholds,
-    unsettled,
+    check_target,
+    selective_limits,
 )
-from chimeqda.coders.language import calibration_lang, segment_language
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.model import CoderInfo, LabelledText, Role, Segment, Suggestion, span_within
 from chimeqda.services.project import (
@@ -192,6 +191,8 @@ def run_coder(
     suggestions or not (agreement counts such a document as coded by the
     machine).
     """
+    if precision is not None:
+        check_target(precision)
     with ws.session() as session:
         segments = project_segments(session, ws.project_id, documents=documents, include_interviewer=include_interviewer)
     with ws.kept_vectors():
@@ -206,10 +207,7 @@ def run_coder(
         else:
             limits, left = selective_limits(coder, segments, precision, probs=probs)
             suggestions = coder.suggest(segments, limits=limits, probs=probs)
-    info = coder.info()
-    if precision is not None:
-        info = CoderInfo(kind=info.kind, name=info.name, version=info.version,
-                         params={**info.params, "precision": precision}, training_size=info.training_size)
+    info = run_info(coder, precision)
     run_id = uuid.uuid4().hex
     with ws.session() as session:
         coder_id = coder_row(session, info).id
@@ -249,19 +247,13 @@ def run_coder(
     return CodingRun(run_id, info, len(segments), len(rows), skipped, left, precision, len(flags), checked)
 
 
-def selective_limits(
-    coder: Coder, segments: Sequence[Segment], precision: float, *, probs: Sequence[dict[str, float]] | None = None,
-) -> tuple[list[dict[str, float]], int]:
-    """Per segment, thresholds reaching ``precision``; and how many segments stay unsettled at it."""
-    if not 0.5 <= precision < 1:
-        raise InvalidInput(f"precision must be at least 0.5 and below 1 (got {precision})", source="--precision")
-    probs = list(probs) if probs is not None else score_segments(coder, segments)
-    codes = list(coder.thresholds())
-    langs = [segment_language(s) for s in segments]
-    chosen = selective_thresholds(codes, precision)
-    limits = [chosen[calibration_lang(lang)] for lang in langs]
-    left = sum(unsettled(row, lim, precision) for row, lim in zip(probs, limits))
-    return limits, left
+def run_info(coder: Coder, precision: float | None) -> CoderInfo:
+    """The provenance stored with a run's suggestions: the coder's, and the requested precision if any."""
+    info = coder.info()
+    if precision is None:
+        return info
+    return CoderInfo(kind=info.kind, name=info.name, version=info.version,
+                     params={**info.params, "precision": precision}, training_size=info.training_size)
 
 
 def fit_project_coder(

@@ -10,6 +10,9 @@ rows are those ``run_coder`` writes for the same coder and data (same
 provenance, same skipping of segments already suggested or decided, the same
 review flags on segments left without a suggestion although a code is fairly
 likely: ``services.review.flag_rows`` on the probabilities the workers send back).
+With ``precision`` (``--precision``) the workers suggest on ``run_coder``'s selective
+thresholds (``coders.calibration.selective_limits``) and count the segments they leave
+for the researcher; the client checks the precision as ``run_coder`` does.
 
 A run that stops (a crash, a killed client, Ctrl-C) is resumed by the same
 command: the unfinished run's id is kept in the project's settings, and the
@@ -19,6 +22,7 @@ Dask's business: its partitions are recomputed elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -33,6 +37,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from chimeqda.coders.base import params_hash
+from chimeqda.coders.calibration import check_precision, check_target
 from chimeqda.coders.remote import CoderPlugin, code_partition
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.services.coding import (
@@ -40,6 +45,7 @@ from chimeqda.services.coding import (
     coverage_rows,
     fit_project_coder,
     project_segments,
+    run_info,
     suggestion_rows,
 )
 from chimeqda.services.project import Workspace, code_ids, coder_row
@@ -96,17 +102,22 @@ def run_coder_dask(
     partition_segments: int = 5000,
     progress: Callable[[str], None] | None = None,
     advance: Callable[[int, int], None] | None = None,
+    precision: float | None = None,
 ) -> CodingRun:
     """:func:`~chimeqda.services.coding.run_coder` on a Dask cluster, resumable (see module docstring).
 
     ``client`` uses an open ``distributed.Client`` (else one is made from
     ``scheduler``/``workers``). ``advance(segments_done, segments_total)`` is
-    called after each stored partition.
+    called after each stored partition. ``precision``: as ``run_coder``'s (the
+    workers apply the same selective thresholds); ``left_for_review`` counts the
+    segments coded by this call (a resumed run's earlier part is not scored again).
     """
+    if precision is not None:
+        check_target(precision)
     with ws.kept_vectors():
         coder, codebook_id = fit_project_coder(ws, coder_name, params=params,
                                                learn_from_decisions=learn_from_decisions, progress=progress)
-    info = coder.info()
+    info = run_info(coder, precision)
     with ws.session() as session:
         coder_id = coder_row(session, info).id
         code_id_of = code_ids(session, codebook_id)
@@ -117,14 +128,18 @@ def run_coder_dask(
     run_id = _start_run(ws, resume_key)
     if client is None:
         with dask_client(scheduler, workers) as own:
-            return run_coder_dask_on(own, ws, coder, info, coder_id, code_id_of, partitions, total, run_id,
-                                     resume_key, documents, include_interviewer, progress, advance)
-    return run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions, total, run_id, resume_key,
-                             documents, include_interviewer, progress, advance)
+            run = run_coder_dask_on(own, ws, coder, info, coder_id, code_id_of, partitions, total, run_id,
+                                    resume_key, documents, include_interviewer, progress, advance, precision)
+    else:
+        run = run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions, total, run_id,
+                                resume_key, documents, include_interviewer, progress, advance, precision)
+    if precision is None:
+        return run
+    return dataclasses.replace(run, precision=precision, precision_check=check_precision(coder, precision))
 
 
 def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions, total, run_id, resume_key,
-                      documents, include_interviewer, progress, advance) -> CodingRun:
+                      documents, include_interviewer, progress, advance, precision=None) -> CodingRun:
     from distributed import as_completed
 
     plugin = CoderPlugin(run_id, coder)
@@ -132,8 +147,8 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
     in_flight = max(2, 2 * len(client.scheduler_info().get("workers", {})))
     if progress:
         progress(f"coding {total} segments in {len(partitions)} partitions on {client.scheduler.address}")
-    done = coded = suggested = skipped = flagged = 0
-    level = flag_level(None)
+    done = coded = suggested = skipped = flagged = left = 0
+    level = flag_level(precision)
     pending = iter(partitions)
     futures = as_completed()
     pieces: dict[Any, _Piece] = {}
@@ -149,7 +164,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
                 if attempt + 1 == MAX_ATTEMPTS:
                     raise
                 time.sleep(0.5)
-        future = client.submit(code_partition, run_id, data, level, pure=False)
+        future = client.submit(code_partition, run_id, data, level, precision, pure=False)
         piece.data = data
         pieces[future] = piece
         futures.add(future)
@@ -176,7 +191,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
         for future in futures:
             piece = pieces.pop(future)
             try:
-                suggestions, unsure = future.result()
+                suggestions, unsure, unsettled = future.result()
             except _lost_work_errors() as exc:  # a worker died with the partition's data: send it again
                 piece.attempts += 1
                 if piece.attempts > MAX_ATTEMPTS:
@@ -193,6 +208,7 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
                 rows, skip, flags = _store_partition(session, ws.project_id, coder_id, code_id_of, run_id,
                                                      piece.ids, piece.segments, suggestions, unsure, level)
             suggested, skipped, flagged = suggested + rows, skipped + skip, flagged + flags
+            left += unsettled
             coded, done = coded + len(piece.segments), done + piece.count
             if advance:
                 advance(done, total)
@@ -203,7 +219,8 @@ def run_coder_dask_on(client, ws, coder, info, coder_id, code_id_of, partitions,
         except Exception:  # noqa: BLE001 - a cluster that is gone holds no plugin
             pass
     _finish_run(ws, resume_key)
-    return CodingRun(run_id, info, coded, suggested, skipped, flagged=flagged)
+    return CodingRun(run_id, info, coded, suggested, skipped, flagged=flagged,
+                     left_for_review=left if precision is not None else None)
 
 
 @dataclass
