@@ -54,6 +54,25 @@ def _uncell(value: Any) -> Any:
     return value
 
 
+def map_text_columns(frame, fn):
+    """A copy of a DataFrame with ``fn`` applied to every cell of its text columns.
+
+    Text columns are all but the boolean, numeric and date ones (those are
+    kept as they are); their cells are passed one by one, as objects. Columns
+    are taken by position, so two columns with one name are both mapped.
+    """
+    from pandas.api import types
+
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        dtype = column.dtype
+        if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype) or types.is_datetime64_any_dtype(dtype):
+            continue
+        out.isetitem(position, column.astype(object).map(fn))
+    return out
+
+
 def csv_safe(frame):
     """A copy of a DataFrame whose text cells, index values, column names and index names are :func:`csv_cell`-safe.
 
@@ -71,13 +90,7 @@ def csv_safe(frame):
             return index.rename(csv_cell(index.name))
         return pd.Index([csv_cell(v) for v in index], name=csv_cell(index.name), dtype=object)
 
-    out = frame.copy()
-    for position in range(out.shape[1]):
-        column = out.iloc[:, position]
-        dtype = column.dtype
-        if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype) or types.is_datetime64_any_dtype(dtype):
-            continue
-        out.isetitem(position, column.astype(object).map(csv_cell))
+    out = map_text_columns(frame, csv_cell)
     if not isinstance(out.index, pd.RangeIndex):
         out.index = safe_index(out.index)
     else:

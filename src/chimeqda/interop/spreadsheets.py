@@ -27,7 +27,7 @@ import pandas as pd
 
 from chimeqda.codebook.loader import ROW_FIELDS, codebook_to_rows
 from chimeqda.model import Codebook
-from chimeqda.tabular import looks_like_formula, write_csv
+from chimeqda.tabular import looks_like_formula, map_text_columns, write_csv
 
 TABLE_NOTES = {
     "frequencies": "Per top-level code: coded segments, documents and participants (sub-codes rolled up).",
@@ -73,19 +73,12 @@ def _clean_cell(value: Any) -> Any:
 
 def _sheet_frame(table: pd.DataFrame, *, index: bool = False) -> pd.DataFrame:
     """A flat copy: one header row, the index as a column when it means something (or ``index``), text cleaned."""
-    from pandas.api import types
-
-    frame = table.copy()
+    frame = table
     if isinstance(frame.columns, pd.MultiIndex):
-        frame.columns = ["_".join(str(p) for p in col if str(p)) for col in frame.columns]
+        frame = frame.set_axis(["_".join(str(p) for p in col if str(p)) for col in frame.columns], axis="columns")
     if index or not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
-    for position in range(frame.shape[1]):
-        column = frame.iloc[:, position]
-        dtype = column.dtype
-        if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype) or types.is_datetime64_any_dtype(dtype):
-            continue
-        frame.isetitem(position, column.astype(object).map(_clean_cell))
+    frame = map_text_columns(frame, _clean_cell)  # a copy: the caller's table is left as it was
     frame.columns = [_clean_cell(str(c)) for c in frame.columns]
     return frame
 
