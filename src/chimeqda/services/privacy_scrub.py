@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -186,11 +186,8 @@ def _scrub_version(session: Session, doc: t.Document, pattern: re.Pattern[str] |
     if meta != (doc.meta or {}):
         doc.meta = meta
         changed += 1
-    for turn in session.scalars(select(t.Turn).where(t.Turn.document_id == doc.id)):
-        speaker = _mask_label(turn.speaker, pattern, exact)
-        if speaker != turn.speaker:
-            turn.speaker = speaker
-            changed += 1
+    changed += _mask_field(session.scalars(select(t.Turn).where(t.Turn.document_id == doc.id)), "speaker",
+                           lambda speaker: _mask_label(speaker, pattern, exact))
     for segment in session.scalars(select(t.Segment).where(t.Segment.document_id == doc.id)):
         same = segment.text == old_text[segment.start:segment.end]
         new = new_text[segment.start:segment.end] if same else mask_text(segment.text, pattern)
@@ -200,12 +197,9 @@ def _scrub_version(session: Session, doc: t.Document, pattern: re.Pattern[str] |
             changed += 1
     if pattern is None:
         return masked, changed
-    for event in session.scalars(select(t.CodingEvent).where(t.CodingEvent.document_id == doc.id,
-                                                             t.CodingEvent.evidence != "")):
-        evidence = mask_evidence(event.evidence, pattern)
-        if evidence != event.evidence:
-            event.evidence = evidence
-            changed += 1
+    changed += _mask_field(session.scalars(select(t.CodingEvent).where(
+        t.CodingEvent.document_id == doc.id, t.CodingEvent.evidence != "")), "evidence",
+        lambda evidence: mask_evidence(evidence, pattern))
     codings = select(t.CodingEvent.id).where(t.CodingEvent.document_id == doc.id).scalar_subquery()
     memos = session.scalars(select(t.Memo).where(
         t.Memo.project_id == doc.project_id,
@@ -216,13 +210,22 @@ def _scrub_version(session: Session, doc: t.Document, pattern: re.Pattern[str] |
         if (title, body) != (memo.title or "", memo.text or ""):
             memo.title, memo.text = title, body
             changed += 1
-    for review in session.scalars(select(t.SegmentReview).where(t.SegmentReview.document_id == doc.id,
-                                                                t.SegmentReview.note != "")):
-        note = mask_text(review.note, pattern)
-        if note != review.note:
-            review.note = note
-            changed += 1
+    changed += _mask_field(session.scalars(select(t.SegmentReview).where(
+        t.SegmentReview.document_id == doc.id, t.SegmentReview.note != "")), "note",
+        lambda note: mask_text(note, pattern))
     return masked, changed
+
+
+def _mask_field(rows: Iterable[Any], name: str, mask: Callable[[Any], Any]) -> int:
+    """Set each row's field ``name`` to ``mask`` of its value where that changes it; returns how many changed."""
+    changed = 0
+    for row in rows:
+        value = getattr(row, name)
+        new = mask(value)
+        if new != value:
+            setattr(row, name, new)
+            changed += 1
+    return changed
 
 
 def compact_database(engine) -> str:
