@@ -20,6 +20,7 @@ from chimeqda.services import (
 )
 from chimeqda.services.revisions import OffsetMap, apply_edits, checked_edits, revise_document
 from chimeqda.store import tables as t
+from tests.privacy.conftest import span
 
 TRANSCRIPT = """SYNTHETIC TEST TRANSCRIPT (written for chimeqda's tests; no real participant)
 
@@ -46,28 +47,20 @@ def study(workspace, tmp_path):
     return workspace, outcome.document_id
 
 
-def _document(ws, document_id):
-    with ws.session() as session:
-        return session.get(t.Document, document_id)
 
 
-def _span(text, words):
-    start = text.index(words)
-    return start, start + len(words)
-
-
-def test_codings_decisions_and_memos_survive_with_the_coded_words(study):
+def test_codings_decisions_and_memos_survive_with_the_coded_words(study, stored_document):
     ws, doc_id = study
-    old_text = _document(ws, doc_id).text
+    old_text = stored_document(doc_id).text
     run_coder(ws, "lexicon")
     pending = pending_suggestions(ws)
     assert len(pending) >= 3
     decide(ws, [pending[0].event_id], "accepted", by="ann")
     decide(ws, [pending[1].event_id], "rejected", by="ann")
-    sponsor = add_coding(ws, doc_id, *_span(old_text, "My sponsor Big Mike took me along"),
+    sponsor = add_coding(ws, doc_id, *span(old_text, "My sponsor Big Mike took me along"),
                          "connectedness.peer_support", by="ann")
-    name_only = add_coding(ws, doc_id, *_span(old_text, "Big Mike"), "connectedness.peer_support", by="ann")
-    withdrawn = add_coding(ws, doc_id, *_span(old_text, "The group is my safety net"), "connectedness", by="ann")
+    name_only = add_coding(ws, doc_id, *span(old_text, "Big Mike"), "connectedness.peer_support", by="ann")
+    withdrawn = add_coding(ws, doc_id, *span(old_text, "The group is my safety net"), "connectedness", by="ann")
     remove_coding(ws, withdrawn, by="ann")
     with ws.session() as session:
         session.add(t.Memo(project_id=ws.project_id, target_type="document", target_id=doc_id, text="calm interview"))
@@ -80,8 +73,8 @@ def test_codings_decisions_and_memos_survive_with_the_coded_words(study):
 
     revision = revise_document(ws, doc_id, name_edits(old_text), reason="pseudonymisation", user="ann")
 
-    new = _document(ws, revision.document_id)
-    old = _document(ws, doc_id)
+    new = stored_document(revision.document_id)
+    old = stored_document(doc_id)
     assert (new.version, new.supersedes_id, new.is_current) == (2, doc_id, True)
     assert not old.is_current and old.text == old_text  # the old version is kept as it was
     assert "Mieke" not in new.text and "Zwolle" not in new.text and "[Person 1]: Mike" not in new.text
@@ -114,9 +107,9 @@ def test_codings_decisions_and_memos_survive_with_the_coded_words(study):
     del name_only
 
 
-def test_turn_speakers_are_renamed_and_segments_cover_the_new_text(study):
+def test_turn_speakers_are_renamed_and_segments_cover_the_new_text(study, stored_document):
     ws, doc_id = study
-    text = _document(ws, doc_id).text
+    text = stored_document(doc_id).text
     revision = revise_document(ws, doc_id, name_edits(text), reason="pseudonymisation", user="ann",
                                speakers={"Mieke": "[Person 1]"})
     with ws.session() as session:
@@ -126,7 +119,7 @@ def test_turn_speakers_are_renamed_and_segments_cover_the_new_text(study):
                                    .order_by(t.Segment.index)).all()
         old_roles = [r for r in session.scalars(select(t.Turn.role).where(t.Turn.document_id == doc_id)
                                                 .order_by(t.Turn.index))]
-    new_text = _document(ws, revision.document_id).text
+    new_text = stored_document(revision.document_id).text
     assert [turn.speaker for turn in turns if turn.role == "participant"] == ["[Person 1]"] * 3
     assert [turn.role for turn in turns] == old_roles
     assert all(new_text[s.start:s.end] == s.text for s in segments)
@@ -137,9 +130,9 @@ def test_turn_speakers_are_renamed_and_segments_cover_the_new_text(study):
             assert new_text[turn.start:turn.end].startswith("[Person 1]:")
 
 
-def test_bad_edits_change_nothing(study):
+def test_bad_edits_change_nothing(study, stored_document):
     ws, doc_id = study
-    text = _document(ws, doc_id).text
+    text = stored_document(doc_id).text
     start = text.index("Zwolle")
     with pytest.raises(InvalidInput, match="overlap"):
         revise_document(ws, doc_id, [(start, start + 6, "x"), (start + 2, start + 4, "y")], reason="r", user="ann")
@@ -147,25 +140,25 @@ def test_bad_edits_change_nothing(study):
         revise_document(ws, doc_id, [(0, len(text) + 1, "x")], reason="r", user="ann")
     with ws.session() as session:
         assert session.scalar(select(func.count()).select_from(t.Document)) == 1
-    assert _document(ws, doc_id).is_current
+    assert stored_document(doc_id).is_current
 
 
-def test_a_crash_after_the_revision_leaves_the_old_version_intact(study):
+def test_a_crash_after_the_revision_leaves_the_old_version_intact(study, stored_document):
     ws, doc_id = study
-    text = _document(ws, doc_id).text
-    add_coding(ws, doc_id, *_span(text, "Mike called me every morning."), "connectedness", by="ann")
+    text = stored_document(doc_id).text
+    add_coding(ws, doc_id, *span(text, "Mike called me every morning."), "connectedness", by="ann")
     with pytest.raises(RuntimeError), ws.session() as session:
         revise_document(session, doc_id, name_edits(text), reason="pseudonymisation", user="ann")
         raise RuntimeError("the machine stopped")
     with ws.session() as session:
         assert session.scalar(select(func.count()).select_from(t.Document)) == 1
         assert session.scalar(select(func.count()).select_from(t.CodingEvent)) == 1
-    assert _document(ws, doc_id).is_current
+    assert stored_document(doc_id).is_current
 
 
-def test_rewrite_applies_to_copied_memos_and_evidence(study):
+def test_rewrite_applies_to_copied_memos_and_evidence(study, stored_document):
     ws, doc_id = study
-    text = _document(ws, doc_id).text
+    text = stored_document(doc_id).text
     with ws.session() as session:
         session.add(t.Memo(project_id=ws.project_id, target_type="document", target_id=doc_id,
                            title="About Mieke", text="Mieke spoke of Zwolle"))
@@ -178,9 +171,9 @@ def test_rewrite_applies_to_copied_memos_and_evidence(study):
     assert original.text == "Mieke spoke of Zwolle"  # the old version's memo is kept as it was
 
 
-def test_only_the_current_version_can_be_revised(study):
+def test_only_the_current_version_can_be_revised(study, stored_document):
     ws, doc_id = study
-    text = _document(ws, doc_id).text
+    text = stored_document(doc_id).text
     revise_document(ws, doc_id, name_edits(text), reason="pseudonymisation", user="ann")
     with pytest.raises(InvalidInput, match="newer version"):
         revise_document(ws, doc_id, [], reason="again", user="ann")
@@ -190,7 +183,7 @@ def test_only_the_current_version_can_be_revised(study):
 
 
 @st.composite
-def text_edits_and_span(draw):
+def text_edits_andspan(draw):
     text = draw(st.text(alphabet="abcdé \n", min_size=1, max_size=40))
     cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=8)))
     edits, at = [], 0
@@ -218,7 +211,7 @@ def _expected(text, edits, start, end):
 
 
 @settings(max_examples=400, deadline=None)
-@given(text_edits_and_span())
+@given(text_edits_andspan())
 def test_remapped_spans_cover_the_same_words(case):
     text, edits, start, end = case
     edits = checked_edits(text, edits)
@@ -229,7 +222,7 @@ def test_remapped_spans_cover_the_same_words(case):
 
 
 @settings(max_examples=200, deadline=None)
-@given(text_edits_and_span())
+@given(text_edits_andspan())
 def test_spans_away_from_every_edit_keep_their_text(case):
     text, edits, start, end = case
     edits = checked_edits(text, edits)
@@ -239,7 +232,7 @@ def test_spans_away_from_every_edit_keep_their_text(case):
     assert apply_edits(text, edits)[new_start:new_end] == text[start:end]
 
 
-def test_recording_times_and_word_timings_follow_the_words(workspace, tmp_path):
+def test_recording_times_and_word_timings_follow_the_words(workspace, tmp_path, stored_document):
     import json
 
     words = [
@@ -253,11 +246,11 @@ def test_recording_times_and_word_timings_follow_the_words(workspace, tmp_path):
         {"start": 0.0, "end": 1.6, "text": " Mieke helped me. Really.", "speaker": "P", "words": words},
         {"start": 2.0, "end": 3.0, "text": " Good to hear.", "speaker": "I"}]}), encoding="utf-8")
     (outcome,) = import_files(workspace, [path])
-    text = _document(workspace, outcome.document_id).text
+    text = stored_document(outcome.document_id).text
     start = text.index("Mieke")
     revision = revise_document(workspace, outcome.document_id, [(start, start + 5, "[Person 1]")],
                                reason="pseudonymisation", user="ann")
-    new_text = _document(workspace, revision.document_id).text
+    new_text = stored_document(revision.document_id).text
     with workspace.session() as session:
         old = session.scalars(select(t.Segment).where(t.Segment.document_id == outcome.document_id)
                               .order_by(t.Segment.index)).all()

@@ -28,6 +28,7 @@ from chimeqda.services.pseudonymise import (
     unlock_key,
 )
 from chimeqda.store import tables as t
+from tests.privacy.conftest import span
 
 PASS = "scrub test passphrase"
 REAL = ("Mirthe", "Big Tjeerd", "Zwartewaal")
@@ -44,25 +45,17 @@ SECOND = FIRST.replace("Mirthe: Big Tjeerd calls", "Mirthe: Honestly, Big Tjeerd
     "Interviewer: And Zwartewaal itself?\nMirthe: I moved away from Zwartewaal last year.\n")
 
 
-def _document(ws, document_id):
-    with ws.session() as session:
-        return session.get(t.Document, document_id)
-
-
-def _span(text, words):
-    start = text.index(words)
-    return start, start + len(words)
 
 
 @pytest.fixture
-def study(workspace, tmp_path, monkeypatch):
+def study(workspace, tmp_path, monkeypatch, stored_document):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     path = tmp_path / "P07.txt"
     path.write_text(FIRST, encoding="utf-8")
     (first,) = import_files(workspace, [path], interviewer_labels=["Interviewer"])
     v1 = first.document_id
-    text = _document(workspace, v1).text
-    add_coding(workspace, v1, *_span(text, "My sponsor Big Tjeerd took me along"), "connectedness.peer_support",
+    text = stored_document(v1).text
+    add_coding(workspace, v1, *span(text, "My sponsor Big Tjeerd took me along"), "connectedness.peer_support",
                by="ann")
     run_coder(workspace, "lexicon")
     suggestion = pending_suggestions(workspace)[0].event_id
@@ -82,7 +75,7 @@ def study(workspace, tmp_path, monkeypatch):
     (second,) = import_files(workspace, [path], interviewer_labels=["Interviewer"])
     v2 = second.document_id
     assert second.status == "new version"
-    add_coding(workspace, v2, *_span(_document(workspace, v2).text, "I moved away from Zwartewaal last year."),
+    add_coding(workspace, v2, *span(stored_document(v2).text, "I moved away from Zwartewaal last year."),
                "connectedness", by="ann")
     with workspace.session() as session:
         session.add(t.Memo(project_id=workspace.project_id, target_type="document", target_id=v2,
@@ -92,9 +85,9 @@ def study(workspace, tmp_path, monkeypatch):
     key.add_name("Big Tjeerd")
     key.save()
     detect_identifiers(workspace, key, user="ann")
-    current = _document(workspace, v2).text
+    current = stored_document(v2).text
     if not any(p.text == "Zwartewaal" for p in list_proposals(workspace)):
-        add_proposal(workspace, v2, *_span(current, "Zwartewaal"), "PLACE", user="ann")
+        add_proposal(workspace, v2, *span(current, "Zwartewaal"), "PLACE", user="ann")
     for _ in range(5):  # confirm everything; a confirmed value is proposed where else it occurs
         open_ = [p.id for p in list_proposals(workspace, status="proposed")]
         if not open_:
@@ -151,7 +144,7 @@ def assert_masked_only(before, after):
         assert all(a == b or (b == MASK and not a.isspace()) for a, b in zip(old, new, strict=True)), (old, new)
 
 
-def test_apply_masks_every_earlier_version_and_leaves_no_bytes(study):
+def test_apply_masks_every_earlier_version_and_leaves_no_bytes(study, stored_document):
     ws, key, v1, v2 = study
     assert database_bytes(ws) is None or b"Zwartewaal" in database_bytes(ws)
     before = _codings(ws, v1, v2)
@@ -171,10 +164,10 @@ def test_apply_masks_every_earlier_version_and_leaves_no_bytes(study):
     assert versions == [(1, False), (2, False), (3, True)]  # nothing deleted
     assert memos["document", v1] == ("About ██████", "██████ laughed about ███ ██████")
     for segment in segments:  # sentences still match their masked text
-        assert _document(ws, segment.document_id).text[segment.start:segment.end] == segment.text
+        assert stored_document(segment.document_id).text[segment.start:segment.end] == segment.text
     assert "Mirthe" in old_speakers
     assert _speakers(ws, v1) == ["██████" if s == "Mirthe" else s for s in old_speakers]
-    new_text = _document(ws, outcome.document_id).text
+    new_text = stored_document(outcome.document_id).text
     assert "[Person 1]" in new_text and "[Town 1]" in new_text  # the current version has pseudonyms, not masks
     masked = [e for e in audit_trail(ws) if e.action == "masked"]
     assert {e.document for e in masked} == {"P07.txt v1", "P07.txt v2"}
@@ -218,13 +211,13 @@ def run(*args, ok=True, input=None):
     return result
 
 
-def test_purge_originals_masks_a_project_pseudonymised_before_masking_existed(study):
+def test_purge_originals_masks_a_project_pseudonymised_before_masking_existed(study, stored_document):
     ws, key, v1, v2 = study
     before = _codings(ws, v1, v2)
     snapshot = _snapshot(ws)
     apply_pseudonyms(ws, key, user="ann")
     _restore(ws, snapshot)  # the state an earlier chimeqda left: pseudonymised, the earlier versions unmasked
-    assert "Zwartewaal" in _document(ws, v1).text and "Mirthe" in every_text(ws)
+    assert "Zwartewaal" in stored_document(v1).text and "Mirthe" in every_text(ws)
     p = ["-p", ws.directory, "--db", ws.engine.url.render_as_string(hide_password=False)]
 
     check = run("privacy-check", *p, ok=False).output
@@ -232,7 +225,7 @@ def test_purge_originals_masks_a_project_pseudonymised_before_masking_existed(st
     assert "P07.txt v1" in check and "--purge-originals" in check and "Mirthe" not in check
 
     refused = run("pseudonymise", *p, "--purge-originals", input="n\n", ok=False)
-    assert refused.exit_code == 1 and "Zwartewaal" in _document(ws, v1).text  # asked, declined: unchanged
+    assert refused.exit_code == 1 and "Zwartewaal" in stored_document(v1).text  # asked, declined: unchanged
     purged = run("pseudonymise", *p, "--purge-originals", "--yes").output
     assert "masked in 2 earlier version(s)" in purged
     if ws.engine.dialect.name == "sqlite":
@@ -249,7 +242,7 @@ def test_purge_originals_masks_a_project_pseudonymised_before_masking_existed(st
     assert triggers.count("pseudonymise --purge-originals") == 2
 
 
-def test_a_failed_apply_leaves_every_version_as_it_was(study, tmp_path):
+def test_a_failed_apply_leaves_every_version_as_it_was(study, tmp_path, stored_document):
     ws, key, v1, v2 = study
     everything = every_text(ws)
     blocker = tmp_path / "not-a-folder"
@@ -258,7 +251,7 @@ def test_a_failed_apply_leaves_every_version_as_it_was(study, tmp_path):
     with pytest.raises(OSError):
         apply_pseudonyms(ws, key, user="ann")
     assert every_text(ws) == everything
-    assert "Zwartewaal" in _document(ws, v1).text and _document(ws, v2).is_current
+    assert "Zwartewaal" in stored_document(v1).text and stored_document(v2).is_current
     assert not [e for e in audit_trail(ws) if e.action in ("masked", "pseudonymised")]
 
 
