@@ -118,3 +118,14 @@ def test_0007_keeps_one_current_copy_of_twins_and_makes_a_second_impossible(db_u
                            {"yes": True, "id": original})
     _to_revision(ws.engine, "0006", down=True)
     assert "uq_documents_current_name" not in {i["name"] for i in inspect(ws.engine).get_indexes("documents")}
+
+
+def test_0008_indexes_the_segment_of_coding_events_and_downgrades(db_url):
+    engine = make_engine(db_url)
+    _to_revision(engine, "0007")
+    indexes = lambda: {index["name"] for index in inspect(engine).get_indexes("coding_events")}  # noqa: E731
+    assert "ix_coding_events_segment" not in indexes()
+    migrate(engine)
+    assert schema_revision(engine) == head_revision() and "ix_coding_events_segment" in indexes()
+    _to_revision(engine, "0007", down=True)
+    assert schema_revision(engine) == "0007" and "ix_coding_events_segment" not in indexes()

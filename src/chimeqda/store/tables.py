@@ -174,6 +174,7 @@ class CodingEvent(Base):
     __table_args__ = (
         Index("ix_coding_events_document", "document_id", "id"),
         Index("ix_coding_events_decides", "decides_id"),
+        Index("ix_coding_events_segment", "segment_id"),  # a segment's suggestions (open flags, queue; 0008)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
