@@ -14,6 +14,7 @@ from chimeqda.cli.common import (
     open_project,
     parse_params,
     project_options,
+    terminal_safe,
 )
 from chimeqda.coders import DEFAULT_CODER
 
@@ -89,18 +90,34 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
 @click.option("--accept-listed", is_flag=True, help="Accept every suggestion the filters select.")
 @click.option("--reject-listed", is_flag=True, help="Reject every suggestion the filters select.")
 @click.option("--interactive", "-i", is_flag=True, help="Walk through suggestions: a=accept r=reject s=skip q=quit.")
+@click.option("--sample", "sample_size", type=click.IntRange(min=1), metavar="N",
+              help="Draw a random verification sample of N suggestions of each code (kept in the project) and "
+                   "list its undecided ones; the decisions on it estimate the machine's precision per code.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the --sample draw.")
+@click.option("--estimate", is_flag=True, help="Show the verification sample's estimate of the precision per code.")
 @click.option("--by", default=current_user, show_default="your user name", help="Name of the person deciding.")
 @friendly_errors
 def review(project_dir: Path, db: str | None, code_filter: str | None, document: str | None,
            min_score: float | None, max_score: float | None, limit: int, accept_ids: str | None,
-           reject_ids: str | None, accept_listed: bool, reject_listed: bool, interactive: bool, by: str) -> None:
+           reject_ids: str | None, accept_listed: bool, reject_listed: bool, interactive: bool,
+           sample_size: int | None, seed: int, estimate: bool, by: str) -> None:
     """List, accept and reject machine suggestions.
 
-    Example: chimeqda review --code hope --min-score 0.6; chimeqda review --accept 12,15 --reject 13
+    On a corpus too large to review, check the machine on a random sample: `--sample 50` draws 50
+    suggestions of each code at random (the same ones every time for the same seed) and lists the
+    undecided ones; decide them (add -i to walk through), then `--estimate` shows per code the share
+    accepted with its 95 % interval — an unbiased estimate of how many of all suggestions are right,
+    which the queue of `chimeqda next` (the uncertain ones first) cannot give. The report shows it too.
+
+    Example: chimeqda review --code hope --min-score 0.6; chimeqda review --accept 12,15 --reject 13;
+    chimeqda review --sample 50 -i; chimeqda review --estimate
     """
     from chimeqda.services import decide, pending_suggestions
 
     ws = open_project(project_dir, db)
+    if estimate or sample_size:
+        _verification(ws, sample_size, seed, interactive, limit, by, estimate)
+        return
     if accept_ids or reject_ids:
         for ids, action in ((accept_ids, "accepted"), (reject_ids, "rejected")):
             if ids:
@@ -131,6 +148,56 @@ def review(project_dir: Path, db: str | None, code_filter: str | None, document:
                 break
             if choice in "ar":
                 decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
+
+
+def _verification(ws, sample_size: int | None, seed: int, interactive: bool, limit: int, by: str,
+                  estimate: bool) -> None:
+    """``review --sample N`` / ``--estimate``: draw or show the verification sample (services.verification)."""
+    from chimeqda.services import decide, pending_suggestions
+    from chimeqda.services.verification import define_sample, verification_sample
+
+    if sample_size:
+        define_sample(ws, sample_size, seed=seed)
+    sample = verification_sample(ws)
+    if sample is None:
+        raise click.UsageError("no verification sample yet: draw one with `chimeqda review --sample 50`")
+    decided = sum(c.decided for c in sample.codes)
+    click.echo(f"verification sample of {terminal_safe(sample.coder)}: {sample.definition.per_code} suggestions "
+               f"of each code (seed {sample.definition.seed}), {decided} of {decided + len(sample.undecided)} "
+               "decided")
+    if estimate or sample.complete:
+        _print_estimate(sample)
+    if estimate or not sample.undecided:
+        return
+    order = {event_id: at for at, event_id in enumerate(sample.undecided)}
+    pending = sorted(pending_suggestions(ws, ids=sample.undecided[:limit]), key=lambda item: order[item.event_id])
+    for item in pending:
+        where = item.document + (f" [{item.participant}]" if item.participant else "")
+        click.echo(f"#{item.event_id} {item.code} {terminal_safe(where)}")
+        click.echo(f"    “{terminal_safe(_marked(item))}”")
+        if interactive:
+            choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
+                                  show_choices=False, default="s")
+            if choice == "q":
+                break
+            if choice in "ar":
+                decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
+    if not interactive:
+        click.echo("decide them with --accept/--reject IDS (or -i to walk through); scores are not shown, so "
+                   "they do not sway the decision")
+
+
+def _print_estimate(sample) -> None:
+    click.echo("code             suggestions  decided  accepted  precision [95 % interval]  est. right")
+    for c in sample.codes:
+        if c.precision is None:
+            shown, right = "–", "–"
+        else:
+            low, high = c.interval
+            shown, right = f"{c.precision:.2f} [{low:.2f}, {high:.2f}]", f"{round(c.precision * c.suggestions):,}"
+        click.echo(f"{c.code:<16} {c.suggestions:>11,}  {c.decided:>7}  {c.accepted:>8}  {shown:<25}  {right}")
+    if sample.precision is not None:
+        click.echo(f"all suggestions (codes weighted by their number of suggestions): {sample.precision:.2f}")
 
 
 def _marked(item) -> str:

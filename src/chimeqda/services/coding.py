@@ -334,8 +334,9 @@ def pending_suggestions(
     min_score: float | None = None,
     max_score: float | None = None,
     limit: int | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[PendingSuggestion]:
-    """Suggestions nobody has decided yet, filtered; highest score first."""
+    """Suggestions nobody has decided yet, filtered (``ids``: only these); highest score first."""
     with ws.session() as session:
         book_row, book = project_codebook(session, ws.project_id)
         query = (
@@ -360,6 +361,8 @@ def pending_suggestions(
             query = query.where(t.CodingEvent.score >= min_score)
         if max_score is not None:
             query = query.where(t.CodingEvent.score <= max_score)
+        if ids is not None:
+            query = query.where(t.CodingEvent.id.in_(list(ids)))
         if limit:
             query = query.limit(limit)
         found = []

@@ -65,6 +65,7 @@ def calibration_section(ws: Workspace) -> tuple[str, str] | None:
             "researchers' decisions (a well-calibrated coder's points lie on the diagonal).</p>")
     if found.decided:
         text += reliability_svg(found.tables, title="machine suggestions: probability vs accepted share")
+    text += verification_html(ws)
     text += (
         f"<p>Participant sentences ({coverage.segments}): {coverage.coded} coded by a researcher; "
         f"{coverage.no_code} <strong>reviewed: no code</strong>; {coverage.rejected} with the machine's suggestions "
@@ -74,6 +75,39 @@ def calibration_section(ws: Workspace) -> tuple[str, str] | None:
         "without a code: only the \u201creviewed: no code\u201d ones were judged to have none.</p>"
     )
     return "Machine suggestions: calibration and review", text
+
+
+def verification_html(ws: Workspace) -> str:
+    """The verification sample's estimate of the machine's precision per code (``review --sample``); '' if none."""
+    from html import escape
+
+    from chimeqda.services.verification import verification_sample
+
+    sample = verification_sample(ws)
+    if sample is None:
+        return ""
+    decided = sum(c.decided for c in sample.codes)
+    rows = []
+    for c in sample.codes:
+        if c.precision is None:
+            cells = "<td>–</td><td>–</td>"
+        else:
+            low, high = c.interval or (0.0, 1.0)
+            cells = f"<td>{c.precision:.2f} [{low:.2f}, {high:.2f}]</td><td>{round(c.precision * c.suggestions):,}</td>"
+        rows.append(f"<tr><td>{escape(c.code)}</td><td>{c.suggestions:,}</td><td>{c.decided} of {c.sampled}</td>"
+                    f"<td>{c.accepted}</td>{cells}</tr>")
+    overall = (f" Over all suggestions (codes weighted by their number of suggestions): {sample.precision:.2f}."
+               if sample.precision is not None else "")
+    state = ("" if sample.complete else
+             f" <strong>The sample is not fully decided yet ({len(sample.undecided)} waiting): the estimates "
+             "below are provisional.</strong>")
+    return (f"<p>Verification sample: {sample.definition.per_code} suggestions of each code of "
+            f"{escape(sample.coder)}, drawn at random (seed {sample.definition.seed}); {decided} decided by a "
+            f"researcher. The share accepted estimates how many of all the code's suggestions are right, with "
+            f"its 95 % exact (Clopper–Pearson) interval.{state}{overall}</p>"
+            "<table><thead><tr><th>code</th><th>suggestions</th><th>sample decided</th><th>accepted</th>"
+            "<th>precision [95 % interval]</th><th>estimated right</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def findings_report(
