@@ -8,12 +8,14 @@ import click
 
 from chimeqda.cli.common import (
     allow_unpseudonymised_option,
+    echo,
     echo_table,
     friendly_errors,
     guard_privacy,
     log_export,
     open_project,
     project_options,
+    terminal_safe,
 )
 from chimeqda.tabular import write_csv
 
@@ -49,7 +51,7 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     if what == "by-attribute" and not attribute:
         choices = [c for c in participants_frame(ws).columns if c != "participant"]
         choices += [c for c in document_attributes_frame(ws).columns if c != "document_id" and c not in choices]
-        raise click.UsageError(f"give --attribute, one of: {', '.join(choices) or '(no attributes loaded)'}")
+        raise click.UsageError(terminal_safe(f"give --attribute, one of: {', '.join(choices) or '(no attributes loaded)'}"))
     if what == "segments" and is_large(ws):  # a large project: read a range of documents at a time
         _echo_codings_in_parts(ws, include_suggested, csv_out)
         return
@@ -59,7 +61,7 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
         echo_table(large)
         if csv_out:
             write_csv(large, csv_out)
-            click.echo(f"written {csv_out}", err=True)
+            echo(f"written {csv_out}", err=True)
         return
     codings = codings_frame(ws, include_suggested=include_suggested)
     people = participants_frame(ws)
@@ -84,7 +86,7 @@ def analyse(what: str, project_dir: Path, db: str | None, level: str, include_su
     echo_table(table)
     if csv_out:
         write_csv(table, csv_out)
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
 
 
 def _echo_codings_in_parts(ws, include_suggested: bool, csv_out: Path | None, shown: int = 60) -> None:
@@ -104,10 +106,10 @@ def _echo_codings_in_parts(ws, include_suggested: bool, csv_out: Path | None, sh
     finally:
         if handle:
             handle.close()
-    click.echo(f"{total} coded segment rows" + ("" if csv_out else f"; the first {min(total, shown)} shown, "
+    echo(f"{total} coded segment rows" + ("" if csv_out else f"; the first {min(total, shown)} shown, "
                                                 "--csv FILE writes them all"))
     if csv_out:
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
 
 
 @click.command()
@@ -129,7 +131,7 @@ def report(project_dir: Path, db: str | None, out: Path, include_suggested: bool
     guard_privacy(ws, allow_unpseudonymised, "the report")
     path = project_report(ws, out, include_suggested=include_suggested, window=window, rigour=True)
     log_export(ws, "report", path)
-    click.echo(f"Report: {path}")
+    echo(f"Report: {path}")
 
 
 COMMANDS = (analyse, report)

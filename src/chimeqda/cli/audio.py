@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import diarise_options, friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    diarise_options,
+    echo,
+    friendly_errors,
+    open_project,
+    project_options,
+    terminal_safe,
+)
 from chimeqda.errors import InvalidInput
 
 ASR_MODEL_HELP = ("A faster-whisper model folder (e.g. a large-v3 conversion for better Dutch); "
@@ -30,7 +37,7 @@ class ProgressLine:
         left = (now - started) * (1 - share) / share if share > 0.02 else None
         eta = f", about {_clock(left)} left" if left is not None else ""
         end = "\n" if done >= total else ""
-        click.echo(f"\r{name}: {share:4.0%} ({_clock(done)} of {_clock(total)}){eta}   {end}", nl=False, err=True)
+        click.echo(f"\r{terminal_safe(name)}: {share:4.0%} ({_clock(done)} of {_clock(total)}){eta}   {end}", nl=False, err=True)
 
 
 def _clock(seconds: float) -> str:
@@ -79,7 +86,7 @@ def transcribe(files: tuple[Path, ...], out: Path | None, language: str | None, 
             continue
         target = out if len(files) == 1 else out.with_name(f"{out.stem}-{file.stem}{out.suffix}")
         target.write_text(text, encoding="utf-8")
-        click.echo(f"written {target} ({len(doc.turns)} turns, {len(doc.segments)} sentences, {doc.language})",
+        echo(f"written {target} ({len(doc.turns)} turns, {len(doc.segments)} sentences, {doc.language})",
                    err=True)
 
 
@@ -111,17 +118,17 @@ def speakers(document: str, project_dir: Path, db: str | None, turns: str | None
         first, last = _turn_range(turns)
         if merge:
             merge_turns(ws, document, first, last if last != first else None)
-            click.echo(f"merged turns {first}-{last if last != first else first + 1}")
+            echo(f"merged turns {first}-{last if last != first else first + 1}")
         elif split_at is not None:
             new = split_turn(ws, document, first, split_at, speaker=speaker, role=role)
-            click.echo(f"turn {first} split: the new turn is {new}")
+            echo(f"turn {first} split: the new turn is {new}")
         else:
             count = set_speaker(ws, document, first, last, speaker=speaker, role=role)
-            click.echo(f"changed {count} turn(s)")
+            echo(f"changed {count} turn(s)")
     for turn in list_turns(ws, document):
         when = f"{_clock(turn.time)} " if turn.time is not None else ""
         text = turn.text if len(turn.text) <= 70 else turn.text[:67] + "..."
-        click.echo(f"{turn.index:4} {when}{turn.speaker or '(unnamed)'} [{turn.role}]: {text}")
+        echo(f"{turn.index:4} {when}{turn.speaker or '(unnamed)'} [{turn.role}]: {text}")
 
 
 def _turn_range(value: str) -> tuple[int, int]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import friendly_errors
+from chimeqda.cli.common import echo, friendly_errors
 
 
 @click.group()
@@ -28,10 +28,10 @@ def codebook_show(source: str) -> None:
     from chimeqda.codebook import load_codebook
 
     book = load_codebook(source)
-    click.echo(f"{book.name} ({book.id} {book.version}), {len(book.codes)} codes, {len(book.bank)} bank examples")
+    echo(f"{book.name} ({book.id} {book.version}), {len(book.codes)} codes, {len(book.bank)} bank examples")
     for item in book.codes:
         depth = item.id.count(".") if item.id.startswith(book.root_of(item.id)) else 0
-        click.echo(f"{'  ' * depth}{item.id}: {item.name}")
+        echo(f"{'  ' * depth}{item.id}: {item.name}")
 
 
 @codebook.command("validate")
@@ -45,7 +45,7 @@ def codebook_validate(path: Path) -> None:
     from chimeqda.codebook import load_codebook
 
     book = load_codebook(path)
-    click.echo(f"OK: {len(book.codes)} codes ({len(book.top_level)} top-level)")
+    echo(f"OK: {len(book.codes)} codes ({len(book.top_level)} top-level)")
 
 
 @codebook.command("export")
@@ -61,7 +61,7 @@ def codebook_export(source: str, out: Path) -> None:
 
     book = load_codebook(source)
     (write_codebook_yaml if out.suffix.lower() in (".yaml", ".yml") else write_codebook_csv)(book, out)
-    click.echo(f"wrote {out}")
+    echo(f"wrote {out}")
 
 
 COMMANDS = (codebook,)

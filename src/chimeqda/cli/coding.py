@@ -9,6 +9,7 @@ import click
 from chimeqda.cli.common import (
     allow_unpseudonymised_option,
     current_user,
+    echo,
     friendly_errors,
     guard_privacy,
     open_project,
@@ -59,23 +60,23 @@ def code(project_dir: Path, db: str | None, coder: str | None, documents: tuple[
 
             run = run_coder_dask(ws, coder, params=parse_params(params), documents=documents or None,
                                  include_interviewer=include_interviewer, scheduler=scheduler, workers=workers,
-                                 progress=lambda m: click.echo(m, err=True), advance=advance, precision=precision)
+                                 progress=lambda m: echo(m, err=True), advance=advance, precision=precision)
     else:
         run = run_coder(ws, coder, params=parse_params(params), documents=documents or None,
-                        include_interviewer=include_interviewer, progress=lambda m: click.echo(m, err=True),
+                        include_interviewer=include_interviewer, progress=lambda m: echo(m, err=True),
                         precision=precision)
-    click.echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
+    echo(f"{run.suggestions} new suggestions on {run.segments} segments by {run.coder.name} "
                f"{run.coder.version} (run {run.run_id[:8]}); {run.skipped_existing} already suggested or decided.")
     if run.flagged:
-        click.echo(f"{run.flagged} segment(s) got no suggestion although a code is fairly likely there: "
+        echo(f"{run.flagged} segment(s) got no suggestion although a code is fairly likely there: "
                    "flagged for review (chimeqda next --flagged).")
     if run.left_for_review is not None:
-        click.echo(f"At precision {run.precision:g}: each suggestion has a calibrated probability of at least "
+        echo(f"At precision {run.precision:g}: each suggestion has a calibrated probability of at least "
                    f"{run.precision:g}; {run.left_for_review} of {run.segments} segments left for you "
                    f"(a code neither suggested nor unlikely); `chimeqda next` serves them, most useful first.")
     if run.precision_check is not None:
-        click.echo(run.precision_check.message())
-    click.echo("Review them with: chimeqda review")
+        echo(run.precision_check.message())
+    echo("Review them with: chimeqda review")
 
 
 @click.command()
@@ -122,25 +123,25 @@ def review(project_dir: Path, db: str | None, code_filter: str | None, document:
         for ids, action in ((accept_ids, "accepted"), (reject_ids, "rejected")):
             if ids:
                 n = decide(ws, _ids(ids), action, by=by)
-                click.echo(f"{action} {n} suggestion(s)")
+                echo(f"{action} {n} suggestion(s)")
         return
     pending = pending_suggestions(ws, code=code_filter, document=document, min_score=min_score,
                                   max_score=max_score, limit=None if (accept_listed or reject_listed) else limit)
     if accept_listed or reject_listed:
         action = "accepted" if accept_listed else "rejected"
         n = decide(ws, [p.event_id for p in pending], action, by=by) if pending else 0
-        click.echo(f"{action} {n} suggestion(s)")
+        echo(f"{action} {n} suggestion(s)")
         return
     if not pending:
-        click.echo("No pending suggestions match.")
+        echo("No pending suggestions match.")
         return
     for item in pending:
         score = f"{item.score:.2f}" if item.score is not None else "–"
-        click.echo(f"#{item.event_id} {item.code} {score} {item.document}"
+        echo(f"#{item.event_id} {item.code} {score} {item.document}"
                    f"{' [' + item.participant + ']' if item.participant else ''}")
-        click.echo(f"    “{_marked(item)}”")
+        echo(f"    “{_marked(item)}”")
         if item.evidence:
-            click.echo(f"    why: {item.evidence}")
+            echo(f"    why: {item.evidence}")
         if interactive:
             choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
                                   show_choices=False, default="s")
@@ -241,7 +242,7 @@ def classify(codebook: str, coder: str | None, input_path: Path, output_path: Pa
 
     stats = classify_file(input_path, output_path, load_codebook(codebook), coder, train=train_path,
                           encoder=encoder, params=parse_params(params) or None, by_sentence=not whole_passages)
-    click.echo(f"wrote {output_path}" + (f" ({stats})" if stats else ""), err=True)
+    echo(f"wrote {output_path}" + (f" ({stats})" if stats else ""), err=True)
 
 
 @click.command()
@@ -254,7 +255,7 @@ def coders() -> None:
 
     for name, cls in sorted(CODERS.items()):
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name}{' (default)' if name == DEFAULT_CODER else ''}: {doc}")
+        echo(f"{name}{' (default)' if name == DEFAULT_CODER else ''}: {doc}")
 
 
 @click.command()
@@ -280,7 +281,7 @@ def prepare(coder: str | None, codebook: str) -> None:
     started = time.perf_counter()
     fitted = fit_cached(get_coder(coder), load_codebook(codebook))
     where = cache_root()
-    click.echo(f"{fitted.coder_id} coder ready for {codebook} in {time.perf_counter() - started:.1f} s"
+    echo(f"{fitted.coder_id} coder ready for {codebook} in {time.perf_counter() - started:.1f} s"
                + (f" (cached in {where})" if where else " (caching is off)"))
 
 
@@ -320,32 +321,32 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
     if flagged:
         flags = open_flags(ws, limit=count)
         if not flags:
-            click.echo("no flagged segments wait for review")
+            echo("no flagged segments wait for review")
         for flag in flags:
             who = f" [{flag.participant}]" if flag.participant else ""
-            click.echo(f"segment {flag.segment_id} {flag.document}{who}: no suggestion, but {flag.code} "
+            echo(f"segment {flag.segment_id} {flag.document}{who}: no suggestion, but {flag.code} "
                        f"probability {flag.score:.2f} (flagged)")
-            click.echo(f"    {flag.text}")
+            echo(f"    {flag.text}")
         if flags:
-            click.echo("Code it (chimeqda review, or the web), or: chimeqda no-code SEGMENT_ID")
+            echo("Code it (chimeqda review, or the web), or: chimeqda no-code SEGMENT_ID")
         return
     guard_privacy(ws, allow_unpseudonymised, "machine coding (next)")
     settings = parse_params(params)
     items = next_for_review(ws, coder=coder, n=count, params=settings)
     flags = {flag.segment_id: flag for flag in open_flags(ws)}
     if not items:
-        click.echo("no undecided participant segments left")
+        echo("no undecided participant segments left")
     for item in items:
         who = f" [{item.participant}]" if item.participant else ""
         mark = " — flagged: no suggestion stored here" if item.segment_id in flags else ""
-        click.echo(f"segment {item.segment_id} {item.document}{who}: {item.code} probability {item.score:.2f} "
+        echo(f"segment {item.segment_id} {item.document}{who}: {item.code} probability {item.score:.2f} "
                    f"(a decision here is expected to correct {item.expected_value:.2f} machine labels){mark}")
-        click.echo(f"    {item.text}")
+        echo(f"    {item.text}")
     if flags:
-        click.echo(f"{len(flags)} flagged segment(s) have no suggestion although a code is fairly likely: "
+        echo(f"{len(flags)} flagged segment(s) have no suggestion although a code is fairly likely: "
                    "chimeqda next --flagged")
     if not no_agreement:
-        click.echo(estimated_agreement(ws, coder=coder, params=settings).summary())
+        echo(estimated_agreement(ws, coder=coder, params=settings).summary())
 
 
 @click.command("no-code")
@@ -369,7 +370,7 @@ def no_code(project_dir: Path, db: str | None, segment_ids: tuple[int, ...], und
     ws = open_project(project_dir, db)
     added = reopen(ws, segment_ids, by=by) if undo else mark_no_code(ws, segment_ids, by=by, note=note)
     what = "withdrew 'reviewed: no code' on" if undo else "marked 'reviewed: no code':"
-    click.echo(f"{what} {len(added)} segment(s)" + (f" ({len(segment_ids) - len(added)} already so)"
+    echo(f"{what} {len(added)} segment(s)" + (f" ({len(segment_ids) - len(added)} already so)"
                                                   if len(added) < len(segment_ids) else ""))
 
 

@@ -35,11 +35,11 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ChimeqdaError as exc:
-            raise click.ClickException(str(exc)) from None
+        except ChimeqdaError as exc:  # messages name files, documents, codes: terminal_safe
+            raise click.ClickException(terminal_safe(str(exc))) from None
         except OSError as exc:  # a missing folder, no permission, a full disk: the researcher can fix these
             where = f"{exc.filename}: " if exc.filename else ""
-            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+            raise click.ClickException(terminal_safe(f"{where}{exc.strerror or exc}")) from None
 
     return wrapper
 
@@ -90,6 +90,18 @@ def terminal_safe(text: str) -> str:
     """Text with control characters shown as ``\\x1b`` etc.: a value from a user's file cannot drive the terminal
     (colour, cursor, window title, clipboard escapes)."""
     return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def echo(message: object = "", **kwargs: Any) -> None:
+    """``click.echo`` with control characters made visible (:func:`terminal_safe`).
+
+    Every command prints through this: its messages carry names from the
+    researcher's files (file, document, participant, code and speaker names),
+    and a file named with an escape sequence must not re-title, recolour or
+    write to the clipboard of the terminal of whoever imports it. Line breaks
+    and tabs are kept.
+    """
+    click.echo(terminal_safe(str(message)), **kwargs)
 
 
 def echo_table(frame, *, max_rows: int = 60) -> None:

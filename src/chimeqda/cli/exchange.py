@@ -8,6 +8,7 @@ import click
 
 from chimeqda.cli.common import (
     allow_unpseudonymised_option,
+    echo,
     friendly_errors,
     guard_privacy,
     log_export,
@@ -69,7 +70,7 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
         out = out or Path(Path(name).stem + FORMATS[fmt])
         subtitles.export_subtitles(ws, name, out, fmt)
         log_export(ws, fmt, out)
-        click.echo(f"wrote {out}")
+        echo(f"wrote {out}")
         return
     if out is None:
         stem = (ws.directory.resolve().name if ws.directory else "chimeqda") or "chimeqda"
@@ -81,7 +82,7 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
         if recordings is None:
             recordings = not _pseudonymisation_required(ws)
             if not recordings:
-                click.echo("recordings are left out (this project requires pseudonymisation); "
+                echo("recordings are left out (this project requires pseudonymisation); "
                            "add --recordings to include them")
         refi_export.export_qdpx(ws, out, recordings=recordings)
     elif fmt == "qdc":
@@ -103,7 +104,7 @@ def export(project_dir: Path, db: str | None, fmt: str, out: Path | None, includ
         else:
             spreadsheets.write_codebook_xlsx(book, out)
     log_export(ws, fmt, out)
-    click.echo(f"wrote {out}")
+    echo(f"wrote {out}")
 
 
 def _pseudonymisation_required(ws) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import friendly_errors, open_project, parse_params
+from chimeqda.cli.common import echo, friendly_errors, open_project, parse_params
 
 
 @click.command()
@@ -48,7 +48,7 @@ def teach(input_path: Path, output_path: Path, codebook: str, endpoint: str | No
     if allow_remote_endpoint:
         settings["allow_remote"] = True
     stats = teach_file(input_path, output_path, load_codebook(codebook), settings, min_agreement=min_agreement)
-    click.echo(
+    echo(
         f"wrote {stats['written']} of {stats['passages']} passages to {output_path} ({stats['complete']} fully decided); "
         f"{stats['requests']} requests, {stats['cache_hits']} cached answers, {stats['invalid']} invalid answers",
         err=True,
@@ -107,7 +107,7 @@ def serve(model_file: Path, port: int | None, threads: int | None, gpu_layers: i
     if n_ctx is None:
         need = context_need(model_file, book, question, segments, **known)
         n_ctx = need.n_ctx
-        click.echo(need.describe(), err=True)
+        echo(need.describe(), err=True)
     if port is None:
         port = 8080 if port_free(8080) else free_port()
     server = LocalServer(model_file, port, n_ctx, threads=threads, gpu_layers=gpu_layers)
@@ -120,24 +120,24 @@ def serve(model_file: Path, port: int | None, threads: int | None, gpu_layers: i
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), interrupted)
-    click.echo(f"starting llama-cpp-python's server for {model_file.name} on 127.0.0.1:{port} …", err=True)
+    echo(f"starting llama-cpp-python's server for {model_file.name} on 127.0.0.1:{port} …", err=True)
     try:
         server.start()
         project = f"-p {project_dir}" if project_dir is not None else "-p PROJECT"
         extra = "".join(f" --param {k}={v}" for k, v in known.items())
-        click.echo(f"ready: {server.endpoint} (model {model_file.stem}); server output: {server.log}", err=True)
-        click.echo("Code with (in another terminal):")
-        click.echo(f"  chimeqda code {project} --coder llm --param endpoint={server.endpoint} "
+        echo(f"ready: {server.endpoint} (model {model_file.stem}); server output: {server.log}", err=True)
+        echo("Code with (in another terminal):")
+        echo(f"  chimeqda code {project} --coder llm --param endpoint={server.endpoint} "
                    f"--param model={model_file.stem}{extra}")
-        click.echo("(`chimeqda code --coder llm` without an endpoint also finds this server.) "
+        echo("(`chimeqda code --coder llm` without an endpoint also finds this server.) "
                    "Check the model first with: chimeqda llm check"
                    + (f" -p {project_dir}" if project_dir is not None else ""), err=True)
-        click.echo("Ctrl-C stops the server.", err=True)
+        echo("Ctrl-C stops the server.", err=True)
         code = server.wait()
         if code:
             raise click.ClickException(f"the server stopped with exit code {code}; see {server.log}")
     except KeyboardInterrupt:
-        click.echo("stopping the server …", err=True)
+        echo("stopping the server …", err=True)
     finally:
         server.stop()
 
@@ -186,7 +186,7 @@ def check(endpoint: str | None, model: str | None, project_dir: Path | None, db:
     else:
         book = builtin_codebook("chime-d")
     report = check_model(book, settings, limit=limit)
-    click.echo(json.dumps(report_json(report, segments), indent=2) if as_json else format_report(report, segments))
+    echo(json.dumps(report_json(report, segments), indent=2) if as_json else format_report(report, segments))
     if not report.schema_followed:
         raise SystemExit(1)
 

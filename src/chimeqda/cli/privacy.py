@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import current_user, friendly_errors, open_project, project_options
+from chimeqda.cli.common import (
+    current_user,
+    echo,
+    friendly_errors,
+    open_project,
+    project_options,
+    terminal_safe,
+)
 from chimeqda.errors import InvalidInput
 
 LABEL_KEYS = {"1": "PERSON", "2": "PLACE", "3": "ORG", "4": "DATE", "5": "CONTACT", "6": "AGE"}
@@ -27,7 +34,7 @@ def _passphrase(key_file: Path | None, ws, *, creating_ok: bool = True) -> str:
     if new and not creating_ok:
         raise InvalidInput(f"no key file at {path}; pass --key-file", source=str(path))
     if new:
-        click.echo(f"A new key file will be made at {path}. Keep the passphrase safe: without it the "
+        echo(f"A new key file will be made at {path}. Keep the passphrase safe: without it the "
                    "pseudonyms cannot be traced back, and no one can recover it.", err=True)
     return click.prompt("Passphrase for the pseudonym key", hide_input=True, confirmation_prompt=new, err=True)
 
@@ -93,8 +100,8 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
     key = _unlock(ws, key_file)
     if reveal:
         for pseudonym, label, value in service.reveal(ws, key, pseudonyms, reason=reason, user=user):
-            click.echo(f"{pseudonym}\t{label}\t{value}")
-        click.echo("(logged in the audit trail with your reason)", err=True)
+            echo(f"{pseudonym}\t{label}\t{value}")
+        echo("(logged in the audit trail with your reason)", err=True)
         return
     if purge_originals:
         _purge(ws, key, user, yes)
@@ -104,31 +111,31 @@ def pseudonymise(documents: tuple[str, ...], project_dir: Path, db: str | None, 
         changed += service.names_from_participants(key, participants_csv)
     if changed:
         key.save()
-        click.echo(f"{changed} name(s) added to the key file", err=True)
+        echo(f"{changed} name(s) added to the key file", err=True)
     selected = list(documents) or None
     if _needs_detection(ws, selected, review or apply_ or confirm_all) or add_names or participants_csv:
-        click.echo("detecting identifiers (the first run loads the language models) …", err=True)
+        echo("detecting identifiers (the first run loads the language models) …", err=True)
         for summary in service.detect_identifiers(ws, key, selected, user=user):
             kinds = ", ".join(f"{n} {label.lower()}" for label, n in sorted(summary.labels.items())) or "none"
-            click.echo(f"{summary.document}: {summary.proposed} proposal(s) ({kinds}); "
+            echo(f"{summary.document}: {summary.proposed} proposal(s) ({kinds}); "
                        f"{summary.decided} earlier decision(s) kept")
     if review:
         _review(ws, selected, user)
     if confirm_all:
         confirmed, left = service.confirm_strong(ws, selected, user=user)
-        click.echo(f"{confirmed} proposal(s) with strong evidence confirmed (name lists, patterns, score ≥ "
+        echo(f"{confirmed} proposal(s) with strong evidence confirmed (name lists, patterns, score ≥ "
                    f"{service.CONFIRM_ALL_MIN_SCORE}); {left} weaker proposal(s) left for --review")
     if apply_:
         applied = service.apply_pseudonyms(ws, key, selected, user=user)
         for outcome in applied:
-            click.echo(f"{outcome.document}: {outcome.replacements} replacement(s), now version {outcome.version}")
+            echo(f"{outcome.document}: {outcome.replacements} replacement(s), now version {outcome.version}")
         if applied.scrub is not None and applied.scrub.versions:
-            click.echo(f"real values masked in {applied.scrub.versions} earlier version(s) "
+            echo(f"real values masked in {applied.scrub.versions} earlier version(s) "
                        f"({applied.scrub.characters} character(s) of text, {applied.scrub.fields} other field(s)); "
                        f"{applied.database}")
-        click.echo("Check the project with: chimeqda privacy-check")
+        echo("Check the project with: chimeqda privacy-check")
     elif not review:
-        click.echo("Next: chimeqda pseudonymise --review, then --apply")
+        echo("Next: chimeqda pseudonymise --review, then --apply")
 
 
 def _purge(ws, key, user: str, yes: bool) -> None:
@@ -138,7 +145,7 @@ def _purge(ws, key, user: str, yes: bool) -> None:
         click.confirm("Mask every confirmed real value in all earlier document versions? The masked characters "
                       "cannot be restored (the key file keeps the values)", abort=True, err=True)
     result, database = purge_originals(ws, key, user=user)
-    click.echo(f"real values masked in {result.versions} earlier version(s) ({result.characters} character(s) of "
+    echo(f"real values masked in {result.versions} earlier version(s) ({result.characters} character(s) of "
                f"text, {result.fields} other field(s)); {database}")
 
 
@@ -159,14 +166,16 @@ def _detect_only(input_path: Path | None, output_path: Path | None, names: tuple
     if input_path is None or output_path is None:
         raise InvalidInput("--detect-only needs --input FILE.jsonl and --output FILE.jsonl")
     detect_jsonl(input_path, output_path, names=names)
-    click.echo(f"wrote {output_path}")
+    echo(f"wrote {output_path}")
 
 
 def _shown(proposal) -> str:
-    mark = click.style(proposal.text, reverse=True, bold=True)
-    context = f"{proposal.before}{mark}{proposal.after}".replace("\n", " ⏎ ")
+    """The proposal in its context, the proposed text highlighted (only that escape is ours: the rest is made safe)."""
+    shown = lambda text: terminal_safe(text.replace("\n", " ⏎ "))  # noqa: E731
+    mark = click.style(shown(proposal.text), reverse=True, bold=True)
+    context = f"{shown(proposal.before)}{mark}{shown(proposal.after)}"
     score = f", {proposal.score:.2f}" if proposal.score is not None else ""
-    return f"{proposal.document}  {proposal.label}  ({proposal.source}{score})\n    …{context}…"
+    return terminal_safe(f"{proposal.document}  {proposal.label}  ({proposal.source}{score})") + f"\n    …{context}…"
 
 
 def _review(ws, documents: list[str] | None, user: str) -> None:
@@ -174,15 +183,15 @@ def _review(ws, documents: list[str] | None, user: str) -> None:
     from chimeqda.privacy.keyfile import normalise_value
     from chimeqda.services import pseudonymise as service
 
-    click.echo(REVIEW_KEYS, err=True)
+    echo(REVIEW_KEYS, err=True)
     skipped: set[int] = set()
     while True:
         pending = [p for p in service.list_proposals(ws, documents, status="proposed") if p.id not in skipped]
         if not pending:
-            click.echo("Nothing left to review." if not skipped else f"{len(skipped)} proposal(s) skipped.")
+            echo("Nothing left to review." if not skipped else f"{len(skipped)} proposal(s) skipped.")
             return
         proposal = pending[0]
-        click.echo(f"\n[{len(pending)} left] {_shown(proposal)}")
+        click.echo(f"\n[{len(pending)} left] {_shown(proposal)}")  # _shown escapes its parts
         key = click.getchar()
         same = [p.id for p in pending if normalise_value(p.text) == normalise_value(proposal.text)]
         if key == "y":
@@ -191,7 +200,7 @@ def _review(ws, documents: list[str] | None, user: str) -> None:
             service.decide_proposals(ws, [proposal.id], "rejected", user=user)
         elif key in ("Y", "N"):
             service.decide_proposals(ws, same, "confirmed" if key == "Y" else "rejected", user=user)
-            click.echo(f"  {len(same)} occurrence(s) {'confirmed' if key == 'Y' else 'rejected'}")
+            echo(f"  {len(same)} occurrence(s) {'confirmed' if key == 'Y' else 'rejected'}")
         elif key in LABEL_KEYS:
             service.decide_proposals(ws, [proposal.id], "confirmed", user=user, label=LABEL_KEYS[key])
         elif key == "+":
@@ -199,10 +208,10 @@ def _review(ws, documents: list[str] | None, user: str) -> None:
         elif key == "s":
             skipped.add(proposal.id)
         elif key == "q":
-            click.echo("Stopped; decisions so far are saved.")
+            echo("Stopped; decisions so far are saved.")
             return
         else:
-            click.echo(f"  ? {REVIEW_KEYS}", err=True)
+            echo(f"  ? {REVIEW_KEYS}", err=True)
 
 
 def _mark(ws, document_id: int, user: str) -> None:
@@ -223,8 +232,8 @@ def _mark(ws, document_id: int, user: str) -> None:
             service.add_proposal(ws, document_id, match.start(), match.end(), label, user=user)
             marked += 1
         except InvalidInput as exc:
-            click.echo(f"  {exc}", err=True)
-    click.echo(f"  {marked} occurrence(s) marked")
+            echo(f"  {exc}", err=True)
+    echo(f"  {marked} occurrence(s) marked")
 
 
 @click.command("privacy-check")
@@ -249,32 +258,32 @@ def privacy_check(project_dir: Path, db: str | None, key_file: Path | None) -> N
     key = unlock_key(ws, os.environ[PASSPHRASE_ENV], key_file, create=False) if wanted else None
     result = check(ws, key)
     if result.not_pseudonymised:
-        click.echo(f"Documents not yet pseudonymised ({len(result.not_pseudonymised)}):")
+        echo(f"Documents not yet pseudonymised ({len(result.not_pseudonymised)}):")
         for name, status in result.not_pseudonymised:
-            click.echo(f"  {name}: {status}")
+            echo(f"  {name}: {status}")
     if result.found_again:
-        click.echo(f"Identifiers found again ({len(result.found_again)}), shown as their pseudonym:")
+        echo(f"Identifiers found again ({len(result.found_again)}), shown as their pseudonym:")
         for finding in result.found_again:
-            click.echo(f"  {finding.where}: {finding.label} {finding.excerpt}")
+            echo(f"  {finding.where}: {finding.label} {finding.excerpt}")
     if result.early_exports:
-        click.echo(f"Exports made while documents were identifiable ({len(result.early_exports)}):")
+        echo(f"Exports made while documents were identifiable ({len(result.early_exports)}):")
         for entry in result.early_exports:
-            click.echo(f"  {entry.at:%Y-%m-%d %H:%M} {entry.user}: {entry.detail.get('kind')} "
+            echo(f"  {entry.at:%Y-%m-%d %H:%M} {entry.user}: {entry.detail.get('kind')} "
                        f"{entry.detail.get('file')} ({len(entry.detail.get('unpseudonymised', []))} document(s))")
     if result.unscrubbed:
-        click.echo(f"Earlier document versions still holding real values ({len(result.unscrubbed)}):")
+        echo(f"Earlier document versions still holding real values ({len(result.unscrubbed)}):")
         for (name, version), count in sorted(result.unscrubbed.items()):
-            click.echo(f"  {name} v{version}: {count} occurrence(s)")
-        click.echo("  Mask them with: chimeqda pseudonymise -p PROJECT --purge-originals")
+            echo(f"  {name} v{version}: {count} occurrence(s)")
+        echo("  Mask them with: chimeqda pseudonymise -p PROJECT --purge-originals")
     if result.files:
-        click.echo(f"Files whose raw bytes still hold real values ({len(result.files)}):")
+        echo(f"Files whose raw bytes still hold real values ({len(result.files)}):")
         for path, count in result.files:
             advice = ("a backup copy made before a schema upgrade: delete it once you no longer need it"
                       if ".bak-" in path else "old bytes in free pages or the write-ahead log: run chimeqda "
                       "pseudonymise -p PROJECT --purge-originals (it compacts the file)")
-            click.echo(f"  {path}: {count} value(s) — {advice}")
+            echo(f"  {path}: {count} value(s) — {advice}")
     if result.clean:
-        click.echo("No problems found." + ("" if key else f" (Set {PASSPHRASE_ENV} to search for every value in "
+        echo("No problems found." + ("" if key else f" (Set {PASSPHRASE_ENV} to search for every value in "
                                                         "the key too.)"))
     else:
         raise SystemExit(1)
@@ -297,13 +306,13 @@ def audit(document: str | None, project_dir: Path, db: str | None, csv_out: Path
     for entry in entries:
         detail = ", ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()) if v not in ({}, [], ""))
         reason = f" — {entry.reason}" if entry.reason else ""
-        click.echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.user:<12} {entry.action:<13} {entry.document}"
+        echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.user:<12} {entry.action:<13} {entry.document}"
                    f"{reason}{'  (' + detail + ')' if detail else ''}")
     if not entries:
-        click.echo("No entries yet.")
+        echo("No entries yet.")
     if csv_out:
         csv_out.write_text(audit_csv(entries), encoding="utf-8")
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
 
 
 COMMANDS = (pseudonymise, privacy_check, audit)

@@ -8,6 +8,7 @@ import click
 
 from chimeqda.cli.common import (
     diarise_options,
+    echo,
     echo_table,
     friendly_errors,
     open_project,
@@ -36,8 +37,8 @@ def init(directory: Path, name: str | None, codebook: str, db: str | None, pseud
         from chimeqda.services.privacy_audit import opt_in
 
         opt_in(ws)
-        click.echo("Transcripts must be pseudonymised before coding, export and report: chimeqda pseudonymise")
-    click.echo(f"Created project in {directory} (codebook: {codebook}). Next: chimeqda import -p {directory} TRANSCRIPTS/")
+        echo("Transcripts must be pseudonymised before coding, export and report: chimeqda pseudonymise")
+    echo(f"Created project in {directory} (codebook: {codebook}). Next: chimeqda import -p {directory} TRANSCRIPTS/")
 
 
 @click.command("import")
@@ -94,13 +95,13 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
         ws = open_project(project_dir, db)
         results = [import_corpus(ws, item, columns=Columns(id_column, text_column, lang_column), language=language,
                                  chunk_size=chunk_size, max_text_bytes=int((max_size or 5) * 1_000_000),
-                                 progress=lambda m: click.echo(m, err=True)) for item in corpora]
+                                 progress=lambda m: echo(m, err=True)) for item in corpora]
         for result in results:
-            click.echo(result.summary())
+            echo(result.summary())
             for bad in result.bad:
-                click.echo(f"  not imported: {bad}", err=True)
+                echo(f"  not imported: {bad}", err=True)
             if result.bad_count > len(result.bad):
-                click.echo(f"  … and {result.bad_count - len(result.bad)} more bad rows", err=True)
+                echo(f"  … and {result.bad_count - len(result.bad)} more bad rows", err=True)
         if any(r.bad_count for r in results):
             raise click.exceptions.Exit(3)
         return
@@ -116,7 +117,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     if exchange:
         people = read_participants_csv(participants_csv) if participants_csv else []
         for item in exchange:
-            click.echo(str(import_exchange(ws, item)))
+            echo(str(import_exchange(ws, item)))
         if people:
             _link_and_report(ws, people)
         return
@@ -126,7 +127,7 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
     if recordings:  # every recording is checked before any transcript is written
         from chimeqda.services.recordings import check_recordings
 
-        checked = check_recordings(ws, recordings, status=lambda line: click.echo(line, err=True))
+        checked = check_recordings(ws, recordings, status=lambda line: echo(line, err=True))
     outcomes = import_files(
         ws, transcripts, participants_csv=participants_csv, participant=participant,
         interviewer_labels=interviewer_labels, language=language, max_bytes=int((max_size or 25) * 1_000_000),
@@ -139,28 +140,28 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
             ws, recordings, participant=participant, participants_csv=participants_csv,
             interviewer_labels=interviewer_labels, language=language, asr_model=asr_model, checked=checked,
             diarise=False if no_diarise else None, speakers=speaker_count,
-            progress=ProgressLine(), status=lambda line: click.echo(line, err=True))
+            progress=ProgressLine(), status=lambda line: echo(line, err=True))
     no_interviewer = {o.document_id: o.speakers_without_interviewer for o in outcomes
                       if o.status != "unchanged" and o.speakers_without_interviewer}
     for o in outcomes:
         who = f" [{o.participant}]" if o.participant else ""
-        click.echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
+        echo(f"{o.status:12} {o.name}{who}: {o.segments} segments, {o.language}")
         if o.note:
-            click.echo(f"{'':12} {o.note}")
+            echo(f"{'':12} {o.note}")
         for warning in o.warnings:
-            click.echo(f"{'':12} warning: {warning}")
+            echo(f"{'':12} warning: {warning}")
         if o.document_id in no_interviewer:
             names = no_interviewer[o.document_id]
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            click.echo(f"{'':12} no interviewer recognised among the speakers {shown}: "
+            echo(f"{'':12} no interviewer recognised among the speakers {shown}: "
                        "all their turns count as participant speech and will be coded")
     counts = {s: sum(o.status == s for o in outcomes)
               for s in ("imported", "new version", "linked", "roles updated", "unchanged")}
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
+    echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to import")
     _report_passed_over(inputs)
     if no_interviewer:
         example = next(iter(no_interviewer.values()))[0]
-        click.echo(f"To mark the interviewer, import the same files again with --interviewer LABEL "
+        echo(f"To mark the interviewer, import the same files again with --interviewer LABEL "
                    f"(e.g. --interviewer {example}): the roles are updated, codings are kept.")
 
 
@@ -180,7 +181,7 @@ def participants(csv_file: Path, project_dir: Path, db: str | None) -> None:
 
     rows = read_participants_csv(csv_file)
     ws = open_project(project_dir, db)
-    click.echo(f"{len(rows)} participants loaded")
+    echo(f"{len(rows)} participants loaded")
     _link_and_report(ws, rows)
 
 
@@ -191,7 +192,7 @@ def _link_and_report(ws, people) -> None:
     with ws.session(lock=True) as session:
         linked = link_participants(session, ws.project_id, people)
     for name, label in linked:
-        click.echo(f"linked      {name} → {label}")
+        echo(f"linked      {name} → {label}")
 
 
 def _refuse_transcript_options(**given) -> None:
@@ -217,7 +218,7 @@ def documents(project_dir: Path, db: str | None, all_versions: bool) -> None:
 
     frame = documents_frame(open_project(project_dir, db))
     if frame.empty:
-        click.echo(f"No documents yet. Next: chimeqda import -p {project_dir} TRANSCRIPTS/")
+        echo(f"No documents yet. Next: chimeqda import -p {project_dir} TRANSCRIPTS/")
         return
     if not all_versions:
         frame = frame[frame["current"].astype(bool)]
@@ -237,11 +238,11 @@ def demo(out: Path | None, coder: str | None) -> None:
     """
     from chimeqda.services.demo import run_demo
 
-    result = run_demo(out, coder=coder, progress=lambda m: click.echo(m, err=True))
-    click.echo(f"Done in {result.seconds:.1f} s.")
-    click.echo(f"Project: {result.project_dir}")
-    click.echo(f"Report:  {result.report}")
-    click.echo(f"Tables:  {result.report.parent / 'tables'}")
+    result = run_demo(out, coder=coder, progress=lambda m: echo(m, err=True))
+    echo(f"Done in {result.seconds:.1f} s.")
+    echo(f"Project: {result.project_dir}")
+    echo(f"Report:  {result.report}")
+    echo(f"Tables:  {result.report.parent / 'tables'}")
 
 
 @click.group("db")
@@ -264,7 +265,7 @@ def db_migrate(project_dir: Path, db: str | None) -> None:
 
     engine = make_engine(project_url(project_dir, db))
     migrate(engine)
-    click.echo(f"schema at revision {head_revision()}")
+    echo(f"schema at revision {head_revision()}")
 
 
 @db_group.command("copy")
@@ -291,8 +292,8 @@ def db_copy(project_dir: Path, db: str | None, target: str) -> None:
     finally:
         source.dispose()
     counted = ", ".join(f"{rows:,} {name}" for name, rows in result.rows.items() if rows)
-    click.echo(f"copied {result.total:,} rows into {shown_url(target)}: {counted}")
-    click.echo(f"use it with --db (or CHIMEQDA_DATABASE_URL), e.g. chimeqda serve --db {shown_url(target)}")
+    echo(f"copied {result.total:,} rows into {shown_url(target)}: {counted}")
+    echo(f"use it with --db (or CHIMEQDA_DATABASE_URL), e.g. chimeqda serve --db {shown_url(target)}")
 
 
 COMMANDS = (init, import_, participants, documents, demo, db_group)
@@ -308,5 +309,5 @@ def _report_passed_over(inputs) -> None:
     if skipped:
         shown = ", ".join(path.name for path in skipped[:10]) + (f" and {len(skipped) - 10} more"
                                                                  if len(skipped) > 10 else "")
-        click.echo(f"not imported (no reader for their file type): {shown}. Transcripts must be "
+        echo(f"not imported (no reader for their file type): {shown}. Transcripts must be "
                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}; save a .doc or .rtf as .docx to import it")

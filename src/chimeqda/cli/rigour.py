@@ -11,6 +11,7 @@ import click
 
 from chimeqda.cli.common import (
     current_user,
+    echo,
     echo_table,
     friendly_errors,
     open_project,
@@ -63,16 +64,16 @@ def agreement(project_dir, db, coders, documents, rule, level, table, n_boot, cl
         return
     result = rigour.agreement(ws, list(coders) or None, level=level, documents=list(documents) or None,
                               rule=rule, n_boot=n_boot, cluster=cluster)
-    click.echo(result.note, err=True)
+    echo(result.note, err=True)
     shown = {"code": result.by_code, "document": result.by_document, "characters": result.characters,
              "pairs": result.pairwise}[table]
     echo_table(shown.round(3))
     if csv_out:
         write_csv(shown, csv_out, index=False)
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
     if xlsx:
         write_workbook(result.tables(), xlsx, readme=["chimeqda inter-coder agreement", result.note])
-        click.echo(f"written {xlsx}", err=True)
+        echo(f"written {xlsx}", err=True)
 
 
 @click.command()
@@ -96,22 +97,22 @@ def disagreements(project_dir, db, coders, documents, rule, level, open_only, li
                                  rule=rule, open_only=open_only)
     if csv_out:
         write_csv(table, csv_out, index=False)
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
     if table.empty:
-        click.echo("No disagreements.")
+        echo("No disagreements.")
         return
     segments = list(dict.fromkeys(table["segment_id"]))
     for segment_id in segments[: limit or None]:
         rows = table[table["segment_id"] == segment_id]
         first = rows.iloc[0]
         who = f" [{first['participant']}]" if isinstance(first["participant"], str) else ""
-        click.echo(f"segment {segment_id}  {first['document']}{who} #{first['segment_index']}")
-        click.echo(f"    “{first['text']}”")
+        echo(f"segment {segment_id}  {first['document']}{who} #{first['segment_index']}")
+        echo(f"    “{first['text']}”")
         for row in rows.itertuples(index=False):
             consensus = f"  → consensus: {row.consensus}" if row.consensus else ""
-            click.echo(f"    {row.code}: coded by {row.coded_by or '–'}; not by {row.not_coded_by or '–'}"
+            echo(f"    {row.code}: coded by {row.coded_by or '–'}; not by {row.not_coded_by or '–'}"
                        f" (events {row.event_ids}){consensus}")
-    click.echo(f"{len(table)} disagreement(s) on {len(segments)} segment(s)"
+    echo(f"{len(table)} disagreement(s) on {len(segments)} segment(s)"
                + (f"; first {limit} segments shown" if limit and len(segments) > limit else ""))
 
 
@@ -142,23 +143,23 @@ def reconcile(project_dir, db, coders, documents, rule, segment_id, code_id, inc
         if segment_id is None or code_id is None or include is None:
             raise click.UsageError("give --segment, --code and --include or --exclude together")
         event = rigour.reconcile(ws, segment_id, code_id, "include" if include else "exclude", by=by, note=note)
-        click.echo(f"recorded consensus event {event}" if event else "the consensus already says so; nothing recorded")
+        echo(f"recorded consensus event {event}" if event else "the consensus already says so; nothing recorded")
         return
     if side:
         n = rigour.reconcile_disagreements(ws, list(coders) or None, side=side, by=by, level=level,
                                            documents=list(documents) or None, note=note)
-        click.echo(f"recorded {n} consensus decision(s)")
+        echo(f"recorded {n} consensus decision(s)")
         return
     if not interactive:
         raise click.UsageError("give --segment/--code/--include|--exclude, --side CODER, or --interactive")
     table = rigour.disagreements(ws, list(coders) or None, level=level, documents=list(documents) or None,
                                  rule=rule, open_only=True)
     if table.empty:
-        click.echo("No open disagreements.")
+        echo("No open disagreements.")
         return
     for row in table.itertuples(index=False):
-        click.echo(f"segment {row.segment_id} {row.document} #{row.segment_index}: “{row.text}”")
-        click.echo(f"    {row.code}: coded by {row.coded_by or '–'}; not by {row.not_coded_by or '–'}")
+        echo(f"segment {row.segment_id} {row.document} #{row.segment_index}: “{row.text}”")
+        echo(f"    {row.code}: coded by {row.coded_by or '–'}; not by {row.not_coded_by or '–'}")
         choice = click.prompt("    [i]nclude, [e]xclude, [s]kip, [q]uit", type=click.Choice(list("iesq")),
                               show_choices=False, default="s")
         if choice == "q":
@@ -193,7 +194,7 @@ def history(project_dir, db, coder, replay_state, until, csv_out):
                 max_rows=200)
     if csv_out:
         write_csv(table, csv_out, index=False)
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
 
 
 @click.command()
@@ -221,10 +222,10 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
     if summary:
         participant, code, text = summary
         memo = rigour.write_summary(ws, participant, code, text, by=by)
-        click.echo(f"summary saved (memo {memo})", err=True)
+        echo(f"summary saved (memo {memo})", err=True)
     if draft:
         n = rigour.draft_summaries(ws, codes=codes, include_suggested=include_suggested, redraft=redraft)
-        click.echo(f"{n} machine-drafted summaries added", err=True)
+        echo(f"{n} machine-drafted summaries added", err=True)
     cells = rigour.framework(ws, codes=codes, include_suggested=include_suggested)
     people = participants_frame(ws)
     try:
@@ -239,10 +240,10 @@ def framework(project_dir, db, codes, include_suggested, draft, redraft, summary
             "summaries: the latest summary per cell; '[machine draft]' marks drafts nobody has edited yet",
             "quotes: the most representative linked quotes per cell", "cells: everything, one row per cell",
         ])
-        click.echo(f"written {xlsx}", err=True)
+        echo(f"written {xlsx}", err=True)
     if html_out:
         html_out.write_text(rigour.framework_html(cells, people, sort_by=sort_by), encoding="utf-8")
-        click.echo(f"written {html_out}", err=True)
+        echo(f"written {html_out}", err=True)
 
 
 @click.command()
@@ -270,13 +271,13 @@ def saturation(project_dir, db, level, include_suggested, coder, base, run_lengt
     result = rigour.saturation(ws, level=level, include_suggested=include_suggested, coder=coder, base=base,
                                run=run_length, threshold=threshold, n_orders=orders)
     echo_table(result.curve.drop(columns=["document_id"]).set_index("position").round(3))
-    click.echo(result.note)
+    echo(result.note)
     if plot:
         plot.write_bytes(saturation_figure(result.curve, result.bootstrap, result.point))
-        click.echo(f"written {plot}", err=True)
+        echo(f"written {plot}", err=True)
     if csv_out:
         write_csv(result.curve, csv_out, index=False)
-        click.echo(f"written {csv_out}", err=True)
+        echo(f"written {csv_out}", err=True)
 
 
 COMMANDS = (agreement, disagreements, reconcile, history, framework, saturation)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from chimeqda.cli.common import current_user, friendly_errors, project_options
+from chimeqda.cli.common import current_user, echo, friendly_errors, project_options
 from chimeqda.errors import InvalidInput
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -120,14 +120,14 @@ def serve(project_dir, db, host, port, username, login_link, insecure_cookies, s
         scheme = "https" if ssl_certfile else "http"
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         url = f"{scheme}://{shown_host}:{port}/login/link?token={token}"
-        click.echo(f"chimeqda is serving {engine.url.render_as_string(hide_password=True)}")
-        click.echo(f"Open this link to log in as {login_name} (it works once):\n\n    {url}\n")
+        echo(f"chimeqda is serving {engine.url.render_as_string(hide_password=True)}")
+        echo(f"Open this link to log in as {login_name} (it works once):\n\n    {url}\n")
         if open_browser:
             import webbrowser
 
             webbrowser.open(url)
     if not local and not ssl_certfile and not insecure_cookies:
-        click.echo("Note: session cookies are Secure; put the server behind HTTPS (or pass --ssl-certfile).", err=True)
+        echo("Note: session cookies are Secure; put the server behind HTTPS (or pass --ssl-certfile).", err=True)
     config = server_config(app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips,
                            ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     uvicorn.Server(config).run()
@@ -172,7 +172,7 @@ def _check_team_server(engine, project_dir: Path, host: str, login_link: bool | 
             source="--host",
         )
     if sqlite:
-        click.echo(
+        echo(
             f"Note: serving the SQLite database {where} to the network as a team server. SQLite suits one "
             "person or a few taking turns; for a team coding at once, keep the project in PostgreSQL "
             "(docs/web.md, 'As a team server').", err=True)
@@ -225,7 +225,7 @@ def users_add(project_dir, db, username, role, project_name, password_stdin, dis
         user = accounts.add_user(session, username, password, display_name=display_name)
         if role:
             accounts.grant(session, _project_id(session, project_dir, project_name), user.id, role)
-    click.echo(f"added {username}" + (f" as {role}" if role else ""))
+    echo(f"added {username}" + (f" as {role}" if role else ""))
 
 
 @users.command("grant")
@@ -249,7 +249,7 @@ def users_grant(project_dir, db, username, role, project_name):
             accounts.revoke(session, project_id, user.id)
         else:
             accounts.grant(session, project_id, user.id, role)
-    click.echo(f"{username}: {role}")
+    echo(f"{username}: {role}")
 
 
 @users.command("password")
@@ -268,7 +268,7 @@ def users_password(project_dir, db, username, password_stdin):
     password = accounts.check_password(_password(password_stdin))
     with transaction(_engine(project_dir, db)) as session:
         accounts.set_password(session, username, password)
-    click.echo(f"new password set for {username}")
+    echo(f"new password set for {username}")
 
 
 @users.command("list")
@@ -287,7 +287,7 @@ def users_list(project_dir, db):
         for user, roles in rows:
             shown = ", ".join(f"{project}: {role}" for project, role in roles) or "no project"
             login = "password" if user.password_hash else "login link only"
-            click.echo(f"{user.username}\t{login}\t{shown}")
+            echo(f"{user.username}\t{login}\t{shown}")
 
 
 COMMANDS = (serve, users)
