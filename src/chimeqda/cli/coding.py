@@ -15,7 +15,6 @@ from chimeqda.cli.common import (
     open_project,
     parse_params,
     project_options,
-    terminal_safe,
 )
 from chimeqda.coders import DEFAULT_CODER
 
@@ -163,7 +162,7 @@ def _verification(ws, sample_size: int | None, seed: int, interactive: bool, lim
     if sample is None:
         raise click.UsageError("no verification sample yet: draw one with `chimeqda review --sample 50`")
     decided = sum(c.decided for c in sample.codes)
-    click.echo(f"verification sample of {terminal_safe(sample.coder)}: {sample.definition.per_code} suggestions "
+    echo(f"verification sample of {sample.coder}: {sample.definition.per_code} suggestions "
                f"of each code (seed {sample.definition.seed}), {decided} of {decided + len(sample.undecided)} "
                "decided")
     if estimate or sample.complete:
@@ -174,8 +173,8 @@ def _verification(ws, sample_size: int | None, seed: int, interactive: bool, lim
     pending = sorted(pending_suggestions(ws, ids=sample.undecided[:limit]), key=lambda item: order[item.event_id])
     for item in pending:
         where = item.document + (f" [{item.participant}]" if item.participant else "")
-        click.echo(f"#{item.event_id} {item.code} {terminal_safe(where)}")
-        click.echo(f"    “{terminal_safe(_marked(item))}”")
+        echo(f"#{item.event_id} {item.code} {where}")
+        echo(f"    “{_marked(item)}”")
         if interactive:
             choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
                                   show_choices=False, default="s")
@@ -184,21 +183,21 @@ def _verification(ws, sample_size: int | None, seed: int, interactive: bool, lim
             if choice in "ar":
                 decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
     if not interactive:
-        click.echo("decide them with --accept/--reject IDS (or -i to walk through); scores are not shown, so "
+        echo("decide them with --accept/--reject IDS (or -i to walk through); scores are not shown, so "
                    "they do not sway the decision")
 
 
 def _print_estimate(sample) -> None:
-    click.echo("code             suggestions  decided  accepted  precision [95 % interval]  est. right")
+    echo("code             suggestions  decided  accepted  precision [95 % interval]  est. right")
     for c in sample.codes:
         if c.precision is None:
             shown, right = "–", "–"
         else:
             low, high = c.interval
             shown, right = f"{c.precision:.2f} [{low:.2f}, {high:.2f}]", f"{round(c.precision * c.suggestions):,}"
-        click.echo(f"{c.code:<16} {c.suggestions:>11,}  {c.decided:>7}  {c.accepted:>8}  {shown:<25}  {right}")
+        echo(f"{c.code:<16} {c.suggestions:>11,}  {c.decided:>7}  {c.accepted:>8}  {shown:<25}  {right}")
     if sample.precision is not None:
-        click.echo(f"all suggestions (codes weighted by their number of suggestions): {sample.precision:.2f}")
+        echo(f"all suggestions (codes weighted by their number of suggestions): {sample.precision:.2f}")
 
 
 def _marked(item) -> str:
