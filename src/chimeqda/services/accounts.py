@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from chimeqda.errors import InvalidInput, UnknownObject
 from chimeqda.store import tables as t
-from chimeqda.store.accounts import ROLES, LoginFailure, Membership, User, WebSession
+from chimeqda.store.accounts import ROLES, LoginFailure, Membership, TrustedDevice, User, WebSession
 
 RANK = {"viewer": 1, "coder": 2, "owner": 3}
 SESSION_DAYS = 14
@@ -31,6 +31,8 @@ MAX_FAILURES_PER_USER = 5  # for one account from one address
 MAX_FAILURES_PER_ACCOUNT = 20  # for one account from all addresses together
 MAX_FAILURES_PER_ADDRESS = 30  # for all accounts from one address
 BUSY_ADDRESS_TRIES = 2  # from a busy address: tries an account still gets (its correct password logs in)
+MAX_FAILURES_PER_DEVICE = 5  # for a browser that logged in to the account before (its own count only)
+DEVICES_KEPT = 10  # trusted browsers remembered per account (the oldest is forgotten first)
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _hasher = PasswordHasher()
@@ -81,9 +83,11 @@ def add_user(session: Session, username: str, password: str | None = None, *, di
 
 
 def set_password(session: Session, username: str, password: str) -> None:
+    """A new password ends the account's sessions and forgets its trusted browsers."""
     user = get_user(session, username)
     user.password_hash = _hasher.hash(check_password(password))
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.execute(delete(TrustedDevice).where(TrustedDevice.user_id == user.id))
 
 
 def get_user(session: Session, username: str) -> User:
@@ -214,7 +218,7 @@ def _recent_failures(session: Session, key: str) -> int:
     ) or 0
 
 
-def login(session: Session, username: str, password: str, *, address: str = "") -> LoginResult:
+def login(session: Session, username: str, password: str, *, address: str = "", device: str = "") -> LoginResult:
     """Check a user name and password; counts failures and refuses when there were too many.
 
     Failures count per account and address (5), per account (20) and per
@@ -223,17 +227,27 @@ def login(session: Session, username: str, password: str, *, address: str = "") 
     with fewer than :data:`BUSY_ADDRESS_TRIES` failures from there still has
     its password checked, and the correct one logs in (a wrong one is refused
     with 429 like an unknown name, so the answer does not tell which names
-    exist). The caller commits the session in every case, so failures are
-    recorded.
+    exist). ``device``, the device cookie of a browser that logged in to this
+    account before (:func:`trust_device`), replaces all three limits by the
+    device's own (5): whoever else guesses the password, from the same laptop
+    or address, cannot lock its owner out of that browser. The caller commits
+    the session in every case, so failures are recorded.
     """
     name = username.strip().lower()[:90]
     user_key, pair_key, address_key = f"user:{name}", f"pair:{name} {address[:90]}", f"ip:{address[:150]}"
-    pair_failures = _recent_failures(session, pair_key)
-    if _recent_failures(session, user_key) >= MAX_FAILURES_PER_ACCOUNT or pair_failures >= MAX_FAILURES_PER_USER:
-        return LoginResult(None, "rate_limited")
-    busy = bool(address) and _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS
-    if busy and pair_failures >= BUSY_ADDRESS_TRIES:
-        return LoginResult(None, "rate_limited")
+    trusted = _trusted_device(session, username, device)
+    device_key = f"device:{trusted.digest}" if trusted is not None else ""
+    busy = False
+    if trusted is not None:
+        if _recent_failures(session, device_key) >= MAX_FAILURES_PER_DEVICE:
+            return LoginResult(None, "rate_limited")
+    else:
+        pair_failures = _recent_failures(session, pair_key)
+        if _recent_failures(session, user_key) >= MAX_FAILURES_PER_ACCOUNT or pair_failures >= MAX_FAILURES_PER_USER:
+            return LoginResult(None, "rate_limited")
+        busy = bool(address) and _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS
+        if busy and pair_failures >= BUSY_ADDRESS_TRIES:
+            return LoginResult(None, "rate_limited")
     user = session.scalar(select(User).where(User.username == username.strip()))
     stored = user.password_hash if user is not None and user.is_active and user.password_hash else _DUMMY_HASH
     try:
@@ -241,15 +255,42 @@ def login(session: Session, username: str, password: str, *, address: str = "") 
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
-        session.add_all([LoginFailure(key=user_key), LoginFailure(key=pair_key)])
-        if address:
-            session.add(LoginFailure(key=address_key))
+        keys = [device_key] if trusted is not None else [user_key, pair_key] + ([address_key] if address else [])
+        session.add_all([LoginFailure(key=key) for key in keys])
         session.execute(delete(LoginFailure).where(LoginFailure.created_at < _now() - 4 * FAILURE_WINDOW))
         session.flush()
         return LoginResult(None, "rate_limited" if busy else "invalid")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return LoginResult(user)
+
+
+def _trusted_device(session: Session, username: str, device: str) -> TrustedDevice | None:
+    """The trusted device of ``device`` (a cookie token) if it belongs to the account named ``username``."""
+    if not device:
+        return None
+    return session.scalar(
+        select(TrustedDevice).join(User, User.id == TrustedDevice.user_id)
+        .where(TrustedDevice.digest == digest(device), User.username == username.strip())
+    )
+
+
+def trust_device(session: Session, user_id: int, previous: str = "") -> str:
+    """Remember the browser that just logged in; returns its new device cookie token.
+
+    The token is replaced at every login (``previous``, the old one, is forgotten), and an account
+    keeps its :data:`DEVICES_KEPT` newest devices.
+    """
+    if previous:
+        session.execute(delete(TrustedDevice).where(TrustedDevice.digest == digest(previous),
+                                                    TrustedDevice.user_id == user_id))
+    token = secrets.token_urlsafe(32)
+    session.add(TrustedDevice(user_id=user_id, digest=digest(token)))
+    session.flush()
+    kept = select(TrustedDevice.id).where(TrustedDevice.user_id == user_id).order_by(
+        TrustedDevice.id.desc()).limit(DEVICES_KEPT)
+    session.execute(delete(TrustedDevice).where(TrustedDevice.user_id == user_id, TrustedDevice.id.not_in(kept)))
+    return token
 
 
 def start_session(session: Session, user_id: int, *, days: int = SESSION_DAYS) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 Passwords are stored only as argon2 hashes and login sessions only as SHA-256
 digests of their cookie tokens, so a copy of the database does not let anyone
 log in. Failed logins are counted in ``login_failures`` (for
-rate limiting across server processes).
+rate limiting across server processes); browsers that logged in before are
+``trusted_devices`` (digests of their device cookies).
 """
 
 from __future__ import annotations
@@ -50,8 +51,23 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(10))
 
 
+class TrustedDevice(Base):
+    """A browser that logged in to an account before; ``digest`` is the SHA-256 hex of its device cookie.
+
+    Its failed logins count against the device alone, so guesses by others (from the same laptop or
+    address) cannot lock the account's owner out of a browser they have used.
+    """
+
+    __tablename__ = "trusted_devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class LoginFailure(Base):
-    """One failed login attempt; ``key`` is ``user:<name>``, ``pair:<name> <address>`` or ``ip:<address>``."""
+    """One failed login attempt; ``key`` is ``user:<name>``, ``pair:<name> <address>``, ``ip:<address>``
+    or ``device:<digest>`` (a trusted device's own failures)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "created_at"),)

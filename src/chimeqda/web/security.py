@@ -24,6 +24,9 @@ from chimeqda.services.accounts import digest
 
 SESSION_COOKIE = "chimeqda_session"
 LOGIN_CSRF_COOKIE = "chimeqda_login_csrf"
+DEVICE_COOKIE = "chimeqda_device"
+"""A browser that logged in before (``accounts.trust_device``); sent only to the login form."""
+DEVICE_DAYS = 365
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 

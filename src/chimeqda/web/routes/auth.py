@@ -12,6 +12,8 @@ from chimeqda.store.db import transaction
 from chimeqda.web.deps import CurrentUser, check_csrf, get_engine
 from chimeqda.web.pages import templates
 from chimeqda.web.security import (
+    DEVICE_COOKIE,
+    DEVICE_DAYS,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     new_token,
@@ -41,11 +43,16 @@ def _login_page(request: Request, *, next_: str, error: str = "", status: int = 
     return response
 
 
-def _logged_in(request: Request, user_id: int, target: str) -> RedirectResponse:
+def _logged_in(request: Request, user_id: int, target: str, *, trust: bool = False) -> RedirectResponse:
+    """Start a session; ``trust`` (a password login) also remembers this browser as a trusted device."""
     with transaction(get_engine(request)) as session:
         token, _ = accounts.start_session(session, user_id)
+        device = accounts.trust_device(session, user_id, request.cookies.get(DEVICE_COOKIE, "")) if trust else ""
     response = RedirectResponse(_safe_next(target), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, token, max_age=accounts.SESSION_DAYS * 86400)
+    if device:
+        response.set_cookie(DEVICE_COOKIE, device, max_age=DEVICE_DAYS * 86400, path="/login", httponly=True,
+                            samesite="strict", secure=request.app.state.settings.secure_cookies)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -59,7 +66,8 @@ def login_form(request: Request, next: str = "/"):
 def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):
     address = request.client.host if request.client else ""
     with transaction(get_engine(request)) as session:
-        result = accounts.login(session, username, password, address=address)
+        result = accounts.login(session, username, password, address=address,
+                                device=request.cookies.get(DEVICE_COOKIE, ""))
         user_id = result.user.id if result.user else None
     if result.reason == "rate_limited":
         return _login_page(
@@ -69,7 +77,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     if user_id is None:
         return _login_page(request, next_=next, status=401, username=username,
                            error="Wrong user name or password.")
-    return _logged_in(request, user_id, next)
+    return _logged_in(request, user_id, next, trust=True)
 
 
 @router.get("/login/link")
