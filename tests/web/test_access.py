@@ -34,6 +34,7 @@ MINIMUM = {
     ("POST", "/api/documents/{document_id}/no-code"): "coder",
     ("GET", "/api/documents/{document_id}/review-queue"): "viewer",
     ("GET", "/projects/{project_id}/review"): "viewer",
+    ("POST", "/projects/{project_id}/review/sample"): "coder",
     ("POST", "/api/projects/{project_id}/memos"): "coder",
     ("GET", "/projects/{project_id}/codebook"): "viewer",
     ("POST", "/projects/{project_id}/codebook/codes"): "owner",

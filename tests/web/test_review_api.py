@@ -108,3 +108,26 @@ def test_the_review_page_shows_the_reliability_diagram_and_the_queue(login, proj
     waiting = active.queue_length(project, by="cora")
     assert waiting > 0 and f"{waiting} sentences wait for a decision" in html
     assert html.count("<tr>\n  <td class=\"num\">") == min(waiting, QUEUE_SHOWN)
+
+
+def test_a_coder_draws_a_verification_sample_on_the_review_page(login, project):
+    from chimeqda.services.verification import verification_sample
+
+    cora = login("cora")
+    before = cora.get(f"/projects/{project.project_id}/review").text
+    assert "No verification sample yet" in before and 'id="verification-draw"' in before
+    drawn = cora.write("POST", f"/projects/{project.project_id}/review/sample", data={"per_code": "2", "seed": "5",
+                                                                                     "csrf_token": cora.csrf})
+    assert drawn.status_code == 303
+    sample = verification_sample(project)
+    assert sample.definition.per_code == 2 and sample.definition.seed == 5
+    page = cora.get(f"/projects/{project.project_id}/review").text
+    assert "2 suggestions of each code of lexicon" in page and 'id="verification-table"' in page
+    waiting = page.split('id="verification-waiting"', 1)[1].split("</ul>", 1)[0]
+    assert waiting.count("<li>") == len(sample.undecided) > 0
+    assert f"/projects/{project.project_id}/documents/" in waiting
+    cora.write("POST", f"/api/suggestions/{sample.undecided[0]}/decide", json={"action": "accepted"})
+    after = cora.get(f"/projects/{project.project_id}/review").text
+    assert "1.00 [" in after  # one decided, accepted: its code's estimate appears
+    viewer = login("vera").get(f"/projects/{project.project_id}/review").text
+    assert 'id="verification-table"' in viewer and 'id="verification-draw"' not in viewer
