@@ -28,13 +28,15 @@ CODING_COLUMNS = [
 
 
 def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str | None = None,
-                  segments: Any = None, documents: tuple[int, int] | None = None) -> pd.DataFrame:
+                  segments: Any = None, documents: tuple[int, int] | None = None,
+                  participant_ids: list[int] | None = None) -> pd.DataFrame:
     """Coded segments of the project (see module docstring).
 
     ``coder`` keeps only codings made by that coder (a person's name, or a
     machine coder's name for its suggestions). ``segments`` (a selectable of
-    segment ids) and ``documents`` (a ``[first, last)`` range of document ids)
-    read a part of the project (large projects read it in parts: ``services.sql_tables``).
+    segment ids), ``documents`` (a ``[first, last)`` range of document ids) and
+    ``participant_ids`` (those participants' documents) read a part of the
+    project (large projects read it in parts: ``services.sql_tables``).
     """
     event = aliased(t.CodingEvent)
     wanted = current_coding(event)
@@ -61,6 +63,8 @@ def codings_frame(ws: Workspace, *, include_suggested: bool = False, coder: str 
         query = query.where(t.Segment.id.in_(segments))
     if documents is not None:
         query = query.where(event.document_id >= documents[0], event.document_id < documents[1])
+    if participant_ids is not None:
+        query = query.where(t.Document.participant_id.in_(participant_ids))
     with ws.session() as session:
         rows = session.execute(query).all()
     frame = pd.DataFrame(rows, columns=CODING_COLUMNS)

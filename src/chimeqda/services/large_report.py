@@ -113,22 +113,26 @@ def large_framework(ws: Workspace, book: Codebook, participants: pd.DataFrame, *
 
     themes = [code.id for code in book.top_level]
     shown = participants.head(MAX_PARTICIPANTS)
-    units = sql.coded_units(ws, book, level="all", include_suggested=include_suggested)
     with ws.session() as session:
         ids = dict(session.execute(select(t.Participant.label, t.Participant.id)
                                    .where(t.Participant.project_id == ws.project_id)).all())
-        wanted = [ids[p] for p in shown["participant"] if p in ids]
-        in_cells = units.c.participant_id.in_(wanted) & units.c.code.in_(themes)
-        counts = {(label, code): int(n) for label, code, n in session.execute(
-            select(t.Participant.label, units.c.code, func.count(distinct(units.c.segment_id)))
-            .join(t.Participant, t.Participant.id == units.c.participant_id)
-            .where(in_cells).group_by(t.Participant.label, units.c.code)).all()}
-        largest = max(counts.values(), default=0)
+    wanted = [ids[p] for p in shown["participant"] if p in ids]
+    # only the shown participants' documents are read (a corpus of posts without participants: none)
+    units = sql.coded_units(ws, book, level="all", include_suggested=include_suggested, participant_ids=wanted)
+    in_cells = units.c.code.in_(themes)
+    counts: dict[tuple[str, str], int] = {}
+    if wanted:
+        with ws.session() as session:
+            counts = {(label, code): int(n) for label, code, n in session.execute(
+                select(t.Participant.label, units.c.code, func.count(distinct(units.c.segment_id)))
+                .join(t.Participant, t.Participant.id == units.c.participant_id)
+                .where(in_cells).group_by(t.Participant.label, units.c.code)).all()}
+    largest = max(counts.values(), default=0)
     ranked = select(units.c.segment_id, func.row_number().over(
         partition_by=(units.c.participant_id, units.c.code),
         order_by=(sql._sample_order(units.c.segment_id, 0), units.c.segment_id)).label("rank")
     ).where(in_cells).subquery("ranked")
-    sample = codings_frame(ws, include_suggested=include_suggested,
+    sample = codings_frame(ws, include_suggested=include_suggested, participant_ids=wanted,
                            segments=select(ranked.c.segment_id).where(ranked.c.rank <= CELL_SAMPLE))
     cells = fw.framework_matrix(sample, book, shown, codes=themes, include_suggested=include_suggested,
                                 summaries=cell_summaries(ws), n_quotes=n_quotes)
@@ -146,7 +150,8 @@ def _saturation_frames(ws: Workspace, book: Codebook, include_suggested: bool) -
     """The (document, code) presence that saturation needs, or None over :data:`MAX_INTERVIEWS` coded documents."""
     units = sql.coded_units(ws, book, level="code", include_suggested=include_suggested)
     with ws.session() as session:
-        documents = session.scalar(select(func.count(distinct(units.c.document_id))))
+        first = select(units.c.document_id).distinct().limit(MAX_INTERVIEWS + 1).subquery()  # stops there
+        documents = session.scalar(select(func.count()).select_from(first))
         if int(documents or 0) > MAX_INTERVIEWS:
             return None
         pairs = session.execute(select(units.c.document_id, units.c.code).distinct()).all()
@@ -158,6 +163,9 @@ def _saturation_frames(ws: Workspace, book: Codebook, include_suggested: bool) -
 def large_attribute_comparison(ws: Workspace, book: Codebook, participants: pd.DataFrame, *,
                                include_suggested: bool = False, max_groups: int = MAX_GROUPS) -> dict[str, pd.DataFrame]:
     """:func:`chimeqda.services.framework.attribute_comparison` counted by the database."""
+    attributes = [c for c in participants.columns if c not in ("participant", "file")]
+    if not attributes:  # nothing to compare (a corpus without participant attributes): nothing read
+        return {}
     units = sql.coded_units(ws, book, level="root", include_suggested=include_suggested)
     with ws.session() as session:
         per_person = session.execute(
@@ -165,7 +173,7 @@ def large_attribute_comparison(ws: Workspace, book: Codebook, participants: pd.D
             .join(t.Participant, t.Participant.id == units.c.participant_id)
             .group_by(units.c.code, t.Participant.label)).all()
     result = {}
-    for attribute in [c for c in participants.columns if c not in ("participant", "file")]:
+    for attribute in attributes:
         try:
             table = sql.sql_frequencies_by_attribute(ws, book, attribute, include_suggested=include_suggested)
         except ValueError:

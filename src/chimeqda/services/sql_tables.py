@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    Integer,
     String,
     Text,
     and_,
@@ -73,8 +74,12 @@ def is_large(ws: Workspace, limit: int | None = None) -> bool:
     return int(count or 0) > limit
 
 
-def _level_map(codebook: Codebook, level: str):
-    """A VALUES table ``(key, level_key)``: each code and the code(s) it counts for at ``level``."""
+def _level_map(ws: Workspace, codebook: Codebook, level: str):
+    """A VALUES table ``(code_id, level_key)``: each code of the project and the code(s) it counts for at ``level``.
+
+    Keyed by the codes' row ids, so the database joins it to ``coding_events`` by its
+    ``code_id`` index (joined by key, SQLite read every coding event once per code).
+    """
     check_level(level)
     pairs: list[tuple[str, str]] = []
     for code in codebook.codes:
@@ -89,21 +94,31 @@ def _level_map(codebook: Codebook, level: str):
                 if current.parent is None:
                     break
                 current = codebook[current.parent]
-    return values(column("key", String), column("level_key", String), name="level_map").data(pairs).cte("level_map")
+    with ws.session() as session:
+        ids: dict[str, list[int]] = {}
+        for key, code_id in session.execute(
+                select(t.Code.key, t.Code.id).join(t.Codebook, t.Codebook.id == t.Code.codebook_id)
+                .where(t.Codebook.project_id == ws.project_id)):
+            ids.setdefault(key, []).append(int(code_id))
+    rows = [(code_id, level_key) for key, level_key in pairs for code_id in ids.get(key, ())] or [(-1, "")]
+    return (values(column("code_id", Integer), column("level_key", String), name="level_map").data(rows)
+            .cte("level_map"))
 
 
-def coded_units(ws: Workspace, codebook: Codebook, *, level: str = "root", include_suggested: bool = False):
+def coded_units(ws: Workspace, codebook: Codebook, *, level: str = "root", include_suggested: bool = False,
+                participant_ids: list[int] | None = None):
     """A CTE of the distinct ``(segment_id, segment_index, document_id, participant_id, code)`` that count.
 
     The rows ``codings_frame`` + ``prepare_codings`` keep: accepted codings not
     removed (and pending suggestions), on every segment of a current document
-    they overlap, with codes mapped to ``level``.
+    they overlap, with codes mapped to ``level``. ``participant_ids``: only the
+    documents of these participants (the CTE is then built from their rows only).
     """
     event = t.CodingEvent
     wanted = and_(event.action == "accepted", ~removed(event))
     if include_suggested:
         wanted = wanted | and_(event.action == "suggested", ~decided(event))
-    level_map = _level_map(codebook, level)
+    level_map = _level_map(ws, codebook, level)
     return (
         select(t.Segment.id.label("segment_id"), t.Segment.index.label("segment_index"),
                t.Segment.document_id.label("document_id"), t.Document.participant_id.label("participant_id"),
@@ -112,9 +127,9 @@ def coded_units(ws: Workspace, codebook: Codebook, *, level: str = "root", inclu
         .join(t.Document, t.Document.id == event.document_id)
         .join(t.Segment, and_(t.Segment.document_id == event.document_id,
                               t.Segment.start < event.end, t.Segment.end > event.start))
-        .join(t.Code, t.Code.id == event.code_id)
-        .join(level_map, level_map.c.key == t.Code.key)
-        .where(event.project_id == ws.project_id, t.Document.is_current.is_(True), wanted)
+        .join(level_map, level_map.c.code_id == event.code_id)
+        .where(event.project_id == ws.project_id, t.Document.is_current.is_(True), wanted,
+               *([t.Document.participant_id.in_(participant_ids)] if participant_ids is not None else []))
         .distinct()
         .cte("units")
     )
