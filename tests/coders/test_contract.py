@@ -70,3 +70,23 @@ def test_sub_code_level_all(codebook):
     assert "connectedness" not in hits  # at level "all" sub-code patterns stay with the sub-code
     scores = coder.predict_proba([segment])[0]
     assert scores["connectedness.peer_support"] > scores["connectedness"]
+
+
+@pytest.mark.parametrize("name", ["ensemble", "supervised", "similarity", "lexicon"])
+def test_evidence_of_a_batch_is_each_suggestions_own(name, codebook):
+    """``suggest`` explains a batch's suggestions together (the default coder scores them once):
+    each suggestion's evidence is what ``explain`` says of it alone, whatever else is in the batch."""
+    coder = get_coder(name).fit(codebook)
+    segments = list(DEFAULT_SEGMENTS) + [
+        Segment("My sister calls me and I trust the people at the meeting.", lang="en", key="s6"),
+        Segment("Ik bid elke ochtend en ik geloof dat het beter wordt.", lang="nl", key="s7"),
+    ]
+    low = [dict.fromkeys(coder.codes_, 0.0) for _ in segments]  # every code of every segment: a full batch
+    found = coder.suggest(segments, limits=low)
+    assert len(found) == len(segments) * len(coder.codes_)
+    by_key = {s.key: s for s in segments}
+    assert [s.evidence for s in found] == [coder.explain(by_key[s.segment_key], s.code_id) for s in found]
+    assert all(s.evidence for s in found)
+    if name == "ensemble":  # each part named with its score, and the nearest training passage
+        assert all(s.evidence.startswith("probability ") and "supervised " in s.evidence for s in found)
+        assert any("most like " in s.evidence for s in found)

@@ -243,3 +243,27 @@ def test_selective_coding_on_dask_equals_the_local_engine(client, tmp_path, db_u
     assert f"{expected.left_for_review} of {expected.segments} segments left for you" in said.output
     assert expected.precision_check.message() in said.output
     assert _suggestions(other) == _suggestions(local) and _flags(other) == _flags(local)
+
+
+def _worker_threads(dask_worker):
+    import sys
+
+    from threadpoolctl import threadpool_info
+
+    torch = sys.modules.get("torch")
+    return (dask_worker.state.nthreads, torch.get_num_threads() if torch else None,
+            sorted({pool["num_threads"] for pool in threadpool_info()}))
+
+
+@pytest.mark.slow
+def test_each_worker_encodes_with_its_own_threads_not_every_core(client, tmp_path, db_url):
+    """Two workers on one machine each computing with all its cores oversubscribe them: the
+    default coder's encoders (torch, BLAS, OpenMP) use the worker's thread count (1 here)."""
+    dask = _project(tmp_path, "dask", db_url, corpus_rows(6, seed=4))
+    run = run_coder_dask(dask, client=client, partition_segments=3)  # the default coder: MiniLM on the workers
+    assert run.segments > 0
+    for nthreads, torch_threads, pools in client.run(_worker_threads).values():
+        assert nthreads == 1
+        assert torch_threads in (None, 1)  # None: a worker that got no partition never loaded torch
+        assert pools == [1] or torch_threads is None
+    assert any(torch_threads == 1 for _, torch_threads, _ in client.run(_worker_threads).values())

@@ -106,6 +106,14 @@ class Coder:
         """One line saying why ``code_id`` was suggested for ``segment``."""
         return ""
 
+    def explanations(self, hits: Sequence[tuple[Segment, str]]) -> list[str]:
+        """``explain`` for each ``(segment, code_id)`` pair; ``suggest`` asks for a batch's at once.
+
+        A coder whose evidence needs its scores again (the default coder) overrides
+        this to score the batch's segments once instead of once per suggestion.
+        """
+        return [self.explain(segment, code_id) for segment, code_id in hits]
+
     def evidence_span(self, segment: Segment, code_id: str) -> tuple[int, int] | None:
         """Offsets ``(start, end)`` in ``segment.text`` of the words showing ``code_id``; None: the whole segment."""
         return None
@@ -150,21 +158,17 @@ class Coder:
             batch = segments[begin : begin + self.batch_size]
             batch_limits = per_segment[begin : begin + self.batch_size]
             batch_probs = probs[begin : begin + self.batch_size] if probs is not None else self.predict_proba(batch)
-            for segment, scores, limits_ in zip(batch, batch_probs, batch_limits):
-                for code, score in scores.items():
-                    if score >= limits_.get(code, self.default_threshold):
-                        span = self.evidence_span(segment, code)
-                        start, end = (span_within(*span, segment.text) if span else None) or (None, None)
-                        found.append(
-                            Suggestion(
-                                segment_key=segment.key,
-                                code_id=code,
-                                score=float(score),
-                                evidence=self.explain(segment, code),
-                                start=start,
-                                end=end,
-                            )
-                        )
+            hits = [(segment, code, score) for segment, scores, limits_ in zip(batch, batch_probs, batch_limits)
+                    for code, score in scores.items() if score >= limits_.get(code, self.default_threshold)]
+            evidence = self.explanations([(segment, code) for segment, code, _ in hits])
+            for (segment, code, score), why in zip(hits, evidence, strict=True):
+                span = self.evidence_span(segment, code)
+                start, end = (span_within(*span, segment.text) if span else None) or (None, None)
+                found.append(
+                    Suggestion(
+                        segment_key=segment.key, code_id=code, score=float(score), evidence=why, start=start, end=end,
+                    )
+                )
         return found
 
 

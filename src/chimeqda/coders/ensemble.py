@@ -186,7 +186,9 @@ class EnsembleCoder(Coder):
 
     def scores(self, segments: Sequence[Segment]) -> np.ndarray:
         """Uncalibrated ensemble scores (0.5 at the κ-best threshold); rows follow ``segments``."""
-        parts = self.part_scores(segments)
+        return self._combine(self.part_scores(segments), segments)
+
+    def _combine(self, parts: dict[str, np.ndarray], segments: Sequence[Segment]) -> np.ndarray:
         w = self._weights()
         combined = w[0] * parts["supervised"] + w[1] * parts["similarity"] + w[2] * parts["lexicon"]
         out = np.zeros_like(combined)
@@ -203,19 +205,39 @@ class EnsembleCoder(Coder):
         return [{c: float(s) for c, s in zip(self.codes_, row)} for row in self.probabilities(segments)]
 
     def explain(self, segment: Segment, code_id: str) -> str:
-        self._check_fitted()
-        j = self.codes_.index(code_id)
-        parts = self.part_scores([segment])
-        score = self.scores([segment])[0, j]
-        probability = self.probabilities([segment])[0, j]
-        pieces = [f"probability {probability:.2f} (ensemble score {score:.2f}: supervised {parts['supervised'][0, j]:.2f}, "
-                  f"similarity {parts['similarity'][0, j]:.2f}, lexicon {parts['lexicon'][0, j]:.2f})"]
-        terms = self.lexicon_.lexicon_.matches(segment.text, segment_language(segment), True).get(code_id, [])
-        if terms:
-            pieces.append("matched " + ", ".join(repr(t) for t in terms))
-        ref, sim = self.supervised_.nearest(segment, code_id)
-        if ref is not None:
-            from chimeqda.coders.similarity import _short
+        return self.explanations([(segment, code_id)])[0]
 
-            pieces.append(f'most like {ref.kind} "{_short(ref.text)}" (cos {sim:.2f})')
-        return "; ".join(pieces)
+    def explanations(self, hits: Sequence[tuple[Segment, str]]) -> list[str]:
+        """Evidence of each ``(segment, code_id)``: the parts' scores and the nearest training passage.
+
+        The hits' segments are scored once together (not once per suggestion: scoring again
+        per suggestion cost more than coding the segments did).
+        """
+        self._check_fitted()
+        if not hits:
+            return []
+        row_of: dict[int, int] = {}
+        segments: list[Segment] = []
+        for segment, _ in hits:
+            if id(segment) not in row_of:
+                row_of[id(segment)] = len(segments)
+                segments.append(segment)
+        parts = self.part_scores(segments)
+        score = self._combine(parts, segments)
+        probability = self.calibration_.apply(score, [segment_language(s) for s in segments])
+        nearest = self.supervised_.nearest_many([(segments[row_of[id(s)]], c) for s, c in hits])
+        from chimeqda.coders.similarity import _short
+
+        out = []
+        for (segment, code_id), (ref, sim) in zip(hits, nearest):
+            i, j = row_of[id(segment)], self.codes_.index(code_id)
+            pieces = [f"probability {probability[i, j]:.2f} (ensemble score {score[i, j]:.2f}: supervised "
+                      f"{parts['supervised'][i, j]:.2f}, similarity {parts['similarity'][i, j]:.2f}, "
+                      f"lexicon {parts['lexicon'][i, j]:.2f})"]
+            terms = self.lexicon_.lexicon_.matches(segment.text, segment_language(segment), True).get(code_id, [])
+            if terms:
+                pieces.append("matched " + ", ".join(repr(t) for t in terms))
+            if ref is not None:
+                pieces.append(f'most like {ref.kind} "{_short(ref.text)}" (cos {sim:.2f})')
+            out.append("; ".join(pieces))
+        return out

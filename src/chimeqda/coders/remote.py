@@ -6,6 +6,11 @@ each worker unpickles it once. :func:`code_partition` then codes one
 partition of segments with the coder the worker holds, so a task ships only
 its segments, never the coder, and returns the suggestions with the
 probabilities the client needs for review flags.
+
+Each worker's encoders compute with as many threads as the worker has
+(``--nthreads``; one in ``chimeqda``'s own LocalCluster), not with every core
+of the machine: several worker processes on one machine would otherwise
+oversubscribe its cores and each slow down (:func:`worker_threads`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from chimeqda.coders.base import Coder, score_segments
 from chimeqda.coders.calibration import selective_limits
+from chimeqda.coders.encoders import set_threads
 from chimeqda.model import Segment, Suggestion
 
 try:  # the scale extra brings dask.distributed
@@ -35,6 +41,7 @@ class CoderPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         self.payload = pickle.dumps(coder, protocol=pickle.HIGHEST_PROTOCOL)
 
     def setup(self, worker: Any) -> None:
+        set_threads(worker_threads(worker))
         held = getattr(worker, _HELD, None)
         if held is None:
             held = {}
@@ -43,6 +50,12 @@ class CoderPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
 
     def teardown(self, worker: Any) -> None:
         getattr(worker, _HELD, {}).pop(self.key, None)
+
+
+def worker_threads(worker: Any) -> int:
+    """The threads a worker's coder computes with: the worker's own thread count (``dask worker --nthreads``)."""
+    state = getattr(worker, "state", worker)  # distributed keeps it in worker.state
+    return max(1, int(getattr(state, "nthreads", 1) or 1))
 
 
 def held_coder(key: str) -> Coder:
@@ -68,6 +81,9 @@ def code_partition(key: str, segments: Sequence[Segment], flag_level: float, pre
     as ``run_coder`` does ("empty means unsure"); the others need no probabilities. The third
     is 0 without ``precision``.
     """
+    from distributed import get_worker
+
+    set_threads(worker_threads(get_worker()))  # in this task's thread: OpenMP keeps its limit per thread
     coder = held_coder(key)
     segments = list(segments)
     probs = score_segments(coder, segments)

@@ -305,18 +305,27 @@ class SupervisedCoder(Coder):
 
     def nearest(self, segment: Segment, code_id: str) -> tuple[Reference | None, float]:
         """The most similar training passage positive for ``code_id`` (accepted ones first)."""
+        return self.nearest_many([(segment, code_id)])[0]
+
+    def nearest_many(self, hits: Sequence[tuple[Segment, str]]) -> list[tuple[Reference | None, float]]:
+        """:meth:`nearest` of each ``(segment, code_id)``, the segments of one encoder compared at once."""
         self._check_fitted()
-        j = self.codes_.index(code_id)
-        name = self.routing_.for_lang(segment_language(segment))
-        idx = np.flatnonzero(self.masks_[name])
-        positive = self.y_[idx, j] == 1
-        if not positive.any():
-            return None, 0.0
-        vector = embed_segments([segment], name)[0]
-        sims = self.vectors_[name] @ vector
-        sims = np.where(positive, sims, -np.inf)
-        best = int(np.argmax(sims))
-        return self.refs_[idx[best]], float(sims[best])
+        out: list[tuple[Reference | None, float]] = [(None, 0.0)] * len(hits)
+        by_encoder: dict[str, list[int]] = {}
+        for h, (segment, _) in enumerate(hits):
+            by_encoder.setdefault(self.routing_.for_lang(segment_language(segment)), []).append(h)
+        for name, members in by_encoder.items():
+            idx = np.flatnonzero(self.masks_[name])
+            vectors = embed_segments([hits[h][0] for h in members], name)
+            all_sims = vectors @ self.vectors_[name].T
+            for row, h in enumerate(members):
+                positive = self.y_[idx, self.codes_.index(hits[h][1])] == 1
+                if not positive.any():
+                    continue
+                sims = np.where(positive, all_sims[row], -np.inf)
+                best = int(np.argmax(sims))
+                out[h] = (self.refs_[idx[best]], float(sims[best]))
+        return out
 
     def explain(self, segment: Segment, code_id: str) -> str:
         score = self.predict_proba([segment])[0][code_id]
