@@ -124,3 +124,29 @@ def test_detect_jsonl_bad_line_names_the_line(tmp_path):
         detect_jsonl(source, tmp_path / "out.jsonl")
     assert "line 2" in str(e.value) and "in.jsonl" in str(e.value)
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_spans_stay_on_their_words_after_characters_that_casefold_longer():
+    # "ß" casefolds to "ss" (and "İ" to two characters): every offset found in the casefolded text was one
+    # character further on per such character, so "jan de groot" came out as "n de groot" and the next
+    # occurrence of a name found elsewhere as the wrong words
+    from chimeqda.privacy.detect import _propagate
+
+    detector = IdentifierDetector(names=["Jan de Groot", "Koen"], use_models=False)
+    text = "Ik woonde vroeger in de Großestraße. Mijn sponsor Koen belde elke dag, zei jan de groot. En Koen kwam."
+    listed = [d for d in detector.detect(text, "nl") if d.source.startswith("name list")]
+    assert texts(listed) == ["Koen", "jan de groot", "Koen"]
+    assert all(text[d.start:d.end] == d.text for d in listed)
+
+    text = "Ze woonde in de Großestraße bij Wardje Pieters. İedereen kende WARDJE PIETERS daar."
+    start = text.index("Wardje Pieters")
+    found = _propagate(text, [(start, start + 14, "PERSON", "context cue", 0.9)])
+    assert [text[a:b] for a, b, *_ in found] == ["Wardje Pieters", "WARDJE PIETERS", "Wardje", "Pieters"]
+
+
+def test_a_match_inside_one_characters_casefolding_is_no_match():
+    from chimeqda.privacy.names import Folded
+
+    folded = Folded("İstanbul Straße ß s")
+    assert list(folded.finditer("s")) == [(1, 2), (9, 10), (18, 19)]  # not the two halves of a lone "ß"
+    assert list(folded.finditer("strasse")) == [(9, 15)]

@@ -472,13 +472,14 @@ def _propagate(text: str, spans: list[Span]) -> list[Span]:
     for first, score in _first_names_of_full_names(text, spans):
         declared_words.setdefault(first.casefold(), (first, min(score, 0.7)))
     found: list[Span] = []
-    folded = text.casefold()
+    folded = nm.Folded(text)  # offsets mapped back: casefolding "ß" to "ss" moves every later character
     for key, (label, ambiguous, skip_initial, score) in seen.items():
-        haystack = text if ambiguous else folded
-        for m in re.finditer(r"(?<![\w])" + re.escape(key) + r"(?![\w])", haystack):
-            if skip_initial and _sentence_initial(text, m.start()):
+        pattern = r"(?<![\w])" + re.escape(key) + r"(?![\w])"
+        matches = ((m.start(), m.end()) for m in re.finditer(pattern, text)) if ambiguous else folded.finditer(pattern)
+        for start, end in matches:
+            if skip_initial and _sentence_initial(text, start):
                 continue
-            found.append((m.start(), m.end(), label, "same string found elsewhere", score))  # no stronger than its seed
+            found.append((start, end, label, "same string found elsewhere", score))  # no stronger than its seed
     for piece, score in declared_words.values():
         # A name that is also a word ("Door", "Hope"), declared a name in this text by a cue, a name list or a
         # speaker label: where it opens a sentence — capitalised, or in lower case as a transcriber typed it

@@ -260,10 +260,10 @@ class NameList:
         """Occurrences in ``text``; ``words`` are its ``(start, end, word)`` tokens."""
         if not self.entries:
             return
-        folded = text.casefold()
+        folded = Folded(text)
         for phrase, label in self._multi.items():
-            for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", folded):
-                yield m.start(), m.end(), label, "name list", 1.0
+            for start, end in folded.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)"):
+                yield start, end, label, "name list", 1.0
         common = COMMON_WORDS()
         for start, end, word in words:
             low = word.casefold()
@@ -289,6 +289,35 @@ class NameList:
                 if Levenshtein.distance(name, low, score_cutoff=limit) <= limit:
                     yield start, end, label, "name list (spelling variant)", 0.85
                     break
+
+
+class Folded:
+    """A text casefolded for matching, with the way back to the text's own offsets.
+
+    Casefolding can make a text longer ("ß" → "ss", "ŉ" → "ʼn", "İ" → "i̇"), so an
+    offset found in ``text.casefold()`` is not one in ``text`` after such a
+    character. :meth:`finditer` maps each match back; a match that starts or
+    ends inside one character's folding is not a match of the text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.folded = text.casefold()
+        self._back: dict[int, int] | None = None  # folded offset -> text offset, where they differ
+        if len(self.folded) != len(text):
+            back, at = {}, 0
+            for index, char in enumerate(text):
+                back[at] = index
+                at += len(char.casefold())
+            back[at] = len(text)
+            self._back = back
+
+    def finditer(self, pattern: str) -> Iterator[tuple[int, int]]:
+        """``(start, end)`` in the original text of each match of ``pattern`` (casefolded) in the folded text."""
+        for m in re.finditer(pattern, self.folded):
+            if self._back is None:
+                yield m.start(), m.end()
+            elif m.start() in self._back and m.end() in self._back:
+                yield self._back[m.start()], self._back[m.end()]
 
 
 _PARTICLES = frozenset("van der den de het ter ten le la du von di da del des dos".split())
