@@ -150,3 +150,26 @@ def test_a_match_inside_one_characters_casefolding_is_no_match():
     folded = Folded("İstanbul Straße ß s")
     assert list(folded.finditer("s")) == [(1, 2), (9, 10), (18, 19)]  # not the two halves of a lone "ß"
     assert list(folded.finditer("strasse")) == [(9, 15)]
+
+
+@pytest.mark.parametrize("text, place, person", [
+    ("I live in Ghent. Then Peter came round.", "Ghent", "Peter"),
+    ("We moved to Zwolle. Then Peter stayed.", "Zwolle", "Peter"),
+    ("Where did you grow up in\nPeter: in Antwerp, mostly.", "Antwerp", None),
+])
+def test_the_in_town_cue_stops_at_the_end_of_a_sentence_and_of_a_line(plain, text, place, person):
+    found = plain.detect(text, "en")
+    assert [d.text for d in found if d.label == "PLACE"] == [place]
+    assert [d.text for d in found if d.label == "PERSON"] == ([person] if person else [])
+
+
+def test_the_in_town_cue_keeps_abbreviated_saints_and_inner_full_stops(plain):
+    found = plain.detect("I met him in St. Peter's, near St.Truiden.", "en")
+    assert [d.text for d in found if d.label == "PLACE"] == ["St. Peter", "St.Truiden"]
+
+
+def test_a_place_cue_at_the_end_of_a_line_does_not_reach_the_next_speaker():
+    from chimeqda.privacy.detect import _shape_spans
+
+    text = "Interviewer: And the town you grew up in\nPeter: Antwerp, mostly."
+    assert [text[a:b] for a, b, label, *_ in _shape_spans(text) if label == "PLACE"] == []

@@ -226,9 +226,12 @@ _GROUP_BEFORE_NOUN = re.compile(
 _ORG_NL = re.compile(
     r"\b[A-ZÀ-Ý][\w’'-]*(?:kliniek|ziekenhuis|school|instituut|centrum|college|gevangenis|huis|hof|"
     r"stichting|groep|atheneum|lyceum|campus)\b|\b(?:Sint|Heilig|Onze[- ]Lieve[- ]Vrouw)[- ][A-ZÀ-Ý][\w-]+(?:[- ][A-ZÀ-Ý][\w-]+)?")
+# A place's words: a full stop only inside one ("St.Truiden", "A.A") or after a known abbreviation ("St. Peter"),
+# never one that ends a sentence ("in Ghent. Then Peter" is Ghent); cue and place on one line.
+_PLACE_WORD = r"(?:(?:St|Ste|Sint|Mt|Ft)\.(?!\w)|[A-ZÀ-Ý](?:[\w’'&-]|\.(?=\w))*)"
 _PLACE_CUE = re.compile(
     r"\b(?:in|from|near|outside|around|to|at|moved to|lived in|grew up in|naar|uit|te|bij|rond|vanuit|richting|"
-    rf"nabij|in de buurt van|van)\s+(?P<place>{_CAP}(?:[ -]{_CAP}){{0,2}})")
+    rf"nabij|in de buurt van|van)[^\S\n]+(?P<place>{_PLACE_WORD}(?:[ -]{_PLACE_WORD}){{0,2}})")
 _STREET_TWO_WORDS = re.compile(
     r"\b[A-ZÀ-Ý][\w’'-]+\s+(?:Markt|Straat|Laan|Weg|Plein|Steenweg|Kaai|Dreef|Singel|Gracht|Dijk|Baan|Kade|Heirbaan)"
     r"(?:\s+\d{1,4}[a-z]?)?(?![\w])")
@@ -429,7 +432,7 @@ def _tidy(text: str, span: Span) -> Span | None:
 
 _PLACE_BEFORE = re.compile(r"\b(?:[Ii]n|[Ff]rom|[Nn]ear|[Oo]utside|[Aa]round|(?:came|went|moved|drove|go|going|"
                            r"back|train|bus) to|[Uu]it|[Nn]abij|[Vv]anuit|"
-                           r"[Rr]ichting|[Ww]oon in|[Ww]oont in)\s+$")
+                           r"[Rr]ichting|[Ww]oon in|[Ww]oont in)[^\S\n]+$")  # on the name's line
 
 
 def _without_leading_words(text: str, a: int, b: int) -> int:
