@@ -16,11 +16,13 @@ Analysis of a large project (``chimeqda analyse`` and ``report`` counted by the 
     python benchmarks/scale_bench.py seed --project /tmp/scale/1m --out /tmp/scale/1m-coded
     python benchmarks/scale_bench.py analyse --project /tmp/scale/1m-coded --what report
     python benchmarks/scale_bench.py analyses --sizes 100000,300000,1000000 --root /tmp/scale
+    python benchmarks/scale_bench.py parts --project /tmp/scale/1m-coded
 
 ``seed`` copies an imported project and writes synthetic coding events in bulk (each segment a
 machine suggestion, one in ten a second one; a person decides every suggestion of the first
 200 documents: about 1.1 events a segment); ``analyse`` runs one ``chimeqda analyse``
-table or the report in its own process; ``analyses`` runs them all for each size.
+table or the report in its own process; ``analyses`` runs them all for each size; ``parts`` times
+each part of the large report alone (where the report's time goes).
 """
 
 from __future__ import annotations
@@ -220,6 +222,47 @@ def cmd_analyse(args: argparse.Namespace) -> dict:
     return {"what": args.what, "seconds": seconds, "peak_mb": peak_mb(), "load": load}
 
 
+def cmd_parts(args: argparse.Namespace) -> dict:
+    """Each part of the large report timed alone, in this process (wall time, peak memory so far, load)."""
+    os.environ.setdefault("CHIMEQDA_LARGE_PROJECT", "50000")
+    from chimeqda.services import framework, open_project, reporting, review
+    from chimeqda.services import large_report as lr
+    from chimeqda.services import sql_tables as sql
+    from chimeqda.services.frames import participants_frame
+    from chimeqda.services.project import project_codebook
+
+    ws = open_project(args.project)
+    with ws.session() as session:
+        _, book = project_codebook(session, ws.project_id)
+    people = participants_frame(ws)
+    parts = {
+        "agreement": lambda: framework.agreement_section(ws, None, level="root", n_boot=500),
+        "framework": lambda: lr.large_framework(ws, book, people, include_suggested=True),
+        "saturation": lambda: lr._saturation_frames(ws, book, True),
+        "attribute comparison": lambda: lr.large_attribute_comparison(ws, book, people, include_suggested=True),
+        "calibration (decisions, coverage)": lambda: reporting.calibration_section(ws),
+        "coverage only": lambda: review.coverage_summary(ws),
+        "frequencies": lambda: sql.sql_code_frequencies(ws, book, include_suggested=True),
+        "frequencies, all levels": lambda: sql.sql_code_frequencies(ws, book, level="all", include_suggested=True),
+        "cooccurrence": lambda: sql.sql_cooccurrence_counts(ws, book, window=1, level="root", include_suggested=True),
+        "pending counts": lambda: lr._pending_counts(ws, True),
+        "participant matrix": lambda: sql.sql_participant_matrix(ws, book, include_suggested=True),
+        "quotes": lambda: sql.sql_quotes(ws, book, n=3, include_suggested=True),
+    }
+    for attribute in [c for c in people.columns if c != "participant"] + sql.document_attribute_names(ws):
+        parts[f"by-attribute {attribute}"] = (
+            lambda a=attribute: sql.sql_frequencies_by_attribute(ws, book, a, include_suggested=True))
+    results = []
+    for name, part in parts.items():
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        part()
+        results.append({"part": name, "seconds": round(time.perf_counter() - start, 2), "load": round(load, 1),
+                         "peak_mb": round(peak_mb())})
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    return {"parts": results}
+
+
 def cmd_analyses(args: argparse.Namespace) -> dict:
     root = Path(args.root)
     results: dict = {"seeds": [], "analyses": []}
@@ -307,6 +350,8 @@ def main() -> None:
     p = sub.add_parser("analyse", help="one analyse table or the report, in this process")
     p.add_argument("--project", required=True)
     p.add_argument("--what", choices=list(ANALYSES), default="report")
+    p = sub.add_parser("parts", help="each part of the large report timed alone, in this process")
+    p.add_argument("--project", required=True)
     p = sub.add_parser("analyses", help="seed each size and run every analysis")
     p.add_argument("--sizes", default="100000,300000,1000000")
     p.add_argument("--root", default="/tmp/chimeqda-scale-bench")
@@ -318,7 +363,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     commands = {"import": cmd_import, "code": cmd_code, "all": cmd_all, "netns": cmd_netns, "seed": cmd_seed,
-                "analyse": cmd_analyse, "analyses": cmd_analyses}
+                "analyse": cmd_analyse, "analyses": cmd_analyses, "parts": cmd_parts}
     result = commands[args.command](args)
     print(json.dumps(result))
 

@@ -192,6 +192,17 @@ def test_the_guard_refuses_until_every_document_is_pseudonymised(study):
     require_pseudonymised(ws, what="export")
     exports = [e for e in audit_trail(ws) if e.action == "exported"]
     assert exports[0].detail["unpseudonymised"] == ["P07.txt", "P08.txt"]
+    assert exports[0].detail["unpseudonymised_count"] == 2
+
+
+def test_an_export_entry_names_at_most_export_names_documents_and_counts_them_all(study, monkeypatch):
+    from chimeqda.services import privacy_audit
+
+    ws, _, _ = study
+    monkeypatch.setattr(privacy_audit, "EXPORT_NAMES", 1)  # a million-post corpus: not a million names
+    record_export(ws, "report", "report.html", user="ann")
+    entry = [e for e in audit_trail(ws) if e.action == "exported"][-1]
+    assert entry.detail["unpseudonymised"] == ["P07.txt"] and entry.detail["unpseudonymised_count"] == 2
 
 
 def test_projects_that_never_opted_in_are_not_guarded(workspace, transcripts):

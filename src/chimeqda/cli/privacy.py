@@ -269,7 +269,7 @@ def privacy_check(project_dir: Path, db: str | None, key_file: Path | None) -> N
         echo(f"Exports made while documents were identifiable ({len(result.early_exports)}):")
         for entry in result.early_exports:
             echo(f"  {entry.at:%Y-%m-%d %H:%M} {entry.user}: {entry.detail.get('kind')} "
-                       f"{entry.detail.get('file')} ({len(entry.detail.get('unpseudonymised', []))} document(s))")
+                       f"{entry.detail.get('file')} ({_export_count(entry.detail)} document(s))")
     if result.unscrubbed:
         echo(f"Earlier document versions still holding real values ({len(result.unscrubbed)}):")
         for (name, version), count in sorted(result.unscrubbed.items()):
@@ -313,6 +313,11 @@ def audit(document: str | None, project_dir: Path, db: str | None, csv_out: Path
     if csv_out:
         csv_out.write_text(audit_csv(entries), encoding="utf-8")
         echo(f"written {csv_out}", err=True)
+
+
+def _export_count(detail: dict) -> int:
+    """Documents an export entry says were not pseudonymised (entries before the count listed every name)."""
+    return int(detail.get("unpseudonymised_count", len(detail.get("unpseudonymised", []))))
 
 
 COMMANDS = (pseudonymise, privacy_check, audit)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chimeqda.errors import PrivacyRequired, UnknownObject
@@ -135,14 +135,30 @@ def require_pseudonymised(
         )
 
 
+EXPORT_NAMES = 1000
+"""Names of unpseudonymised documents an export's audit entry lists at most (then it counts them)."""
+
+
 def record_export(ws: Workspace, kind: str, path: object, *, user: str) -> None:
-    """Log an export or report (every project: a later opt-in can tell what left before)."""
+    """Log an export or report (every project: a later opt-in can tell what left before).
+
+    The entry names the current documents not pseudonymised then (the first
+    :data:`EXPORT_NAMES` by name) and counts them all (``unpseudonymised_count``):
+    the report of a million-post corpus does not write a million names into the
+    log, nor read them into memory.
+    """
     with ws.session() as session:
-        statuses = document_statuses(session, ws.project_id)
-        unpseudonymised = sorted(name for name, status in statuses.items() if status != "pseudonymised")
+        done = select(PrivacyAudit.document_id).where(
+            PrivacyAudit.project_id == ws.project_id, PrivacyAudit.action == "pseudonymised",
+            PrivacyAudit.document_id.is_not(None))
+        open_ = (t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
+                 t.Document.id.not_in(done))
+        count = int(session.scalar(select(func.count()).select_from(t.Document).where(*open_)) or 0)
+        names = list(session.scalars(select(t.Document.name).where(*open_).order_by(t.Document.name)
+                                     .limit(EXPORT_NAMES)))
         record(session, ws.project_id, "exported", user=user,
                detail={"kind": kind, "file": str(getattr(path, "name", path)),
-                       "unpseudonymised": unpseudonymised})
+                       "unpseudonymised": names, "unpseudonymised_count": count})
 
 
 def record_view(ws: Workspace, document_id: int, *, user: str) -> None:
