@@ -262,3 +262,43 @@ def test_recording_times_and_word_timings_follow_the_words(workspace, tmp_path, 
     assert [new_text[a:b] for a, b, _ in new[0].words] == ["[Person 1]", "helped", "me."]
     assert [p for _, _, p in new[0].words] == [0.9, 0.8, 0.95]
     assert [(turn.time, turn.time_end) for turn in turns] == [(0.0, 1.6), (2.0, 3.0)]
+
+
+def test_review_marks_and_flags_follow_their_sentences_to_the_new_version(study, stored_document):
+    from chimeqda.services.review import coverage_summary, mark_no_code, no_code_segment_ids, reopen
+
+    ws, doc_id = study
+    with ws.session() as session:
+        segments = {s.text: s.id for s in session.scalars(
+            select(t.Segment).where(t.Segment.document_id == doc_id, t.Segment.role != "interviewer"))}
+    hope, safety, life = (next(sid for text, sid in segments.items() if words in text)
+                          for words in ("I felt hope", "safety net", "good life in Zwolle"))
+    mark_no_code(ws, [hope], by="ann", note="Mieke only greets Big Mike here")
+    reopen(ws, [hope], by="ann")  # withdrawn: no longer reviewed
+    mark_no_code(ws, [safety], by="bob")
+    run_coder(ws, "lexicon")  # a machine coder to flag with
+    with ws.session() as session:
+        machine = session.scalar(select(t.Coder.id).where(t.Coder.kind == "machine"))
+        code = session.scalar(select(t.Code.id).limit(1))
+        session.add(t.ReviewFlag(run_id="run-1", project_id=ws.project_id, coder_id=machine, document_id=doc_id,
+                                 segment_id=life, code_id=code, score=0.4, level=0.25, scores={}))
+    before = coverage_summary(ws)
+
+    revision = revise_document(ws, doc_id, name_edits(stored_document(doc_id).text), reason="pseudonymisation",
+                               user="ann", rewrite=lambda words: apply_edits(words, name_edits(words)))
+
+    assert coverage_summary(ws) == before
+    with ws.session() as session:
+        new_text = {s.id: s.text for s in session.scalars(
+            select(t.Segment).where(t.Segment.document_id == revision.document_id))}
+        assert [new_text[i] for i in no_code_segment_ids(session, ws.project_id,
+                                                         document_id=revision.document_id)] == [
+            "The group is my safety net and I feel connected to people again."]
+        reviews = session.execute(select(t.SegmentReview.action, t.SegmentReview.note, t.SegmentReview.segment_id)
+                                  .where(t.SegmentReview.document_id == revision.document_id)
+                                  .order_by(t.SegmentReview.id)).all()
+        assert [(action, note) for action, note, _ in reviews] == [
+            ("no_code", "[Person 1] only greets [Person 2] here"), ("reopened", ""), ("no_code", "")]
+        assert "I felt hope" in new_text[reviews[0].segment_id]
+        (flag,) = session.scalars(select(t.ReviewFlag).where(t.ReviewFlag.document_id == revision.document_id))
+        assert new_text[flag.segment_id] == "Today I believe I can have a good life in [Town 1]."

@@ -6,10 +6,11 @@ current text — and stores the result as a new version of the document
 split into turns and sentences the way an import does (turn boundaries and
 roles carried over, each turn's utterance re-split into sentences), and every
 coding event (suggested / accepted / rejected / removed, with its
-``decides_id`` chain), every machine run's coverage and every memo on the
-document or its codings is carried over with its offsets remapped through the
-edits. A coding whose words were replaced keeps covering the replacement.
-All in one transaction: an error leaves the old version as it was.
+``decides_id`` chain), every machine run's coverage and review flag, every
+"reviewed: no code" review and every memo on the document or its codings is
+carried over with its offsets (or segment) remapped through the edits. A
+coding whose words were replaced keeps covering the replacement. All in one
+transaction: an error leaves the old version as it was.
 
 Pseudonymisation and word corrections in a transcript both use it.
 """
@@ -269,6 +270,7 @@ def _revise(
 
     for run in session.scalars(select(t.CoderRun).where(t.CoderRun.document_id == old.id)):
         session.add(t.CoderRun(**_columns(run, ("id", "document_id")), document_id=new.id))
+    _copy_segment_state(session, old, new, mapping, segment_ids, spans, rewrite)
 
     memos = 0
     memo_rows = session.scalars(
@@ -295,6 +297,42 @@ def _revise(
         coding_events=len(events),
         memos=memos,
     )
+
+
+def _copy_segment_state(
+    session: Session, old: t.Document, new: t.Document, mapping: OffsetMap, segment_ids: Sequence[int],
+    spans: Sequence[tuple[int, int]], rewrite: Callable[[str], str],
+) -> None:
+    """Review flags and "reviewed: no code" reviews, each on the new segment its old segment's words mostly went to.
+
+    Reviews keep their order (a person's latest row is their state) and get
+    their notes rewritten like memos; a run flags a segment once, so two old
+    segments joined into one keep one flag of that run.
+    """
+    starts = [a for a, _ in spans]
+    old_spans = {sid: (a, b) for sid, a, b in session.execute(
+        select(t.Segment.id, t.Segment.start, t.Segment.end).where(t.Segment.document_id == old.id))}
+
+    def new_segment(old_id: int) -> int | None:
+        if old_id not in old_spans:
+            return None
+        found = _segment_for(spans, starts, *mapping.span(*old_spans[old_id]))
+        return segment_ids[found] if found is not None else None
+
+    for review in session.scalars(
+            select(t.SegmentReview).where(t.SegmentReview.document_id == old.id).order_by(t.SegmentReview.id)):
+        segment_id = new_segment(review.segment_id)
+        if segment_id is not None:
+            session.add(t.SegmentReview(**_columns(review, ("id", "document_id", "segment_id", "note")),
+                                        document_id=new.id, segment_id=segment_id, note=rewrite(review.note or "")))
+    flagged: set[tuple[str, int]] = set()
+    for flag in session.scalars(
+            select(t.ReviewFlag).where(t.ReviewFlag.document_id == old.id).order_by(t.ReviewFlag.id)):
+        segment_id = new_segment(flag.segment_id)
+        if segment_id is not None and (flag.run_id, segment_id) not in flagged:
+            flagged.add((flag.run_id, segment_id))
+            session.add(t.ReviewFlag(**_columns(flag, ("id", "document_id", "segment_id")),
+                                     document_id=new.id, segment_id=segment_id))
 
 
 def _copy_turns_and_segments(
