@@ -67,6 +67,21 @@ def test_reimport_with_participants_links_an_unchanged_file_and_says_so(tmp_path
     assert "unchanged    flemish-utf8.txt [P01]" in run("import", *p, interview).output  # read back from the database
 
 
+def test_participants_relinks_a_document_its_file_column_names_and_says_so(tmp_path, db_url, transcripts):
+    folder, p = tmp_path / "study", ["-p", tmp_path / "study", "--db", db_url]
+    run("init", folder, "--db", db_url)
+    run("import", *p, transcripts)  # P01-interview.txt and P02-interview.txt: linked by their names
+    parts = tmp_path / "parts.csv"
+    parts.write_text("participant,file,group\nP05,P01-interview.txt,a\nP02,,b\n", encoding="utf-8")
+    out = run("participants", *p, parts).output
+    assert ("relinked    P01-interview.txt: P01 → P05 (the CSV's 'file' column names it; its codings now count "
+            "for P05, not P01)") in out
+    assert "P02-interview.txt" not in out  # linked by its name already, and the CSV names no file for P02
+    documents = run("documents", *p).output
+    assert [line.split()[-1] for line in documents.splitlines() if "interview.txt" in line] == ["P05", "P02"]
+    assert "relinked" not in run("participants", *p, parts).output  # nothing left to change
+
+
 def test_import_says_when_no_interviewer_is_recognised(tmp_path, db_url):
     folder = tmp_path / "study"
     run("init", folder, "--db", db_url)

@@ -172,8 +172,10 @@ def import_(inputs: tuple[str, ...], project_dir: Path, db: str | None, particip
 def participants(csv_file: Path, project_dir: Path, db: str | None) -> None:
     """Load or update participant attributes from a CSV (column 'participant' plus attributes).
 
-    Documents without a participant are linked to one by the CSV's 'file'
-    column or by a participant label (e.g. P03) in their file name.
+    A document the CSV's 'file' column names is linked to that row's
+    participant, also when it was linked to another one (the command says
+    so). Other documents without a participant are linked by a participant
+    label (e.g. P03) in their file name.
 
     Example: chimeqda participants -p my-study participants.csv
     """
@@ -186,13 +188,17 @@ def participants(csv_file: Path, project_dir: Path, db: str | None) -> None:
 
 
 def _link_and_report(ws, people) -> None:
-    """Store participants, link documents that have none, and say which were linked."""
+    """Store participants, link documents to them, and say which were linked or moved to another participant."""
     from chimeqda.services.importing import link_participants
 
     with ws.session(lock=True) as session:
-        linked = link_participants(session, ws.project_id, people)
-    for name, label in linked:
-        echo(f"linked      {name} → {label}")
+        links = link_participants(session, ws.project_id, people)
+    for link in links:
+        if link.previous is None:
+            echo(f"linked      {link.document} → {link.participant}")
+        else:
+            echo(f"relinked    {link.document}: {link.previous} → {link.participant} (the CSV's 'file' column "
+                 f"names it; its codings now count for {link.participant}, not {link.previous})")
 
 
 def _refuse_transcript_options(**given) -> None:

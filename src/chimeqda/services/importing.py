@@ -173,30 +173,48 @@ def upsert_participants(session: Session, project_id: int, people: list[Particip
     return existing
 
 
-def link_participants(session: Session, project_id: int, people: list[ParticipantRow]) -> list[tuple[str, str]]:
-    """Store ``people`` and give each current document without a participant its owner.
+@dataclass(frozen=True)
+class Link:
+    """A document linked to a participant by ``link_participants``; ``previous``: the participant it was linked to."""
 
-    The owner is found as on import: the CSV's ``file`` column, else a participant
-    label (or ``P03``-style id) in the file name. Documents that already have a
-    participant keep it. Returns ``(document name, participant label)`` pairs linked.
+    document: str
+    participant: str
+    previous: str | None = None
+
+
+def link_participants(session: Session, project_id: int, people: list[ParticipantRow]) -> list[Link]:
+    """Store ``people`` and link the current documents to their owners.
+
+    A document the CSV's ``file`` column names is linked to that row's
+    participant, also when it was linked to another one (the CSV says so:
+    ``Link.previous`` names the one it had). A document without a participant
+    is linked as on import: the ``file`` column, else a participant label (or
+    ``P03``-style id) in the file name. Returns the links made or changed.
     """
     by_label = upsert_participants(session, project_id, people)
     file_owner = {name: row.label for row in people for name in row.files}
-    linked: list[tuple[str, str]] = []
+    label_of = {p.id: label for label, p in by_label.items()}
+    links: list[Link] = []
     documents = session.scalars(
-        select(t.Document).where(
-            t.Document.project_id == project_id, t.Document.is_current.is_(True), t.Document.participant_id.is_(None)
-        ).order_by(t.Document.name)
+        select(t.Document).where(t.Document.project_id == project_id, t.Document.is_current.is_(True))
+        .order_by(t.Document.name)
     )
     for doc in documents:
-        label = _participant_for(doc.name, file_owner, by_label)
+        if doc.participant_id is None:
+            label = _participant_for(doc.name, file_owner, by_label)
+        else:
+            label = _named_owner(doc.name, file_owner)
+            if label is None or label_of.get(doc.participant_id) == label:
+                continue
         if label is None:
             continue
         if label not in by_label:
             by_label[label] = _participant(session, project_id, label)
+            label_of[by_label[label].id] = label
+        previous = label_of.get(doc.participant_id) if doc.participant_id is not None else None
         doc.participant_id = by_label[label].id
-        linked.append((doc.name, label))
-    return linked
+        links.append(Link(doc.name, label, previous))
+    return links
 
 
 def _participant(session: Session, project_id: int, label: str) -> t.Participant:
@@ -206,11 +224,19 @@ def _participant(session: Session, project_id: int, label: str) -> t.Participant
     return row
 
 
-def _participant_for(name: str, file_owner: dict[str, str], known: dict[str, t.Participant]) -> str | None:
-    stem = Path(name).stem
-    for candidate in (name, stem):
+def _named_owner(name: str, file_owner: dict[str, str]) -> str | None:
+    """The participant whose ``file`` cell names this document (its file name, or the name without suffix)."""
+    for candidate in (name, Path(name).stem):
         if candidate in file_owner:
             return file_owner[candidate]
+    return None
+
+
+def _participant_for(name: str, file_owner: dict[str, str], known: dict[str, t.Participant]) -> str | None:
+    named = _named_owner(name, file_owner)
+    if named is not None:
+        return named
+    stem = Path(name).stem
     for label in sorted(known, key=len, reverse=True):
         if re.search(rf"(?<![A-Za-z0-9]){re.escape(label)}(?![A-Za-z0-9])", stem, re.I):
             return label
@@ -341,7 +367,8 @@ def link_unchanged(session: Session, current: t.Document, participant: t.Partici
         return ""
     if current.participant_id is not None:
         return (f"still linked to {_label(session, current.participant_id)}: this import names {participant.label}, "
-                "an existing link is not changed")
+                "an existing link is not changed by an import (`chimeqda participants` relinks a document its "
+                "CSV's 'file' column names)")
     current.participant_id = participant.id
     return f"{LINKED} {participant.label}"
 
