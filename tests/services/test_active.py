@@ -91,8 +91,85 @@ def test_next_command_prints_items_and_agreement(project):
                                        project.engine.url.render_as_string(hide_password=False), "--coder", "lexicon",
                                        "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("segment ") == 2 and "expected to correct" in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("segment ")].__len__() == 2
+    assert "expected to correct" in result.output
     assert "estimated agreement (lexicon): not available" in result.output
+    assert "Refitting the lexicon coder" in result.output and "no run of the lexicon coder is stored" in result.output
+
+
+def _next(project, *args):
+    from click.testing import CliRunner
+
+    from chimeqda.cli import main
+
+    result = CliRunner().invoke(main, ["next", "-p", str(project.directory), "--db",
+                                       project.engine.url.render_as_string(hide_password=False), "--no-agreement",
+                                       *args])
+    assert result.exit_code == 0, result.output
+    served = [int(line.split()[1]) for line in result.output.splitlines() if line.startswith("segment ")]
+    return served, result.output
+
+
+def test_next_serves_the_stored_queue_without_refitting(project):
+    from chimeqda.services.active import queue_state, stored_next, stored_queue
+
+    run_coder(project, "lexicon")
+    state = queue_state(project)
+    assert state.fresh and state.coder == "lexicon" and state.decisions_since == 0
+    served, output = _next(project, "-n", "4")
+    assert "From the stored queue: the lexicon coder's probabilities" in output and "Refitting" not in output
+    assert served == [item.segment_id for item in stored_queue(project, limit=4)]
+    assert [i.segment_id for i in stored_next(project, n=4)] == served
+    # It reads the stored probabilities: a stored suggestion made very unsure comes first (a refit would not know).
+    last = stored_queue(project)[-1]
+    with project.session() as session:
+        session.execute(t.table(t.CodingEvent).update().where(t.CodingEvent.action == "suggested").values(score=0.99))
+        session.execute(t.table(t.CodingEvent).update().where(t.CodingEvent.id.in_(last.suggestions))
+                        .values(score=0.01))
+    served, _ = _next(project, "-n", "1")
+    assert served == [last.segment_id]
+    first = stored_next(project, n=1)[0]
+    assert first.expected_value == pytest.approx(0.99 * len(last.suggestions)) and first.score == pytest.approx(0.01)
+
+    # A decision takes the segment out of the queue at once, and is counted as not yet learnt from.
+    decide(project, list(last.suggestions), "rejected", by="ann")
+    served, output = _next(project, "-n", "3")
+    assert last.segment_id not in served and served
+    assert queue_state(project).decisions_since == len(last.suggestions)
+    assert f"{len(last.suggestions)} decision(s) made since" in output
+
+    # --refit still refits (and serves the undecided segments by the full rule).
+    served, output = _next(project, "-n", "3", "--refit", "--coder", "lexicon")
+    assert "Refitting the lexicon coder" in output and "(--refit)" in output
+    assert served == [i.segment_id for i in next_for_review(project, coder="lexicon", n=3)]
+
+
+def test_next_refits_when_the_stored_queue_is_stale_or_of_another_coder(project, tmp_path):
+    from chimeqda.services.active import queue_state
+
+    run_coder(project, "lexicon")
+    assert not queue_state(project, coder="similarity").fresh
+    assert "no run of the similarity coder" in queue_state(project, coder="similarity").reason
+    new = tmp_path / "later"
+    new.mkdir()
+    (new / "P09-late.txt").write_text("I: How is it going?\nR: I found hope again after the group met on Tuesday.\n",
+                                      encoding="utf-8")
+    import_files(project, [new])
+    state = queue_state(project)
+    assert not state.fresh and "1 document(s) were imported or revised" in state.reason
+    served, output = _next(project, "-n", "2")
+    assert "Refitting the lexicon coder" in output  # the coder of the stored run, not the default
+    assert "imported or revised after the last `chimeqda code`" in output and len(served) == 2
+    run_coder(project, "lexicon")
+    assert queue_state(project).fresh
+
+
+def test_refitting_reads_the_project_in_pages_with_the_same_result(project):
+    whole = next_for_review(project, coder="lexicon", n=6)
+    paged = next_for_review(project, coder="lexicon", n=6, page_segments=3)
+    assert [i.segment_id for i in paged] == [i.segment_id for i in whole] and len(whole) == 6
+    assert [i.expected_value for i in paged] == pytest.approx([i.expected_value for i in whole])
+    assert [i.scores for i in paged] == [i.scores for i in whole]
 
 
 def test_the_project_keeps_its_segment_vectors_for_the_next_call(project):

@@ -131,3 +131,30 @@ def test_a_coder_draws_a_verification_sample_on_the_review_page(login, project):
     assert "1.00 [" in after  # one decided, accepted: its code's estimate appears
     viewer = login("vera").get(f"/projects/{project.project_id}/review").text
     assert 'id="verification-table"' in viewer and 'id="verification-draw"' not in viewer
+
+
+def test_chimeqda_next_and_the_review_page_serve_the_same_first_sentences(login, project, doc_id):
+    """One rule, one order: the CLI reads the stored queue the web's review page shows."""
+    import html as html_lib
+    import re
+
+    from click.testing import CliRunner
+
+    from chimeqda.cli import main
+
+    _flagged_project(project)  # suggestions and open flags both wait
+    cora = login("cora")
+    group = _pending_connectedness(project, doc_id)
+    cora.write("POST", f"/api/suggestions/{group[0]}/decide", json={"action": "rejected"})
+    page = cora.get(f"/projects/{project.project_id}/review").text.split('id="queue"', 1)[1]
+    rows = re.findall(r'<td class="num">([0-9.]+)</td>\s*<td>.*?</td>\s*<td>(.*?)</td>', page, flags=re.S)
+    result = CliRunner().invoke(main, ["next", "-p", str(project.directory), "--db",
+                                       project.engine.url.render_as_string(hide_password=False), "-n", "8",
+                                       "--no-agreement"])
+    assert result.exit_code == 0, result.output
+    assert "From the stored queue" in result.output
+    lines = result.output.splitlines()
+    served = [(re.search(r"correct ([0-9.]+) machine", line).group(1), lines[i + 1].strip())
+              for i, line in enumerate(lines) if line.startswith("segment ")]
+    assert len(served) == 8 and any("flagged" in line for line in lines if line.startswith("segment "))
+    assert served == [(value, html_lib.unescape(text)) for value, text in rows[:8]]

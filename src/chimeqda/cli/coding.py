@@ -286,26 +286,35 @@ def prepare(coder: str | None, codebook: str) -> None:
 
 @click.command("next")
 @project_options
-@click.option("--coder", default=DEFAULT_CODER, show_default=True,
-              help="Coder to retrain and ask (the one `chimeqda code` suggests with). See `chimeqda coders`.")
+@click.option("--coder", default=None,
+              help=f"Coder to ask: by default the one whose run `chimeqda code` stored (none stored: {DEFAULT_CODER}). "
+                   "See `chimeqda coders`.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many segments to serve.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Coder parameter (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Coder parameter (repeatable; refits the coder with it).")
+@click.option("--refit", is_flag=True,
+              help="Refit the coder on every decision so far and score every segment (minutes on a large project) "
+                   "instead of reading the stored queue.")
 @click.option("--no-agreement", is_flag=True, help="Skip the estimated agreement (it refits the coder per fold).")
 @click.option("--flagged", is_flag=True,
               help="List the flagged segments instead: no suggestion, but some code fairly likely.")
 @allow_unpseudonymised_option
 @friendly_errors
-def next_command(project_dir: Path, db: str | None, coder: str, count: int, params: tuple[str, ...],
-                 no_agreement: bool, flagged: bool, allow_unpseudonymised: bool) -> None:
-    """Serve the undecided segments where a decision is worth most, the coder retrained on every decision so far.
+def next_command(project_dir: Path, db: str | None, coder: str | None, count: int, params: tuple[str, ...],
+                 refit: bool, no_agreement: bool, flagged: bool, allow_unpseudonymised: bool) -> None:
+    """Serve the undecided segments where a decision is worth most.
 
     Worth is the expected number of machine labels a decision corrects
     (calibrated probabilities: 1 - p for a suggested code, p for one left out).
+    It reads the queue `chimeqda code` stored (its suggestions, review flags
+    and calibrated probabilities), in the order of the web's review mode, in
+    about a second however large the project. It refits the coder and scores
+    every segment only when that is stale or absent (no run stored, documents
+    imported since), with --param, or with --refit, and says so.
 
-    Decide them with `chimeqda review` (or code them by hand); the next call
-    refits the coder on the new decisions. Also prints Cohen's κ between the
-    coder and the decisions made so far (cross-validated by document, once at
-    least 20 segments are decided).
+    Decide them with `chimeqda review` (or code them by hand). Also prints
+    Cohen's κ between the coder and the decisions made so far (cross-validated
+    by document, once at least 20 segments are decided).
 
     A segment the machine left without a suggestion although some code is
     fairly likely is flagged ("empty means unsure"); --flagged lists those.
@@ -313,8 +322,13 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
 
     Example: chimeqda next -n 10; chimeqda next --flagged
     """
-    from chimeqda.services.active import estimated_agreement, next_for_review
-    from chimeqda.services.review import open_flags
+    from chimeqda.services.active import (
+        estimated_agreement,
+        next_for_review,
+        queue_state,
+        stored_next,
+    )
+    from chimeqda.services.review import open_flag_count, open_flags
 
     ws = open_project(project_dir, db)
     if flagged:
@@ -331,21 +345,36 @@ def next_command(project_dir: Path, db: str | None, coder: str, count: int, para
         return
     guard_privacy(ws, allow_unpseudonymised, "machine coding (next)")
     settings = parse_params(params)
-    items = next_for_review(ws, coder=coder, n=count, params=settings)
-    flags = {flag.segment_id: flag for flag in open_flags(ws)}
+    state = queue_state(ws, coder=coder)
+    refitting = refit or bool(settings) or not state.fresh
+    if refitting:
+        why = "--refit" if refit else "--param" if settings else state.reason
+        name = coder or state.coder or DEFAULT_CODER
+        echo(f"Refitting the {name} coder on every decision and scoring every segment "
+                   f"({why}); on a large project this takes minutes.", err=True)
+        items = next_for_review(ws, coder=name, n=count, params=settings)
+        flagged_ids = {flag.segment_id for flag in open_flags(ws, segment_ids=[i.segment_id for i in items])}
+    else:
+        echo(state.summary().capitalize() + ".", err=True)
+        items = stored_next(ws, n=count)
+        flagged_ids = {item.segment_id for item in items if item.flagged}
     if not items:
-        echo("no undecided participant segments left")
+        echo("no undecided participant segments left" if refitting else
+                   "nothing waits for a decision in the stored queue (no pending suggestion or open flag); "
+                   "`chimeqda next --refit` ranks every undecided segment")
     for item in items:
         who = f" [{item.participant}]" if item.participant else ""
-        mark = " — flagged: no suggestion stored here" if item.segment_id in flags else ""
+        mark = " — flagged: no suggestion stored here" if item.segment_id in flagged_ids else ""
         echo(f"segment {item.segment_id} {item.document}{who}: {item.code} probability {item.score:.2f} "
                    f"(a decision here is expected to correct {item.expected_value:.2f} machine labels){mark}")
         echo(f"    {item.text}")
-    if flags:
-        echo(f"{len(flags)} flagged segment(s) have no suggestion although a code is fairly likely: "
+    waiting = open_flag_count(ws)
+    if waiting:
+        echo(f"{waiting} flagged segment(s) have no suggestion although a code is fairly likely: "
                    "chimeqda next --flagged")
     if not no_agreement:
-        echo(estimated_agreement(ws, coder=coder, params=settings).summary())
+        agreement_coder = coder or state.coder or DEFAULT_CODER
+        echo(estimated_agreement(ws, coder=agreement_coder, params=settings).summary())
 
 
 @click.command("no-code")

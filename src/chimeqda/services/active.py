@@ -1,18 +1,21 @@
 """Active learning: which segment should a person decide next, and how well does the coder agree so far.
 
-``next_for_review`` fits the coder on the codebook plus the project's human
-decisions (so every call retrains on the decisions made since the last one)
-and serves the undecided participant segments where a decision is worth most:
-the expected number of the machine's labels it would correct (with calibrated
-probabilities: 1 − p for a code the machine suggests, p for one it leaves
-out, summed over codes). For diversity, a segment whose text
-is a near-duplicate of one already served in the same batch is skipped.
+:func:`stored_queue` orders what ``chimeqda code`` stored (pending suggestions
+and open review flags, ``services.review``) by the expected value of a
+decision — the expected number of the machine's labels it would correct, with
+calibrated probabilities: 1 − p for a code the machine suggests, p for one it
+leaves out, summed over codes — from the probabilities stored with them,
+without refitting, in the database, one page at a time. The web's review mode
+and ``chimeqda next`` (:func:`stored_next`) both serve it, so they agree on the
+order. :func:`queue_state` says whether the stored state can be served (a run
+is stored and covers every current document) or is stale or absent.
 
-:func:`stored_queue` orders what is already stored (pending suggestions and
-open review flags, ``services.review``) by the same expected value, from the
-calibrated probabilities stored with them, without refitting: the web's
-review mode uses it (a refit per request would take minutes with the default
-coder).
+:func:`next_for_review` is the refit: it fits the coder on the codebook plus
+the project's human decisions and scores every undecided participant segment,
+in pages of whole documents, keeping only ids and values (bounded memory);
+for diversity, a segment whose text is a near-duplicate of one already served
+in the same batch is skipped. ``chimeqda next`` uses it only when the stored
+state is stale or absent, with ``--param`` or ``--refit``.
 
 ``estimated_agreement`` measures Cohen's κ per code between the coder's
 thresholded predictions and the human decisions, by cross-validation grouped
@@ -27,14 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal_column, null, select, union_all
+from sqlalchemy import Integer, cast, exists, func, literal_column, null, select, union_all
 
 from chimeqda.coders import DEFAULT_CODER, get_coder
-from chimeqda.coders.base import Coder
+from chimeqda.coders.base import Coder, score_segments
 from chimeqda.coders.cache import fit_cached
 from chimeqda.coders.calibration import expected_decision_value
 from chimeqda.model import Codebook, LabelledText, Segment
-from chimeqda.services.coding import project_decisions, project_segments
+from chimeqda.services.coding import document_partitions, project_decisions, project_segments
 from chimeqda.services.project import Workspace, project_codebook
 from chimeqda.store import tables as t
 
@@ -56,6 +59,8 @@ class ReviewItem:
     """1 when a code's score sits exactly at its threshold, 0 when every score is as far from it as it can be."""
     expected_value: float = 0.0
     """Expected number of the machine's labels (one per code) a decision on this segment corrects."""
+    flagged: bool = False
+    """No suggestion stored here, but an open review flag (``stored_next``)."""
 
 
 @dataclass(frozen=True)
@@ -113,50 +118,200 @@ def _decided_segment_ids(labelled: Sequence[LabelledText]) -> set[int]:
     return {int(item.source.split(":", 1)[1]) for item in labelled if item.source.startswith("segment:")}
 
 
+RANK_PAGE = 5000
+"""Segments scored per page when :func:`next_for_review` refits (whole documents per page)."""
+
+
 def next_for_review(
     ws: Workspace, *, coder: str = DEFAULT_CODER, n: int = 1, exclude_decided: bool = True,
-    params: dict | None = None,
+    params: dict | None = None, page_segments: int = RANK_PAGE,
 ) -> list[ReviewItem]:
-    """The ``n`` undecided segments where a human decision is worth most (expected corrections), best first."""
+    """The ``n`` undecided segments where a human decision is worth most (expected corrections), best first.
+
+    Refits ``coder`` and scores every segment: minutes on a large project, so ``chimeqda next``
+    serves :func:`stored_next` instead while what ``chimeqda code`` stored is current
+    (:func:`queue_state`). Memory stays bounded: the segments are read and scored in pages of
+    whole documents (``page_segments``), and only each segment's id and value are kept; the
+    texts are read again, in value order, only as far as the near-duplicate skipping needs,
+    and the ``n`` served segments are scored again for their probabilities.
+    """
+    import numpy as np
+
     with ws.session() as session:
         _, book = project_codebook(session, ws.project_id)
         labelled = project_decisions(session, ws.project_id)
-        segments = project_segments(session, ws.project_id)
-        where = {
-            sid: (name, label)
-            for sid, name, label in session.execute(
-                select(t.Segment.id, t.Document.name, t.Participant.label)
-                .join(t.Document, t.Document.id == t.Segment.document_id)
-                .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
-                .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True))
-            ).all()
-        }
-    if exclude_decided:
-        decided = _decided_segment_ids(labelled)
-        segments = [s for s in segments if s.key not in decided]
-    if not segments or n <= 0:
+        pages = document_partitions(session, ws.project_id, None, page_segments)
+    decided = _decided_segment_ids(labelled) if exclude_decided else set()
+    if n <= 0 or not pages:
         return []
+    keys: list[int] = []
+    worth: list[float] = []
     with ws.kept_vectors():
         fitted = _fit(coder, book, labelled, params)
-        segment_scores = fitted.predict_proba(segments)
-    ranked = []
-    for segment, scores, limits in zip(segments, segment_scores, fitted.segment_thresholds(segments)):
-        code, score, value = _uncertainty(scores, limits, fitted.default_threshold)
-        worth = expected_decision_value(scores, limits)
-        ranked.append((worth, segment, scores, code, score, value))
-    ranked.sort(key=lambda row: (-row[0], row[1].key))
-    items: list[ReviewItem] = []
-    served: list[frozenset[str]] = []
-    for worth, segment, scores, code, score, value in ranked:
-        tokens = _tokens(segment.text)
-        if _near_duplicate(tokens, served):
+        for first, last, _ in pages:
+            with ws.session() as session:
+                segments = [s for s in project_segments(session, ws.project_id, document_ids=(first, last))
+                            if s.key not in decided]
+            if not segments:
+                continue
+            for segment, scores, limits in zip(segments, score_segments(fitted, segments),
+                                               fitted.segment_thresholds(segments)):
+                keys.append(int(str(segment.key)))
+                worth.append(expected_decision_value(scores, limits))
+        ids = np.asarray(keys, dtype=np.int64)
+        values = np.asarray(worth, dtype=np.float64)
+        del keys, worth
+        order = np.lexsort((ids, -values))
+        served: list[tuple[int, float]] = []
+        seen: list[frozenset[str]] = []
+        for begin in range(0, len(order), 500):
+            chunk = [int(ids[i]) for i in order[begin:begin + 500]]
+            with ws.session() as session:
+                texts = dict(session.execute(select(t.Segment.id, t.Segment.text).where(t.Segment.id.in_(chunk))).all())
+            for i, sid in zip(order[begin:begin + 500], chunk):
+                tokens = _tokens(texts.get(sid, ""))
+                if _near_duplicate(tokens, seen):
+                    continue
+                seen.append(tokens)
+                served.append((sid, float(values[i])))
+                if len(served) >= n:
+                    break
+            if len(served) >= n:
+                break
+        return _scored_items(ws, fitted, served)
+
+
+def _scored_items(ws: Workspace, fitted: Coder, served: list[tuple[int, float]]) -> list[ReviewItem]:
+    """ReviewItems for the served (segment id, value) pairs: their documents read and scored again."""
+    wanted = {sid for sid, _ in served}
+    with ws.session() as session:
+        where = {sid: (doc_id, name, label) for sid, doc_id, name, label in session.execute(
+            select(t.Segment.id, t.Document.id, t.Document.name, t.Participant.label)
+            .join(t.Document, t.Document.id == t.Segment.document_id)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .where(t.Segment.id.in_(sorted(wanted)))).all()}
+        segments = {s.key: s for doc_id in sorted({w[0] for w in where.values()})
+                    for s in project_segments(session, ws.project_id, document_ids=(doc_id, doc_id))
+                    if s.key in wanted}
+    chosen = [segments[sid] for sid, _ in served if sid in segments]
+    probs = dict(zip([s.key for s in chosen], score_segments(fitted, chosen)))
+    limits_of = dict(zip([s.key for s in chosen], fitted.segment_thresholds(chosen)))
+    items = []
+    for sid, value in served:
+        if sid not in segments:
             continue
-        served.append(tokens)
-        document, participant = where.get(segment.key, ("", None))
-        items.append(ReviewItem(int(str(segment.key)), document, participant, segment.text,
-                                {k: float(v) for k, v in scores.items()}, code, score, value, worth))
-        if len(items) >= n:
-            break
+        scores, limits = probs[sid], limits_of[sid]
+        code, score, uncertainty = _uncertainty(scores, limits, fitted.default_threshold)
+        _, document, participant = where[sid]
+        items.append(ReviewItem(sid, document, participant, segments[sid].text,
+                                {k: float(v) for k, v in scores.items()}, code, score, uncertainty, value))
+    return items
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Whether ``chimeqda next`` can serve the stored queue, or must refit (``reason`` says why)."""
+
+    fresh: bool
+    reason: str = ""
+    coder: str = ""
+    """The machine coder whose stored run is served."""
+    last_run: Any = None
+    """When that coder's latest run was stored."""
+    decisions_since: int = 0
+    """Decisions (accepted, rejected, reviewed: no code) made after that run: the stored probabilities
+    did not learn from them."""
+
+    def summary(self) -> str:
+        if not self.fresh:
+            return f"refitting the coder and scoring every segment: {self.reason}"
+        when = f"{self.last_run:%Y-%m-%d %H:%M}" if self.last_run is not None else "?"
+        since = (f"; {self.decisions_since} decision(s) made since, not yet learnt from "
+                 "(`chimeqda code` or `chimeqda next --refit` retrains on them)" if self.decisions_since else "")
+        return f"from the stored queue: the {self.coder} coder's probabilities stored by `chimeqda code` ({when}){since}"
+
+
+def queue_state(ws: Workspace, *, coder: str | None = None) -> QueueState:
+    """Can :func:`stored_next` serve what ``chimeqda code`` stored, or is it stale or absent?
+
+    Stale or absent (``fresh`` False): no machine run is stored (of ``coder``, when named),
+    or a current document with participant sentences was not covered by one (imported or
+    revised since: its segments would be missing from the queue). Counted by the database.
+    """
+    with ws.session() as session:
+        machine = select(t.Coder.id).where(t.Coder.kind == "machine")
+        if coder is not None:
+            machine = machine.where(t.Coder.name == coder)
+        last = session.execute(
+            select(t.Coder.name, t.CoderRun.created_at).join(t.Coder, t.Coder.id == t.CoderRun.coder_id)
+            .where(t.CoderRun.project_id == ws.project_id, t.CoderRun.coder_id.in_(machine))
+            .order_by(t.CoderRun.id.desc()).limit(1)).first()
+        if last is None:
+            which = f"the {coder} coder" if coder else "a machine coder"
+            return QueueState(False, f"no run of {which} is stored for this project "
+                                     "(`chimeqda code` stores one; then `chimeqda next` reads it in a second)")
+        participant = exists().where(t.Segment.document_id == t.Document.id, t.Segment.role != "interviewer")
+        covered = exists().where(t.CoderRun.document_id == t.Document.id, t.CoderRun.coder_id.in_(machine))
+        missing = int(session.scalar(
+            select(func.count()).select_from(t.Document)
+            .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True), participant,
+                   ~covered)) or 0)
+        if missing:
+            return QueueState(False, f"{missing} document(s) were imported or revised after the last "
+                                     "`chimeqda code` (run it again to store their suggestions)", last.name)
+        since = _decisions_since(session, ws.project_id, last.created_at)
+    return QueueState(True, "", last.name, last.created_at, since)
+
+
+def _decisions_since(session, project_id: int, moment) -> int:
+    human_ids = select(t.Coder.id).where(t.Coder.kind == "human")
+    events = session.scalar(select(func.count()).select_from(t.CodingEvent).where(
+        t.CodingEvent.project_id == project_id, t.CodingEvent.coder_id.in_(human_ids),
+        t.CodingEvent.action.in_(("accepted", "rejected")), t.CodingEvent.created_at > moment)) or 0
+    reviews = session.scalar(select(func.count()).select_from(t.SegmentReview).where(
+        t.SegmentReview.project_id == project_id, t.SegmentReview.created_at > moment)) or 0
+    return int(events) + int(reviews)
+
+
+def stored_next(ws: Workspace, *, n: int = 1, by: str | None = None) -> list[ReviewItem]:
+    """The first ``n`` of :func:`stored_queue` as ReviewItems (text, document, the least sure code).
+
+    No refit and one page of memory: what the web's review mode serves, in the same order.
+    ``scores``: the stored probabilities (the suggested codes', or the flag's); ``code``/``score``:
+    the least sure suggested code, or the flag's most likely code.
+    """
+    queue = stored_queue(ws, by=by, limit=n)
+    if not queue:
+        return []
+    events = [e for item in queue for e in item.suggestions]
+    with ws.session() as session:
+        info = {row[0]: row[1:] for row in session.execute(
+            select(t.Segment.id, t.Segment.text, t.Document.name, t.Participant.label)
+            .join(t.Document, t.Document.id == t.Segment.document_id)
+            .outerjoin(t.Participant, t.Participant.id == t.Document.participant_id)
+            .where(t.Segment.id.in_([item.segment_id for item in queue]))).all()}
+        suggested = {row[0]: (row[1], 0.5 if row[2] is None else float(row[2])) for row in session.execute(
+            select(t.CodingEvent.id, t.Code.key, t.CodingEvent.score).join(t.Code, t.Code.id == t.CodingEvent.code_id)
+            .where(t.CodingEvent.id.in_(events))).all()} if events else {}
+        flag_scores = dict(session.execute(
+            select(t.ReviewFlag.segment_id, t.ReviewFlag.scores).where(
+                t.ReviewFlag.project_id == ws.project_id,
+                t.ReviewFlag.segment_id.in_([i.segment_id for i in queue if i.flag_code]))).all())
+    items = []
+    for item in queue:
+        text, document, participant = info[item.segment_id]
+        if item.suggestions:
+            scores: dict[str, float] = {}
+            for event_id in item.suggestions:
+                key, p = suggested[event_id]
+                scores[key] = max(scores.get(key, 0.0), p)
+            code, score = suggested[item.suggestions[0]]
+        else:
+            scores = {k: float(v) for k, v in (flag_scores.get(item.segment_id) or {}).items()}
+            code, score = item.flag_code or "", float(item.flag_score or 0.0)
+        uncertainty = 1.0 - min(abs(score - 0.5) / 0.5, 1.0)
+        items.append(ReviewItem(item.segment_id, document, participant, text, scores, code, score, uncertainty,
+                                item.expected_value, flagged=item.flag_code is not None))
     return items
 
 
@@ -355,5 +510,5 @@ def estimated_agreement(
     return AgreementEstimate(coder, decided, per_code=frame, macro_kappa=float(frame["kappa"].mean()), folds=folds_n)
 
 
-__all__ = ["QUEUE_PAGE", "AgreementEstimate", "MIN_DECISIONS", "QueueItem", "ReviewItem", "estimated_agreement",
-           "next_for_review", "queue_length", "stored_queue"]
+__all__ = ["QUEUE_PAGE", "AgreementEstimate", "MIN_DECISIONS", "QueueItem", "QueueState", "ReviewItem",
+           "estimated_agreement", "next_for_review", "queue_length", "queue_state", "stored_next", "stored_queue"]

@@ -122,6 +122,34 @@ def project_segments(
     return result
 
 
+def document_partitions(session: Session, project_id: int, documents: Sequence[str] | None,
+                size: int) -> list[tuple[int, int, int]]:
+    """Ranges ``(first document id, last document id, segments)`` of whole documents, about ``size`` segments each."""
+    query = (
+        select(t.Segment.document_id, func.count())
+        .join(t.Document, t.Document.id == t.Segment.document_id)
+        .where(t.Document.project_id == project_id, t.Document.is_current.is_(True))
+        .group_by(t.Segment.document_id)
+        .order_by(t.Segment.document_id)
+    )
+    if documents:
+        query = query.where(t.Document.name.in_(list(documents)))
+    ranges: list[tuple[int, int, int]] = []
+    first = last = count = 0
+    for document_id, n in session.execute(query.execution_options(yield_per=10_000)):
+        if count and count + n > size:
+            ranges.append((first, last, count))
+            count = 0
+        if not count:
+            first = document_id
+        last, count = document_id, count + n
+    if count:
+        ranges.append((first, last, count))
+    if documents and not ranges:
+        raise UnknownObject(f"no document named {', '.join(documents)} in the project")
+    return ranges
+
+
 def project_decisions(session: Session, project_id: int) -> list[LabelledText]:
     """Human decisions in this project as training data (``complete=False``).
 

@@ -33,16 +33,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from chimeqda.coders.base import params_hash
 from chimeqda.coders.calibration import check_precision, check_target
 from chimeqda.coders.remote import CoderPlugin, code_partition
-from chimeqda.errors import InvalidInput, UnknownObject
+from chimeqda.errors import InvalidInput
 from chimeqda.services.coding import (
     CodingRun,
     coverage_rows,
+    document_partitions,
     fit_project_coder,
     project_segments,
     run_info,
@@ -121,7 +122,7 @@ def run_coder_dask(
     with ws.session() as session:
         coder_id = coder_row(session, info).id
         code_id_of = code_ids(session, codebook_id)
-        partitions = _partitions(session, ws.project_id, documents, partition_segments)
+        partitions = document_partitions(session, ws.project_id, documents, partition_segments)
         total = sum(n for _, _, n in partitions)
     resume_key = params_hash({"coder": coder_id, "codebook": codebook_id, "documents": sorted(documents or []),
                               "interviewer": include_interviewer})
@@ -244,34 +245,6 @@ def _lost_work_errors() -> tuple[type[BaseException], ...]:
 
 MAX_ATTEMPTS = 5
 """How often one partition may be sent again after workers died with it."""
-
-
-def _partitions(session: Session, project_id: int, documents: Sequence[str] | None,
-                size: int) -> list[tuple[int, int, int]]:
-    """Ranges ``(first document id, last document id, segments)`` of whole documents, about ``size`` segments each."""
-    query = (
-        select(t.Segment.document_id, func.count())
-        .join(t.Document, t.Document.id == t.Segment.document_id)
-        .where(t.Document.project_id == project_id, t.Document.is_current.is_(True))
-        .group_by(t.Segment.document_id)
-        .order_by(t.Segment.document_id)
-    )
-    if documents:
-        query = query.where(t.Document.name.in_(list(documents)))
-    ranges: list[tuple[int, int, int]] = []
-    first = last = count = 0
-    for document_id, n in session.execute(query.execution_options(yield_per=10_000)):
-        if count and count + n > size:
-            ranges.append((first, last, count))
-            count = 0
-        if not count:
-            first = document_id
-        last, count = document_id, count + n
-    if count:
-        ranges.append((first, last, count))
-    if documents and not ranges:
-        raise UnknownObject(f"no document named {', '.join(documents)} in the project")
-    return ranges
 
 
 def _missing_segments(session: Session, project_id: int, run_id: str, documents: Sequence[str] | None,

@@ -153,8 +153,12 @@ def open_flag_filter(project_id: int) -> tuple[ColumnElement[bool], ...]:
             t.ReviewFlag.segment_id.not_in(_no_code_ids(project_id)))
 
 
-def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | None = None) -> list[FlaggedSegment]:
-    """Flagged segments nobody has reviewed yet (most likely code first; one row per segment)."""
+def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | None = None,
+               segment_ids: Sequence[int] | None = None) -> list[FlaggedSegment]:
+    """Flagged segments nobody has reviewed yet (most likely code first; one row per segment).
+
+    ``segment_ids``: only among these.
+    """
     with ws.session() as session:
         query = (
             select(t.ReviewFlag.segment_id, t.ReviewFlag.score, t.ReviewFlag.scores, t.Code.key, t.Segment.start,
@@ -168,6 +172,8 @@ def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | No
         )
         if document_id is not None:
             query = query.where(t.ReviewFlag.document_id == document_id)
+        if segment_ids is not None:
+            query = query.where(t.ReviewFlag.segment_id.in_(list(segment_ids)))
         found: dict[int, FlaggedSegment] = {}
         for sid, score, scores, code, start, end, text, doc_id, name, label in session.execute(query):
             if sid in found:
@@ -177,6 +183,16 @@ def open_flags(ws: Workspace, *, document_id: int | None = None, limit: int | No
             if limit and len(found) >= limit:
                 break
     return list(found.values())
+
+
+def open_flag_count(ws: Workspace) -> int:
+    """How many segments have an open flag (counted by the database)."""
+    with ws.session() as session:
+        return int(session.scalar(
+            select(func.count(func.distinct(t.ReviewFlag.segment_id)))
+            .join(t.Segment, t.Segment.id == t.ReviewFlag.segment_id)
+            .join(t.Document, t.Document.id == t.ReviewFlag.document_id)
+            .where(*open_flag_filter(ws.project_id))) or 0)
 
 
 def _segments_of_project(
@@ -352,4 +368,4 @@ def decision_reliability(ws: Workspace, *, coder_id: int | None = None) -> Decis
 
 __all__ = ["FLAG_LEVEL", "CoverageSummary", "DecisionReliability", "FlaggedSegment", "coverage_summary",
            "decision_reliability", "flag_level", "flag_rows", "mark_no_code", "no_code_segment_ids",
-           "open_flag_filter", "open_flags", "reopen"]
+           "open_flag_count", "open_flag_filter", "open_flags", "reopen"]
