@@ -156,10 +156,10 @@ def test_next_refits_when_the_stored_queue_is_stale_or_of_another_coder(project,
                                       encoding="utf-8")
     import_files(project, [new])
     state = queue_state(project)
-    assert not state.fresh and "1 document(s) were imported or revised" in state.reason
+    assert not state.fresh and "1 document(s) were imported after the last" in state.reason
     served, output = _next(project, "-n", "2")
     assert "Refitting the lexicon coder" in output  # the coder of the stored run, not the default
-    assert "imported or revised after the last `chimeqda code`" in output and len(served) == 2
+    assert "imported after the last `chimeqda code`" in output and len(served) == 2
     run_coder(project, "lexicon")
     assert queue_state(project).fresh
 

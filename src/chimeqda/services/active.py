@@ -235,8 +235,9 @@ def queue_state(ws: Workspace, *, coder: str | None = None) -> QueueState:
     """Can :func:`stored_next` serve what ``chimeqda code`` stored, or is it stale or absent?
 
     Stale or absent (``fresh`` False): no machine run is stored (of ``coder``, when named),
-    or a current document with participant sentences was not covered by one (imported or
-    revised since: its segments would be missing from the queue). Counted by the database.
+    or a current document with participant sentences was not covered by one (imported since, or
+    never machine-coded: its segments would be missing from the queue; a revised document keeps
+    its runs, which ``services.revisions`` carries over). Counted by the database.
     """
     with ws.session() as session:
         machine = select(t.Coder.id).where(t.Coder.kind == "machine")
@@ -257,7 +258,7 @@ def queue_state(ws: Workspace, *, coder: str | None = None) -> QueueState:
             .where(t.Document.project_id == ws.project_id, t.Document.is_current.is_(True), participant,
                    ~covered)) or 0)
         if missing:
-            return QueueState(False, f"{missing} document(s) were imported or revised after the last "
+            return QueueState(False, f"{missing} document(s) were imported after the last "
                                      "`chimeqda code` (run it again to store their suggestions)", last.name)
         since = _decisions_since(session, ws.project_id, last.created_at)
     return QueueState(True, "", last.name, last.created_at, since)
