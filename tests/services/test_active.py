@@ -164,6 +164,22 @@ def test_next_refits_when_the_stored_queue_is_stale_or_of_another_coder(project,
     assert queue_state(project).fresh
 
 
+def test_a_revised_document_keeps_the_stored_queue_fresh(project):
+    """Pseudonymising or correcting a document carries its runs, suggestions and flags: no refit is needed."""
+    from chimeqda.services.active import queue_state, stored_queue
+    from chimeqda.services.revisions import revise_document
+
+    run_coder(project, "lexicon")
+    before = [(item.expected_value, len(item.suggestions)) for item in stored_queue(project)]
+    with project.session() as session:
+        doc_id = session.scalar(select(t.Document.id).where(t.Document.name == "P01-interview.txt"))
+    revise_document(project, doc_id, [(0, 0, "Note. ")], reason="test", user="ann")
+    assert queue_state(project).fresh
+    served, output = _next(project, "-n", "3")
+    assert "From the stored queue" in output and len(served) == 3
+    assert [(item.expected_value, len(item.suggestions)) for item in stored_queue(project)] == before
+
+
 def test_refitting_reads_the_project_in_pages_with_the_same_result(project):
     whole = next_for_review(project, coder="lexicon", n=6)
     paged = next_for_review(project, coder="lexicon", n=6, page_segments=3)
