@@ -297,7 +297,8 @@ def stored_next(ws: Workspace, *, n: int = 1, by: str | None = None) -> list[Rev
         flag_scores = dict(session.execute(
             select(t.ReviewFlag.segment_id, t.ReviewFlag.scores).where(
                 t.ReviewFlag.project_id == ws.project_id,
-                t.ReviewFlag.segment_id.in_([i.segment_id for i in queue if i.flag_code]))).all())
+                t.ReviewFlag.segment_id.in_([i.segment_id for i in queue if i.flag_code]))
+            .order_by(t.ReviewFlag.score, t.ReviewFlag.id)).all())  # the last wins: stored_queue's flag
     items = []
     for item in queue:
         text, document, participant = info[item.segment_id]
