@@ -134,26 +134,13 @@ def review(project_dir: Path, db: str | None, code_filter: str | None, document:
     if not pending:
         echo("No pending suggestions match.")
         return
-    for item in pending:
-        score = f"{item.score:.2f}" if item.score is not None else "–"
-        echo(f"#{item.event_id} {item.code} {score} {item.document}"
-                   f"{' [' + item.participant + ']' if item.participant else ''}")
-        echo(f"    “{_marked(item)}”")
-        if item.evidence:
-            echo(f"    why: {item.evidence}")
-        if interactive:
-            choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
-                                  show_choices=False, default="s")
-            if choice == "q":
-                break
-            if choice in "ar":
-                decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
+    _show_and_decide(ws, pending, interactive=interactive, by=by, scores=True)
 
 
 def _verification(ws, sample_size: int | None, seed: int, interactive: bool, limit: int, by: str,
                   estimate: bool) -> None:
     """``review --sample N`` / ``--estimate``: draw or show the verification sample (services.verification)."""
-    from chimeqda.services import decide, pending_suggestions
+    from chimeqda.services import pending_suggestions
     from chimeqda.services.verification import define_sample, verification_sample
 
     if sample_size:
@@ -171,10 +158,23 @@ def _verification(ws, sample_size: int | None, seed: int, interactive: bool, lim
         return
     order = {event_id: at for at, event_id in enumerate(sample.undecided)}
     pending = sorted(pending_suggestions(ws, ids=sample.undecided[:limit]), key=lambda item: order[item.event_id])
-    for item in pending:
-        where = item.document + (f" [{item.participant}]" if item.participant else "")
-        echo(f"#{item.event_id} {item.code} {where}")
+    _show_and_decide(ws, pending, interactive=interactive, by=by, scores=False)
+    if not interactive:
+        echo("decide them with --accept/--reject IDS (or -i to walk through); scores are not shown, so "
+                   "they do not sway the decision")
+
+
+def _show_and_decide(ws, items, *, interactive: bool, by: str, scores: bool) -> None:
+    """List suggestions (with score and evidence unless ``scores`` is off); ``interactive`` asks a/r/s/q for each."""
+    from chimeqda.services import decide
+
+    for item in items:
+        score = (f" {item.score:.2f}" if item.score is not None else " –") if scores else ""
+        echo(f"#{item.event_id} {item.code}{score} {item.document}"
+             f"{' [' + item.participant + ']' if item.participant else ''}")
         echo(f"    “{_marked(item)}”")
+        if scores and item.evidence:
+            echo(f"    why: {item.evidence}")
         if interactive:
             choice = click.prompt("    [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(list("arsq")),
                                   show_choices=False, default="s")
@@ -182,9 +182,6 @@ def _verification(ws, sample_size: int | None, seed: int, interactive: bool, lim
                 break
             if choice in "ar":
                 decide(ws, [item.event_id], "accepted" if choice == "a" else "rejected", by=by)
-    if not interactive:
-        echo("decide them with --accept/--reject IDS (or -i to walk through); scores are not shown, so "
-                   "they do not sway the decision")
 
 
 def _print_estimate(sample) -> None:
