@@ -195,6 +195,15 @@ def test_the_guard_refuses_until_every_document_is_pseudonymised(study):
     assert exports[0].detail["unpseudonymised_count"] == 2
 
 
+def test_the_guard_names_the_documents_it_refuses_and_only_the_chosen_ones(study):
+    ws, _, _ = study
+    with pytest.raises(PrivacyRequired, match=r"^2 document\(s\) of this project are not pseudonymised yet "
+                                              r"\(P07\.txt, P08\.txt\); export refuses"):
+        require_pseudonymised(ws, what="export")
+    with pytest.raises(PrivacyRequired, match=r"^1 document\(s\) .* \(P08\.txt\)"):
+        require_pseudonymised(ws, documents=["P08.txt"], what="export")
+
+
 def test_an_export_entry_names_at_most_export_names_documents_and_counts_them_all(study, monkeypatch):
     from chimeqda.services import privacy_audit
 

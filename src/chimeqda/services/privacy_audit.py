@@ -110,6 +110,21 @@ def document_statuses(session: Session, project_id: int) -> dict[str, str]:
     return result
 
 
+def _not_pseudonymised(session: Session, project_id: int, *, limit: int,
+                       names: Sequence[str] | None = None) -> tuple[int, list[str]]:
+    """(how many, the first ``limit`` names) of the current documents not pseudonymised (of ``names`` only),
+    counted by the database: a corpus of a million documents is not read into memory for this."""
+    done = select(PrivacyAudit.document_id).where(
+        PrivacyAudit.project_id == project_id, PrivacyAudit.action == "pseudonymised",
+        PrivacyAudit.document_id.is_not(None))
+    where = [t.Document.project_id == project_id, t.Document.is_current.is_(True), t.Document.id.not_in(done)]
+    if names is not None:
+        where.append(t.Document.name.in_(sorted(set(names))))
+    count = int(session.scalar(select(func.count()).select_from(t.Document).where(*where)) or 0)
+    shown = list(session.scalars(select(t.Document.name).where(*where).order_by(t.Document.name).limit(limit)))
+    return count, shown
+
+
 def require_pseudonymised(
     ws: Workspace, *, documents: Sequence[str] | None = None, allow: bool = False, what: str = "this command"
 ) -> None:
@@ -122,14 +137,11 @@ def require_pseudonymised(
     with ws.session() as session:
         if not privacy_settings(session, ws.project_id).get("required"):
             return
-        statuses = document_statuses(session, ws.project_id)
-    wanted = set(documents) if documents else None
-    missing = [name for name, status in statuses.items()
-               if status != "pseudonymised" and (wanted is None or name in wanted)]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        count, missing = _not_pseudonymised(session, ws.project_id, limit=5, names=documents or None)
+    if count:
+        shown = ", ".join(missing) + (f" and {count - len(missing)} more" if count > len(missing) else "")
         raise PrivacyRequired(
-            f"{len(missing)} document(s) of this project are not pseudonymised yet ({shown}); "
+            f"{count} document(s) of this project are not pseudonymised yet ({shown}); "
             f"{what} refuses identifiable text. Run `chimeqda pseudonymise -p PROJECT --review` and then "
             "`chimeqda pseudonymise -p PROJECT --apply`, or add --allow-unpseudonymised if this is intended"
         )
@@ -148,14 +160,7 @@ def record_export(ws: Workspace, kind: str, path: object, *, user: str) -> None:
     log, nor read them into memory.
     """
     with ws.session() as session:
-        done = select(PrivacyAudit.document_id).where(
-            PrivacyAudit.project_id == ws.project_id, PrivacyAudit.action == "pseudonymised",
-            PrivacyAudit.document_id.is_not(None))
-        open_ = (t.Document.project_id == ws.project_id, t.Document.is_current.is_(True),
-                 t.Document.id.not_in(done))
-        count = int(session.scalar(select(func.count()).select_from(t.Document).where(*open_)) or 0)
-        names = list(session.scalars(select(t.Document.name).where(*open_).order_by(t.Document.name)
-                                     .limit(EXPORT_NAMES)))
+        count, names = _not_pseudonymised(session, ws.project_id, limit=EXPORT_NAMES)
         record(session, ws.project_id, "exported", user=user,
                detail={"kind": kind, "file": str(getattr(path, "name", path)),
                        "unpseudonymised": names, "unpseudonymised_count": count})
