@@ -4,11 +4,15 @@ Each measurement runs in its own process so its peak memory (``ru_maxrss``) is i
 
     python benchmarks/scale_bench.py import --rows 1000000 --out /tmp/scale/1m
     python benchmarks/scale_bench.py code --project /tmp/scale/1m --coder lexicon --workers 2
+    python benchmarks/scale_bench.py code --project /tmp/scale/5k --coder ensemble --workers 1 --fresh
+    python benchmarks/scale_bench.py code --project /tmp/scale/5k --coder ensemble --engine local --fresh
     python benchmarks/scale_bench.py all --sizes 100000,300000,1000000 --default-size 20000 --root /tmp/scale
 
 ``import`` writes a synthetic JSONL corpus (one sentence per row, so rows = segments) and
 imports it into a new SQLite project; ``code`` codes a project with ``--engine dask`` and
-reports wall time, segments/s per worker, the client's and each worker's peak memory.
+reports wall time, segments/s per worker, the client's and each worker's peak memory and the
+load average during the run (progress on stderr); ``--fresh`` codes a copy of the project;
+``--engine local`` times ``run_coder`` in one process instead.
 ``all`` runs the series and prints a Markdown table. Synthetic text only.
 
 Analysis of a large project (``chimeqda analyse`` and ``report`` counted by the database):
@@ -86,19 +90,36 @@ def cmd_code(args: argparse.Namespace) -> dict:
     from chimeqda.services.distributed import run_coder_dask
 
     ws = open_project(args.project)
+    if args.engine == "local":  # the same coder in this process (run_coder), for comparison
+        from chimeqda.services.coding import run_coder
+
+        start, load = time.perf_counter(), os.getloadavg()[0]
+        run = run_coder(ws, args.coder, learn_from_decisions=False)
+        seconds = time.perf_counter() - start
+        return {"coder": args.coder, "engine": "local", "segments": run.segments, "suggestions": run.suggestions,
+                "seconds": seconds, "per_s": run.segments / seconds, "peak_mb": peak_mb(),
+                "load_start_end": [load, os.getloadavg()[0]]}
     cluster = nullcontext(args.scheduler) if args.scheduler else LocalCluster(
         n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster as target, Client(target) as client:
         client.wait_for_workers(args.workers, timeout=120)
-        start = time.perf_counter()
+        start, loads = time.perf_counter(), [os.getloadavg()[0]]
+
+        def advance(done: int, total: int) -> None:  # progress and the machine's load, to stderr
+            loads.append(os.getloadavg()[0])
+            print(f"{time.perf_counter() - start:7.1f} s  {done}/{total} segments  load {loads[-1]:.1f}",
+                  file=sys.stderr, flush=True)
+
         run = run_coder_dask(ws, args.coder, client=client, partition_segments=args.partition,
-                             learn_from_decisions=False)
+                             learn_from_decisions=False, advance=advance)
         seconds = time.perf_counter() - start
+        loads.append(os.getloadavg()[0])
         workers_mb = sorted(v / 1024 for v in client.run(
             lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
     return {"coder": args.coder, "workers": args.workers, "segments": run.segments, "suggestions": run.suggestions,
             "seconds": seconds, "per_worker_per_s": run.segments / seconds / args.workers,
-            "client_peak_mb": peak_mb(), "worker_peak_mb": workers_mb}
+            "client_peak_mb": peak_mb(), "worker_peak_mb": workers_mb,
+            "load_min_median_max": [min(loads), sorted(loads)[len(loads) // 2], max(loads)]}
 
 
 def _code_copy(project: Path, *argv: str) -> dict:
@@ -341,6 +362,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--partition", type=int, default=5000)
     p.add_argument("--scheduler", help="an existing cluster (see `netns`) instead of a LocalCluster")
+    p.add_argument("--engine", choices=["dask", "local"], default="dask")
+    p.add_argument("--fresh", action="store_true", help="code a fresh copy of the project (all suggestions written)")
     p = sub.add_parser("netns", help="workers in their own network namespaces (simulated hosts); as root")
     p.add_argument("--project", required=True)
     p.add_argument("--workers", type=int, default=2)
@@ -364,7 +387,11 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     commands = {"import": cmd_import, "code": cmd_code, "all": cmd_all, "netns": cmd_netns, "seed": cmd_seed,
                 "analyse": cmd_analyse, "analyses": cmd_analyses, "parts": cmd_parts}
-    result = commands[args.command](args)
+    if args.command == "code" and args.fresh:
+        result = _code_copy(Path(args.project), "--coder", args.coder, "--workers", str(args.workers),
+                            "--partition", str(args.partition), "--engine", args.engine)
+    else:
+        result = commands[args.command](args)
     print(json.dumps(result))
 
 
