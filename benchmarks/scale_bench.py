@@ -96,7 +96,7 @@ def cmd_code(args: argparse.Namespace) -> dict:
         start, load = time.perf_counter(), os.getloadavg()[0]
         run = run_coder(ws, args.coder, learn_from_decisions=False)
         seconds = time.perf_counter() - start
-        return {"coder": args.coder, "engine": "local", "segments": run.segments, "suggestions": run.suggestions,
+        return {"coder": args.coder, "engine": "local", "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), "segments": run.segments, "suggestions": run.suggestions,
                 "seconds": seconds, "per_s": run.segments / seconds, "peak_mb": peak_mb(),
                 "load_start_end": [load, os.getloadavg()[0]]}
     cluster = nullcontext(args.scheduler) if args.scheduler else LocalCluster(
@@ -116,9 +116,12 @@ def cmd_code(args: argparse.Namespace) -> dict:
         loads.append(os.getloadavg()[0])
         workers_mb = sorted(v / 1024 for v in client.run(
             lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
+        # CPU seconds the workers spent (model loading included): a figure other jobs on the cores do not change much
+        workers_cpu = sorted(client.run(lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])).values())
     return {"coder": args.coder, "workers": args.workers, "segments": run.segments, "suggestions": run.suggestions,
             "seconds": seconds, "per_worker_per_s": run.segments / seconds / args.workers,
-            "client_peak_mb": peak_mb(), "worker_peak_mb": workers_mb,
+            "client_peak_mb": peak_mb(), "worker_peak_mb": workers_mb, "worker_cpu_s": workers_cpu,
+            "client_cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
             "load_min_median_max": [min(loads), sorted(loads)[len(loads) // 2], max(loads)]}
 
 
