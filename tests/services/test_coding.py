@@ -20,13 +20,6 @@ from chimeqda.services import (
 from chimeqda.store import tables as t
 
 
-@pytest.fixture
-def coded(workspace, transcripts):
-    import_files(workspace, [transcripts])
-    run = run_coder(workspace, "lexicon")
-    return workspace, run
-
-
 def _events(ws):
     with ws.session() as session:
         return session.scalars(select(t.CodingEvent).order_by(t.CodingEvent.id)).all()

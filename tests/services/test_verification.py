@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from chimeqda.cli import main
 from chimeqda.errors import InvalidInput
-from chimeqda.services import decide, import_files, remove_coding, run_coder
+from chimeqda.services import decide, remove_coding
 from chimeqda.services.project import project_codebook
 from chimeqda.services.reporting import findings_report
 from chimeqda.services.verification import (
@@ -24,10 +24,9 @@ from chimeqda.store import tables as t
 
 
 @pytest.fixture
-def coded(workspace, transcripts):
-    import_files(workspace, [transcripts])
-    run_coder(workspace, "lexicon")
-    return workspace
+def suggested(coded):
+    """A project with the lexicon coder's suggestions (the ``coded`` fixture's workspace)."""
+    return coded[0]
 
 
 def _suggestions_by_code(ws) -> Counter:
@@ -43,10 +42,10 @@ def _members(sample) -> set[int]:
     return set(sample.undecided)
 
 
-def test_sample_draws_per_code_and_counts_every_suggestion(coded):
-    define_sample(coded, 2, seed=7)
-    sample = verification_sample(coded)
-    counted = _suggestions_by_code(coded)
+def test_sample_draws_per_code_and_counts_every_suggestion(suggested):
+    define_sample(suggested, 2, seed=7)
+    sample = verification_sample(suggested)
+    counted = _suggestions_by_code(suggested)
     assert sum(counted.values()) > 6
     for estimate in sample.codes:
         assert estimate.suggestions == counted.get(estimate.code, 0)
@@ -56,41 +55,41 @@ def test_sample_draws_per_code_and_counts_every_suggestion(coded):
     assert not sample.complete and sample.precision is None
 
 
-def test_decisions_estimate_precision_and_never_reshuffle_the_sample(coded):
-    define_sample(coded, 3, seed=11)
-    before = verification_sample(coded)
+def test_decisions_estimate_precision_and_never_reshuffle_the_sample(suggested):
+    define_sample(suggested, 3, seed=11)
+    before = verification_sample(suggested)
     first, second = before.undecided[:2]
-    decide(coded, [first], "accepted", by="ann")
-    decide(coded, [second], "rejected", by="ann")
-    after = verification_sample(coded)
+    decide(suggested, [first], "accepted", by="ann")
+    decide(suggested, [second], "rejected", by="ann")
+    after = verification_sample(suggested)
     assert _members(after) == _members(before) - {first, second}
     assert sum(c.decided for c in after.codes) == 2 and sum(c.accepted for c in after.codes) == 1
     # the newest decision wins, and an accepted coding withdrawn later does not count as right
-    decide(coded, [second], "accepted", by="ann")
-    with coded.session() as session:
+    decide(suggested, [second], "accepted", by="ann")
+    with suggested.session() as session:
         accepted = session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.decides_id == first,
                                                                  t.CodingEvent.action == "accepted"))
-    remove_coding(coded, accepted, by="ann")
-    final = verification_sample(coded)
+    remove_coding(suggested, accepted, by="ann")
+    final = verification_sample(suggested)
     assert sum(c.accepted for c in final.codes) == 1 and sum(c.decided for c in final.codes) == 2
 
 
-def test_a_suggestion_decided_before_the_draw_counts_with_its_decision(coded):
-    with coded.session() as session:
+def test_a_suggestion_decided_before_the_draw_counts_with_its_decision(suggested):
+    with suggested.session() as session:
         suggestion = session.scalar(select(t.CodingEvent.id).where(t.CodingEvent.action == "suggested")
                                     .order_by(t.CodingEvent.id))
-    decide(coded, [suggestion], "accepted", by="ann")
-    define_sample(coded, 10_000, seed=3)  # everything is in the sample
-    sample = verification_sample(coded)
+    decide(suggested, [suggestion], "accepted", by="ann")
+    define_sample(suggested, 10_000, seed=3)  # everything is in the sample
+    sample = verification_sample(suggested)
     assert suggestion not in sample.undecided
     assert sum(c.decided for c in sample.codes) == 1 and sum(c.accepted for c in sample.codes) == 1
 
 
-def test_complete_sample_weights_codes_by_their_suggestions(coded):
-    define_sample(coded, 10_000, seed=3)
-    sample = verification_sample(coded)
-    decide(coded, sample.undecided, "accepted", by="ann")
-    done = verification_sample(coded)
+def test_complete_sample_weights_codes_by_their_suggestions(suggested):
+    define_sample(suggested, 10_000, seed=3)
+    sample = verification_sample(suggested)
+    decide(suggested, sample.undecided, "accepted", by="ann")
+    done = verification_sample(suggested)
     assert done.complete
     assert all(c.precision == 1.0 for c in done.codes if c.suggestions)
     assert done.precision == pytest.approx(1.0)
@@ -120,17 +119,17 @@ def test_no_suggestions_no_sample(workspace):
     assert verification_sample(workspace) is None
 
 
-def test_cli_and_report_show_the_sample(coded, tmp_path):
-    p = ["-p", str(tmp_path / "project"), "--db", str(coded.engine.url.render_as_string(hide_password=False))]
+def test_cli_and_report_show_the_sample(suggested, tmp_path):
+    p = ["-p", str(tmp_path / "project"), "--db", str(suggested.engine.url.render_as_string(hide_password=False))]
     runner = CliRunner()
     listed = runner.invoke(main, ["review", *p, "--sample", "1", "--seed", "4"], catch_exceptions=False)
     assert listed.exit_code == 0, listed.output
     assert "verification sample of lexicon: 1 suggestions of each code (seed 4), 0 of" in listed.output
     shown = [int(line.split()[0][1:]) for line in listed.output.splitlines() if line.startswith("#")]
-    assert shown and set(shown) <= set(verification_sample(coded).undecided)
-    decide(coded, shown, "accepted", by="ann")
+    assert shown and set(shown) <= set(verification_sample(suggested).undecided)
+    decide(suggested, shown, "accepted", by="ann")
     estimate = runner.invoke(main, ["review", *p, "--estimate"], catch_exceptions=False).output
     assert "precision [95 % interval]" in estimate and "1.00 [" in estimate
-    sections = dict(findings_report(coded, include_suggested=True).extra_sections)
+    sections = dict(findings_report(suggested, include_suggested=True).extra_sections)
     machine = sections["Machine suggestions: calibration and review"]
     assert "Verification sample: 1 suggestions of each code of lexicon" in machine

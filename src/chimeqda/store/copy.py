@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, Table, func, insert, inspect, select, text, update
+from sqlalchemy import DateTime, Engine, Table, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from chimeqda.errors import ProjectError
@@ -153,9 +153,8 @@ def _check_counts(writing: Connection, tables: list[Table], copied: dict[str, in
 
 def _advance_sequences(writing: Connection, tables: list[Table]) -> None:
     """Move each serial/identity id sequence past the highest copied id, so new rows get fresh ids."""
-    names = set(inspect(writing).get_table_names())
     for table in tables:
-        if table.name not in names or "id" not in table.c or not table.c.id.autoincrement:
+        if "id" not in table.c:
             continue
         sequence = writing.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"),
                                    {"table": table.name}).scalar_one()
